@@ -1,0 +1,90 @@
+"""Enumerated values of the data contract. The database checks them too (see db.models)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    stopped = "stopped"  # ran up to jobs.stop_after and stopped cleanly
+    completed = "completed"
+    failed = "failed"
+
+
+class Phase(StrEnum):
+    analyze = "analyze"
+    render = "render"
+    timeline = "timeline"
+    assemble = "assemble"
+
+
+PHASE_ORDER: tuple[Phase, ...] = (Phase.analyze, Phase.render, Phase.timeline, Phase.assemble)
+
+
+class ConfidenceTier(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class MotionType(StrEnum):
+    micro_push_in = "micro_push_in"
+    micro_push_out = "micro_push_out"
+    subtle_pan = "subtle_pan"
+    two_image_reveal = "two_image_reveal"
+    multi_image_synthesis = "multi_image_synthesis"
+
+
+class ClipStatus(StrEnum):
+    pending = "pending"
+    rendering = "rendering"
+    validating = "validating"
+    done = "done"
+    failed = "failed"  # could not be produced; reason in clips.error
+    rejected = "rejected"  # rendered but failed validation; a safer attempt follows
+    interrupted = "interrupted"  # worker stopped (Spot SIGTERM); retried
+    superseded = "superseded"  # its plan was replaced by a newer analysis
+
+
+class TransitionType(StrEnum):
+    """`cut` or an ffmpeg xfade transition name, so the renderer needs no mapping table."""
+
+    cut = "cut"
+    fade = "fade"
+    fadeblack = "fadeblack"
+    fadewhite = "fadewhite"
+    dissolve = "dissolve"
+    slideleft = "slideleft"
+    slideright = "slideright"
+    wipeleft = "wipeleft"
+    wiperight = "wiperight"
+    smoothleft = "smoothleft"
+    smoothright = "smoothright"
+    circleopen = "circleopen"
+    zoomin = "zoomin"
+
+
+class TimelineStatus(StrEnum):
+    draft = "draft"
+    ready = "ready"
+    rendering = "rendering"
+    rendered = "rendered"
+    failed = "failed"
+
+
+class AudioPolicy(StrEnum):
+    music_only = "music_only"  # clip audio muted under the music
+    duck_music = "duck_music"  # clip audio over lowered music
+    clip_only = "clip_only"  # music muted for this clip
+    mix = "mix"
+
+
+class EditType(StrEnum):
+    reorder = "reorder"
+    trim = "trim"
+    change_transition = "change_transition"
+    remove_clip = "remove_clip"
+    swap_music = "swap_music"
+    change_pacing = "change_pacing"

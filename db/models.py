@@ -1,0 +1,329 @@
+"""The data contract: every table and field of the design, plus what it implies.
+
+Postgres is the system of record. Enumerated columns are VARCHAR with CHECK constraints
+(`native_enum=False`), so adding a value is a plain migration and the database still refuses
+values Python does not know.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field, SQLModel
+
+from db.enums import (
+    AudioPolicy,
+    ClipStatus,
+    ConfidenceTier,
+    EditType,
+    JobStatus,
+    MotionType,
+    Phase,
+    TimelineStatus,
+    TransitionType,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING
+
+
+def enum_type(enum: type[Enum], name: str) -> sa.Enum:
+    """A CHECK-constrained VARCHAR holding the enum's values (not its member names)."""
+    return sa.Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+def created_at_field() -> Any:
+    return Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
+
+
+def updated_at_field() -> Any:
+    return Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+            onupdate=sa.func.now(),
+        ),
+    )
+
+
+def jsonb_field(nullable: bool = False, default: str = "{}") -> Any:
+    return Field(
+        default=None,
+        sa_column=sa.Column(
+            JSONB, nullable=nullable, server_default=None if nullable else sa.text(f"'{default}'")
+        ),
+    )
+
+
+def fk(target: str, ondelete: str = "CASCADE", nullable: bool = False, index: bool = True) -> Any:
+    return Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index
+        ),
+    )
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    listing_id: str | None = Field(default=None, index=True)
+    status: JobStatus = Field(
+        default=JobStatus.pending,
+        sa_column=sa.Column(enum_type(JobStatus, "job_status"), nullable=False, index=True),
+    )
+    current_phase: Phase | None = Field(
+        default=None, sa_column=sa.Column(enum_type(Phase, "job_phase"), nullable=True)
+    )
+    stop_after: Phase | None = Field(
+        default=None, sa_column=sa.Column(enum_type(Phase, "job_stop_after"), nullable=True)
+    )
+    template_type: str = Field(default="standard")
+    target_length: float | None = None
+    music_uri: str | None = None
+    bpm: float | None = None
+    beat_offset: float | None = None
+    enable_beat_sync: bool = True
+    final_video_uri: str | None = None
+    final_video_facts: dict | None = jsonb_field(nullable=True)
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    flow_run_id: str | None = None
+    gpu_seconds: float = Field(default=0.0, sa_column=sa.Column(sa.Float, nullable=False, server_default="0"))
+    analysis_backends: dict = jsonb_field()
+    opening_photo_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.ForeignKey("photos.id", ondelete="SET NULL", use_alter=True), nullable=True
+        ),
+    )
+    closing_photo_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.ForeignKey("photos.id", ondelete="SET NULL", use_alter=True), nullable=True
+        ),
+    )
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+
+
+class Photo(SQLModel, table=True):
+    __tablename__ = "photos"
+    __table_args__ = (sa.UniqueConstraint("job_id", "original_filename"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: uuid.UUID = fk("jobs.id")
+    s3_uri: str
+    original_filename: str
+    content_sha256: str | None = None
+    room_label: str | None = None
+    room_override: str | None = None
+    exclude: bool = False
+    manual_metadata: dict = jsonb_field()
+    usable: bool = True
+    unusable_reason: str | None = None
+    quality_gate_reason: str | None = Field(
+        default=None, description="Why the quality gate refused this photo; null = passed."
+    )
+    width: int | None = None
+    height: int | None = None
+    sharpness: float | None = None
+    exposure_score: float | None = None
+    composition_score: float | None = None
+    base_score: float | None = None
+    final_score: float | None = None
+    room_cluster_id: int | None = fk("room_clusters.id", ondelete="SET NULL", nullable=True)
+    depth_variance: float | None = None
+    depth_layering: float | None = None
+    planarity: float | None = None
+    depth_uri: str | None = None
+    embedding: list[float] | None = Field(
+        default=None, sa_column=sa.Column(ARRAY(sa.Float), nullable=True)
+    )
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+
+
+class RoomCluster(SQLModel, table=True):
+    __tablename__ = "room_clusters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: uuid.UUID = fk("jobs.id")
+    room_type: str
+    confidence_tier: ConfidenceTier = Field(
+        sa_column=sa.Column(enum_type(ConfidenceTier, "cluster_tier"), nullable=False)
+    )
+    sfm_eligible: bool | None = None  # null: overlap not assessed
+    image_count: int
+    overlap_score: float | None = None  # null: overlap not assessed
+    depth_variance: float | None = None
+    label_confidence: float | None = None
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+
+
+class AnalysisResult(SQLModel, table=True):
+    __tablename__ = "analysis_results"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: uuid.UUID = fk("jobs.id")
+    room_cluster_id: int = Field(
+        sa_column=sa.Column(
+            sa.ForeignKey("room_clusters.id", ondelete="CASCADE"), nullable=False, unique=True
+        )
+    )
+    hero_photo_id: int | None = fk("photos.id", ondelete="SET NULL", nullable=True, index=False)
+    recommended_motion: MotionType = Field(
+        sa_column=sa.Column(enum_type(MotionType, "analysis_motion"), nullable=False)
+    )
+    allowed_motion_types: list[str] = Field(
+        sa_column=sa.Column(ARRAY(sa.String(32)), nullable=False)
+    )
+    recommended_duration: float
+    tier: ConfidenceTier = Field(
+        sa_column=sa.Column(enum_type(ConfidenceTier, "analysis_tier"), nullable=False)
+    )
+    model_recommendation: str
+    is_3d_eligible: bool = False
+    debug_metrics: dict = jsonb_field()
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+
+
+class Clip(SQLModel, table=True):
+    __tablename__ = "clips"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "job_id", "room_cluster_id", "motion_type", "source_photo_ids", "attempt",
+            name="uq_clips_natural_key",
+        ),
+        sa.CheckConstraint("attempt >= 0", name="attempt_nonnegative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: uuid.UUID = fk("jobs.id")
+    room_cluster_id: int = fk("room_clusters.id")
+    source_photo_ids: list[int] = Field(
+        sa_column=sa.Column(ARRAY(sa.Integer), nullable=False)
+    )
+    motion_type: MotionType = Field(
+        sa_column=sa.Column(enum_type(MotionType, "clip_motion"), nullable=False)
+    )
+    attempt: int = Field(default=0, description="Downgrade step: 0 is the plan, 1.. are safer re-renders.")
+    attempts: int = Field(default=0, description="Render tries of this row (Spot retries included).")
+    model_used: str | None = None
+    is_3d: bool = False
+    confidence_tier: ConfidenceTier = Field(
+        sa_column=sa.Column(enum_type(ConfidenceTier, "clip_tier"), nullable=False)
+    )
+    duration: float
+    fps: int = 30
+    width: int = 1920
+    height: int = 1080
+    seed: int = 0
+    s3_uri: str | None = None
+    validation_score: float | None = None
+    validation_metrics: dict = jsonb_field()
+    render_params: dict = jsonb_field()
+    status: ClipStatus = Field(
+        default=ClipStatus.pending,
+        sa_column=sa.Column(enum_type(ClipStatus, "clip_status"), nullable=False, index=True),
+    )
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    gpu_seconds: float = Field(default=0.0, sa_column=sa.Column(sa.Float, nullable=False, server_default="0"))
+    downgraded_from_id: int | None = fk("clips.id", ondelete="SET NULL", nullable=True, index=False)
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+
+
+class Timeline(SQLModel, table=True):
+    __tablename__ = "timeline"
+    __table_args__ = (sa.UniqueConstraint("job_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: uuid.UUID = fk("jobs.id")
+    version: int
+    status: TimelineStatus = Field(
+        default=TimelineStatus.draft,
+        sa_column=sa.Column(enum_type(TimelineStatus, "timeline_status"), nullable=False),
+    )
+    beat_grid: dict = jsonb_field()
+    total_duration: float
+    template_type: str
+    music_uri: str | None = None
+    fps: int = 30
+    width: int = 1920
+    height: int = 1080
+    rendered_uri: str | None = None
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+
+
+class TimelineClip(SQLModel, table=True):
+    __tablename__ = "timeline_clips"
+    __table_args__ = (
+        sa.UniqueConstraint("timeline_id", "order_index"),
+        sa.CheckConstraint("out_time > in_time AND in_time >= 0", name="trim_valid"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    timeline_id: int = fk("timeline.id")
+    clip_id: int = fk("clips.id", ondelete="RESTRICT")
+    order_index: int
+    in_time: float
+    out_time: float
+    start_time: float = Field(default=0.0, description="Where the clip starts on the timeline.")
+    transition_type: TransitionType = Field(
+        default=TransitionType.cut,
+        sa_column=sa.Column(enum_type(TransitionType, "transition_type"), nullable=False),
+    )
+    transition_duration: float = 0.0
+    audio_policy: AudioPolicy = Field(
+        default=AudioPolicy.music_only,
+        sa_column=sa.Column(enum_type(AudioPolicy, "audio_policy"), nullable=False),
+    )
+
+
+class Edit(SQLModel, table=True):
+    __tablename__ = "edits"
+
+    id: int | None = Field(default=None, primary_key=True)
+    timeline_id: int = fk("timeline.id")
+    result_timeline_id: int | None = fk("timeline.id", ondelete="SET NULL", nullable=True, index=False)
+    user_id: str | None = None
+    edit_type: EditType = Field(
+        sa_column=sa.Column(enum_type(EditType, "edit_type"), nullable=False)
+    )
+    payload: dict = jsonb_field()
+    created_at: datetime | None = created_at_field()
+
+
+ALL_TABLES = (
+    "jobs", "photos", "room_clusters", "analysis_results", "clips", "timeline", "timeline_clips", "edits",
+)

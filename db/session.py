@@ -1,0 +1,71 @@
+"""Connections to the system of record: any PostgreSQL from DATABASE_URL, else an embedded one.
+
+The embedded server is the `pgserver` package's real PostgreSQL, kept under `<data_dir>/pgdata`,
+so a laptop needs no database install and tests never fall back to SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tasks.settings import get_settings
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use psycopg 3 whatever driver (or none) the URL names."""
+    for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got {url.split(':', 1)[0]}://…")
+
+
+def start_embedded_postgres(pgdata: Path, *, keep_running: bool = False) -> str:
+    """Start (or join) the embedded PostgreSQL under `pgdata` and return its URL.
+
+    `keep_running` leaves the server up after this process exits (the local stack's workers
+    share it); otherwise the last process holding it stops it.
+    """
+    import pgserver
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata.resolve(), cleanup_mode=None if keep_running else "stop")
+    return server.get_uri()
+
+
+def database_url() -> str:
+    """The configured DATABASE_URL, or the embedded server's, exported for child processes."""
+    settings = get_settings()
+    if settings.database_url:
+        return settings.database_url
+    url = start_embedded_postgres(settings.data_dir / "pgdata")
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+@lru_cache(maxsize=4)
+def engine_for(url: str) -> Engine:
+    return sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+
+
+def get_engine() -> Engine:
+    return engine_for(database_url())
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on error."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
