@@ -88,3 +88,25 @@ class EditType(StrEnum):
     remove_clip = "remove_clip"
     swap_music = "swap_music"
     change_pacing = "change_pacing"
+
+
+class RoomType(StrEnum):
+    """Room labels Phase 1 assigns (zero-shot prompts or the classical fallback)."""
+
+    front_exterior = "front_exterior"
+    backyard = "backyard"
+    aerial = "aerial"
+    pool = "pool"
+    living_room = "living_room"
+    kitchen = "kitchen"
+    dining_room = "dining_room"
+    bedroom = "bedroom"
+    bathroom = "bathroom"
+    office = "office"
+    laundry = "laundry"
+    garage = "garage"
+    hallway = "hallway"
+    other = "other"
+
+
+EXTERIOR_ROOMS = frozenset({RoomType.front_exterior, RoomType.backyard, RoomType.aerial, RoomType.pool})

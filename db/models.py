@@ -286,6 +286,17 @@ class Timeline(SQLModel, table=True):
 
 
 class TimelineClip(SQLModel, table=True):
+    """One shot of a timeline version.
+
+    Plays source seconds [in_time, out_time) of its clip, starting at `start_time` on the
+    output. `transition_type`/`transition_duration` describe the transition *into* this shot
+    from the previous one: a cut at `start_time`, or an xfade that runs from `start_time` for
+    `transition_duration` seconds, overlapping the previous shot's tail. So shot i starts at
+    start_time(i-1) + (out-in)(i-1) - transition_duration(i), and the timeline's
+    total_duration is the last shot's start_time + its (out-in). The first shot's transition
+    is always a cut.
+    """
+
     __tablename__ = "timeline_clips"
     __table_args__ = (
         sa.UniqueConstraint("timeline_id", "order_index"),
