@@ -1,0 +1,7 @@
+"""`picaivid`: the command line. Every command takes --json for machines."""
+
+from __future__ import annotations
+
+from flows.cli.app import app
+
+__all__ = ["app"]

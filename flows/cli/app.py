@@ -1,0 +1,167 @@
+"""The `picaivid` commands: database, jobs, runs, the demo."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from db.enums import PHASE_ORDER
+from flows.cli.output import clear_errors, console, emit, fail
+from flows.state import JobNotFound, PhaseOrderError, as_uuid
+from tasks.intake import IntakeError, JobRequest, create_job
+from tasks.logs import configure_logging
+
+app = typer.Typer(help="Picaivid: listing photos to a beat-synced marketing video.", no_args_is_help=True)
+db_app = typer.Typer(help="The system-of-record database.", no_args_is_help=True)
+job_app = typer.Typer(help="Create jobs.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(job_app, name="job")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+PHASES = ", ".join(p.value for p in PHASE_ORDER)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False) -> None:
+    configure_logging(level="DEBUG" if verbose else None)
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonFlag = False) -> None:
+    """Migrate the database (embedded PostgreSQL unless DATABASE_URL is set) to the newest schema."""
+    from db.migrate import current_revision, upgrade
+    from db.session import database_url
+
+    url = database_url()
+    upgrade(url)
+    emit({"revision": current_revision(url)}, as_json, lambda d: console.print(f"database at revision {d['revision']}"))
+
+
+@job_app.command("create")
+def job_create(
+    photos: Annotated[Path, typer.Option("--photos", help="Folder of listing photos.")],
+    metadata: Annotated[Optional[Path], typer.Option("--metadata", help="overrides.json: file name → manual metadata.")] = None,
+    music: Annotated[Optional[Path], typer.Option("--music", help="Music track.")] = None,
+    template: Annotated[str, typer.Option("--template", help="Template name.")] = "standard",
+    target_length: Annotated[Optional[float], typer.Option("--target-length", help="Seconds.")] = None,
+    no_beat_sync: Annotated[bool, typer.Option("--no-beat-sync", help="Even pacing, no beat snapping.")] = False,
+    listing_id: Annotated[Optional[str], typer.Option("--listing-id")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Upload the photos (and music) and create the job; prints its id."""
+    _ensure_schema()
+    with clear_errors(IntakeError):
+        job = create_job(JobRequest(photos, metadata, music, template, target_length, not no_beat_sync, listing_id))
+    emit({"job_id": str(job.id)}, as_json, lambda d: console.print(d["job_id"]))
+
+
+@app.command("run")
+def run(
+    job_id: Annotated[str, typer.Argument(help="Job id.")],
+    start_phase: Annotated[Optional[str], typer.Option("--start-phase", help=f"One of {PHASES}.")] = None,
+    stop_after: Annotated[Optional[str], typer.Option("--stop-after", help=f"One of {PHASES}.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run create_video locally (Prefect's ephemeral mode, no server needed)."""
+    result = _run_with_progress(job_id, start_phase, stop_after, show=not as_json)
+    emit(result, as_json, lambda d: console.print(f"job {d['job_id']}: {d['status']} after {', '.join(d['phases']) or 'nothing to do'}"))
+
+
+@app.command("show")
+def show(job_id: Annotated[str, typer.Argument(help="Job id.")], as_json: JsonFlag = False) -> None:
+    """The job's state and what each phase produced."""
+    from db.queries import job_summary
+
+    _ensure_schema()
+    with clear_errors(JobNotFound, LookupError):
+        summary = job_summary(as_uuid(job_id))
+    emit(summary, as_json, _print_summary)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where the sample listing is made.")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    template: Annotated[str, typer.Option("--template")] = "standard",
+    target_length: Annotated[Optional[float], typer.Option("--target-length")] = 30.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make the sample listing and run it end to end."""
+    from tasks.sample_listing import make_listing
+    from tasks.settings import get_settings
+
+    _ensure_schema()
+    root = out or get_settings().data_dir / "demo" / f"seed-{seed}"
+    with console.status("rendering the sample listing…", spinner="dots") if not as_json else nullcontext():
+        listing = make_listing(root, seed=seed)
+    with clear_errors(IntakeError):
+        job = create_job(JobRequest(root / "photos", listing.overrides_path, listing.music_path, template, target_length, True, f"demo-{seed}"))
+    result = _run_with_progress(str(job.id), None, None, show=not as_json)
+    from db.queries import job_summary
+
+    summary = job_summary(job.id)
+    emit({**result, "final_video_uri": summary["job"]["final_video_uri"]}, as_json,
+         lambda d: console.print(f"job {d['job_id']}: {d['status']}; video at {d['final_video_uri']}"))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ensure_schema() -> None:
+    """The embedded database is created and migrated on first use; a given one must be migrated."""
+    from db.migrate import upgrade
+    from db.session import database_url
+    from tasks.settings import get_settings
+
+    embedded = get_settings().database_url is None
+    url = database_url()
+    if embedded:
+        upgrade(url)
+
+
+def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | None, show: bool) -> dict:
+    from flows.create_video import run_create_video
+    from flows.progress import phase_listener
+
+    _ensure_schema()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} phases"),
+                        TimeElapsedColumn(), console=console, disable=not show, transient=False)
+    task = progress.add_task("create_video", total=len(PHASE_ORDER))
+
+    def advance(phase: str, event: str) -> None:
+        progress.update(task, description=f"{phase}: {event}")
+        if event == "finished":
+            progress.advance(task)
+
+    with progress, phase_listener(advance), clear_errors(JobNotFound, PhaseOrderError, ValueError):
+        try:
+            return run_create_video(job_id, start_phase, stop_after)
+        except (JobNotFound, PhaseOrderError, ValueError):
+            raise
+        except Exception as err:  # the job row already holds the failure
+            from db.queries import job_summary
+
+            error = job_summary(as_uuid(job_id))["job"]["error"] or f"{type(err).__name__}: {err}"
+            fail(f"job {job_id} failed: {error}")
+
+
+def _print_summary(summary: dict) -> None:
+    job = summary["job"]
+    console.print(f"[bold]job {job['id']}[/]  status [bold]{job['status']}[/]  phase {job['current_phase'] or '-'}")
+    if job["error"]:
+        console.print(f"[red]error:[/] {job['error']}")
+    a = summary["analyze"]
+    table = Table("phase", "produced")
+    table.add_row("analyze", f"{a['photos']} photos ({len(a['unusable'])} unusable, {len(a['gated'])} gated, "
+                  f"{len(a['excluded'])} excluded), {len(a['clusters'])} rooms")
+    r = summary["render"]
+    table.add_row("render", f"{r['clips']} clips {r['by_status']}")
+    t = summary["timeline"]["versions"]
+    table.add_row("timeline", f"{len(t)} versions" + (f", newest v{t[-1]['version']} {t[-1]['duration']:.2f}s" if t else ""))
+    table.add_row("assemble", job["final_video_uri"] or "-")
+    console.print(table)

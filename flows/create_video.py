@@ -1,0 +1,57 @@
+"""`create_video`: the one flow Rails asks for. It runs the phase subflows in order."""
+
+from __future__ import annotations
+
+import structlog
+from prefect import flow
+
+from db.enums import Phase
+from flows.phases import PHASE_FLOWS
+from flows.state import (
+    load_job,
+    mark_finished,
+    parse_phase,
+    phases_to_run,
+    record_stop_after,
+    resume_phase,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@flow(name="create-video", log_prints=True)
+def create_video(job_id: str, start_phase: str | None = None, stop_after: str | None = None) -> dict:
+    """Run phases from `start_phase` (default: where the job's state says) through
+    `stop_after` (default: the job's stored stop_after, else the end)."""
+    job = load_job(job_id)
+    start = parse_phase(start_phase) or resume_phase(job.status, job.current_phase)
+    stop = parse_phase(stop_after)
+    if stop is not None:
+        record_stop_after(job.id, stop)
+    else:
+        stop = job.stop_after
+    phases = phases_to_run(start, stop)
+    bound = log.bind(job_id=str(job.id))
+    if not phases:
+        bound.info("create_video.nothing_to_do", status=job.status.value)
+        return {"job_id": str(job.id), "phases": [], "status": job.status.value}
+    bound.info("create_video.started", phases=[p.value for p in phases])
+    results: dict[str, object] = {}
+    for phase in phases:
+        results[phase.value] = PHASE_FLOWS[phase](str(job.id))
+    final = mark_finished(job.id, phases[-1])
+    bound.info("create_video.finished", status=final.status.value)
+    return {"job_id": str(job.id), "phases": [p.value for p in phases], "status": final.status.value}
+
+
+def run_create_video(job_id: str, start_phase: Phase | str | None = None, stop_after: Phase | str | None = None) -> dict:
+    """Validate inputs before Prefect starts (clear errors, no half-started runs), then run."""
+    load_job(job_id)
+    start, stop = parse_phase(start_phase), parse_phase(stop_after)
+    if start is not None:
+        phases_to_run(start, stop)
+    return create_video(
+        str(job_id),
+        start.value if start else None,
+        stop.value if stop else None,
+    )

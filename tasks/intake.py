@@ -1,0 +1,128 @@
+"""Job intake: a folder of photos (plus optional overrides and music) becomes a job.
+
+Binaries go to the artifact store first, then the job and photo rows are written in one
+transaction, so a failed intake leaves no half-made job behind.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from pydantic import ValidationError
+
+from db.manual_metadata import ManualMetadata
+from db.models import Job, Photo
+from db.session import session_scope
+from tasks.storage import get_store, keys, sha256_file
+
+log = structlog.get_logger(__name__)
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic"})
+MUSIC_SUFFIXES = frozenset({".mp3", ".wav", ".ogg", ".oga", ".flac", ".m4a", ".aac"})
+
+
+class IntakeError(ValueError):
+    """The request cannot become a job; nothing was written."""
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    photos_dir: Path
+    metadata_path: Path | None = None
+    music_path: Path | None = None
+    template: str = "standard"
+    target_length: float | None = None
+    enable_beat_sync: bool = True
+    listing_id: str | None = None
+
+
+def list_photos(photos_dir: Path) -> list[Path]:
+    """Image files in the folder (by suffix; content is judged by Phase 1), sorted by name."""
+    if not photos_dir.is_dir():
+        raise IntakeError(f"photo folder not found: {photos_dir}")
+    photos = sorted(p for p in photos_dir.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+    if not photos:
+        raise IntakeError(f"no images in {photos_dir} (looked for {', '.join(sorted(PHOTO_SUFFIXES))})")
+    return photos
+
+
+def load_overrides(path: Path | None, photo_names: list[str]) -> dict[str, ManualMetadata]:
+    """Read overrides.json: {file name: manual metadata}. Typos are errors, not silent no-ops."""
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise IntakeError(f"metadata file not found: {path}")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise IntakeError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise IntakeError(f"{path} must map photo file names to metadata objects")
+    unknown = sorted(set(raw) - set(photo_names))
+    if unknown:
+        raise IntakeError(f"{path} names photos that are not in the folder: {', '.join(unknown)}")
+    overrides = {}
+    for name, value in raw.items():
+        try:
+            overrides[name] = ManualMetadata.model_validate(value)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise IntakeError(f"{path}: {name}: {where}: {first['msg']}") from None
+    return overrides
+
+
+def validate_template(name: str) -> None:
+    from tasks.timeline.templates import TEMPLATES
+
+    if name not in TEMPLATES:
+        raise IntakeError(f"unknown template {name!r}; expected one of {', '.join(sorted(TEMPLATES))}")
+
+
+def create_job(request: JobRequest) -> Job:
+    photos = list_photos(request.photos_dir)
+    names = [p.name for p in photos]
+    overrides = load_overrides(request.metadata_path, names)
+    validate_template(request.template)
+    if request.music_path is not None:
+        if not request.music_path.is_file():
+            raise IntakeError(f"music file not found: {request.music_path}")
+        if request.music_path.suffix.lower() not in MUSIC_SUFFIXES:
+            raise IntakeError(f"unsupported music format {request.music_path.suffix}: use one of {', '.join(sorted(MUSIC_SUFFIXES))}")
+    if request.target_length is not None and request.target_length <= 0:
+        raise IntakeError("target length must be positive")
+
+    job_id = uuid.uuid4()
+    store = get_store()
+    bound = log.bind(job_id=str(job_id))
+    music_uri = None
+    if request.music_path is not None:
+        music_uri = store.put_file(keys.music(job_id, request.music_path.name), request.music_path)
+    rows = []
+    for path in photos:
+        meta = overrides.get(path.name, ManualMetadata())
+        uri = store.put_file(keys.photo(job_id, path.name), path)
+        rows.append(
+            Photo(
+                job_id=job_id, s3_uri=uri, original_filename=path.name,
+                content_sha256=sha256_file(path),
+                manual_metadata=meta.model_dump(mode="json", exclude_defaults=True),
+                room_override=meta.room_override.value if meta.room_override else None,
+                exclude=meta.exclude,
+            )
+        )
+    job = Job(
+        id=job_id, listing_id=request.listing_id, template_type=request.template,
+        target_length=request.target_length, music_uri=music_uri,
+        enable_beat_sync=request.enable_beat_sync,
+    )
+    with session_scope() as session:
+        session.add(job)
+        session.flush()
+        session.add_all(rows)
+    bound.info("job.created", photos=len(rows), music=bool(music_uri))
+    return job
