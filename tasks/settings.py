@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     analysis_max_side: int = Field(default=512, description="Longest side photos are analysed at.")
     max_image_pixels: int = Field(default=80_000_000, description="Decompression-bomb guard.")
     enable_colmap: bool = False
+    analysis_batch_size: int = Field(
+        default=16, description="Photos per model forward pass in Phase 1 (CLIP and depth)."
+    )
 
     # --- Phase 2 generation ----------------------------------------------------------------
     generator: str = Field(
@@ -67,6 +70,10 @@ class Settings(BaseSettings):
     # --- Phase 4 assembly ------------------------------------------------------------------
     loudness_lufs: float = -14.0
     true_peak_dbtp: float = -1.0
+
+    # --- orchestration ------------------------------------------------------------------
+    queue_url: str | None = Field(default=None, description="SQS queue Rails sends run requests to.")
+    dead_letter_queue_url: str | None = Field(default=None, description="Where unusable messages go.")
 
     # --- cost control ------------------------------------------------------------------------
     gpu_hours_daily_alert: float = 24.0

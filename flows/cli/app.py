@@ -109,6 +109,24 @@ def demo(
          lambda d: console.print(f"job {d['job_id']}: {d['status']}; video at {d['final_video_uri']}"))
 
 
+@app.command("relay")
+def relay(
+    queue_url: Annotated[Optional[str], typer.Option("--queue-url", help="Default: PICAIVID_QUEUE_URL.")] = None,
+    dead_letter_url: Annotated[Optional[str], typer.Option("--dead-letter-url", help="Default: PICAIVID_DEAD_LETTER_QUEUE_URL.")] = None,
+    deployment: Annotated[str, typer.Option("--deployment")] = "create-video/create-video",
+) -> None:
+    """Long-poll the Rails queue and start one create_video run per message (until SIGTERM)."""
+    from flows.relay import PrefectLauncher, Relay
+    from tasks.settings import get_settings
+
+    settings = get_settings()
+    queue_url = queue_url or settings.queue_url
+    dead_letter_url = dead_letter_url or settings.dead_letter_queue_url
+    if not queue_url or not dead_letter_url:
+        fail("set --queue-url and --dead-letter-url (or PICAIVID_QUEUE_URL / PICAIVID_DEAD_LETTER_QUEUE_URL)")
+    Relay(queue_url, dead_letter_url, PrefectLauncher(deployment)).run_forever()
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -1,0 +1,1 @@
+"""Phase 1: analyze the photo set and plan each room's motion."""

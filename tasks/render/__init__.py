@@ -1,0 +1,1 @@
+"""Phase 2: render one motion clip per planned shot, validate it, downgrade when unsafe."""

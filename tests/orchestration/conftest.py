@@ -1,0 +1,26 @@
+"""A temporary Prefect API (its own SQLite, as Prefect's test harness makes) for orchestration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture
+def create_video_deployment(prefect_api: None) -> str:
+    """The create-video deployment registered on the API (no worker needed to create runs)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("create-video")
+        client.create_deployment(flow_id=flow_id, name="create-video", entrypoint="flows/create_video.py:create_video")
+    return "create-video/create-video"

@@ -1,0 +1,121 @@
+"""The SQS relay against moto's SQS over HTTP, a real Prefect API and real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+
+from db.models import Job
+from db.session import session_scope
+from flows.relay import BadMessage, PrefectLauncher, Relay, parse_message
+
+
+@pytest.fixture
+def queues(aws: str) -> tuple[str, str]:
+    sqs = boto3.client("sqs")
+    name = uuid.uuid4().hex[:8]
+    dlq = sqs.create_queue(QueueName=f"dlq-{name}")["QueueUrl"]
+    main = sqs.create_queue(QueueName=f"jobs-{name}")["QueueUrl"]
+    return main, dlq
+
+
+def _job() -> uuid.UUID:
+    with session_scope() as s:
+        job = Job()
+        s.add(job)
+    return job.id
+
+
+def _relay(queues, deployment: str) -> Relay:
+    return Relay(queues[0], queues[1], PrefectLauncher(deployment), wait_seconds=1, visibility_timeout=30)
+
+
+def _drain(relay: Relay, rounds: int = 3) -> list:
+    outcomes = []
+    for _ in range(rounds):
+        outcomes += relay.poll_once()
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        ("not json", "not JSON"),
+        ("[1,2]", "JSON object"),
+        (json.dumps({"action": "run"}), "job_id"),
+        (json.dumps({"job_id": "x", "action": "run"}), "job_id"),
+        (json.dumps({"job_id": str(uuid.uuid4()), "action": "delete"}), "action"),
+        (json.dumps({"job_id": str(uuid.uuid4()), "action": "run", "start_phase": "paint"}), "start_phase"),
+        (json.dumps({"job_id": str(uuid.uuid4()), "action": "run", "extra": 1}), "extra"),
+    ],
+)
+def test_parse_refuses_with_reason(body: str, reason: str) -> None:
+    with pytest.raises(BadMessage, match=reason):
+        parse_message(body)
+
+
+def test_relay_starts_one_run_per_video_and_dead_letters_the_rest(
+    db: str, queues: tuple[str, str], create_video_deployment: str
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    sqs = boto3.client("sqs")
+    main, dlq = queues
+    job_id = _job()
+    body = json.dumps({"job_id": str(job_id), "action": "run"})
+    sqs.send_message(QueueUrl=main, MessageBody=body)
+    sqs.send_message(QueueUrl=main, MessageBody=body)  # Rails (or SQS) sent it twice
+    sqs.send_message(QueueUrl=main, MessageBody="{broken")
+    sqs.send_message(QueueUrl=main, MessageBody=json.dumps({"job_id": str(uuid.uuid4()), "action": "run"}))
+
+    outcomes = _drain(_relay(queues, create_video_deployment))
+    actions = sorted(o.action for o in outcomes)
+    assert actions == ["dead_letter", "dead_letter", "duplicate", "started"]
+
+    with session_scope() as s:
+        flow_run_id = s.get(Job, job_id).flow_run_id
+    started = [o for o in outcomes if o.action == "started"][0]
+    assert flow_run_id == started.flow_run_id
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+        run = client.read_flow_run(uuid.UUID(flow_run_id))
+    assert [r for r in runs if r.parameters.get("job_id") == str(job_id)] == [run]
+    assert run.parameters == {"job_id": str(job_id), "start_phase": None}
+
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1)["Messages"]
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
+    assert reasons[0].startswith("body is not JSON") and reasons[1].startswith("unknown job")
+    # the main queue is empty: nothing blocks it
+    attrs = sqs.get_queue_attributes(QueueUrl=main, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    assert attrs["Attributes"] == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+
+
+def test_redelivery_after_a_crash_maps_to_the_same_run(db: str, create_video_deployment: str) -> None:
+    """The relay died after creating the run but before recording it: the same key returns it."""
+    from flows.relay import handle, idempotency_key
+
+    job_id = _job()
+    launcher = PrefectLauncher(create_video_deployment)
+    body = json.dumps({"job_id": str(job_id), "action": "run", "start_phase": "render"})
+    with session_scope() as s:
+        version = s.get(Job, job_id).updated_at.isoformat()
+    orphan = launcher.launch(parse_message(body), idempotency_key(parse_message(body), version))
+    outcome = handle(body, launcher)  # the redelivered message
+    assert outcome.action == "started"
+    assert outcome.flow_run_id == orphan
+
+
+def test_launch_failure_leaves_the_message_for_redelivery(db: str, queues: tuple[str, str], prefect_api: None) -> None:
+    sqs = boto3.client("sqs")
+    job_id = _job()
+    sqs.send_message(QueueUrl=queues[0], MessageBody=json.dumps({"job_id": str(job_id), "action": "run"}))
+    relay = Relay(queues[0], queues[1], PrefectLauncher("no-such/deployment"), wait_seconds=1, visibility_timeout=2)
+    outcomes = _drain(relay, rounds=1)
+    assert [o.action for o in outcomes] == ["retry"]
+    attrs = sqs.get_queue_attributes(QueueUrl=queues[0], AttributeNames=["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages"])["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessagesNotVisible"]) + int(attrs["ApproximateNumberOfMessages"]) == 1
+    with session_scope() as s:
+        assert s.get(Job, job_id).flow_run_id is None
