@@ -27,6 +27,12 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got {url.split(':', 1)[0]}://…")
 
 
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database (query options kept)."""
+    head, _, tail = url.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{tail}" if tail else "")
+
+
 def start_embedded_postgres(pgdata: Path, *, keep_running: bool = False) -> str:
     """Start (or join) the embedded PostgreSQL under `pgdata` and return its URL.
 

@@ -39,24 +39,18 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return start_embedded_postgres(tmp_path_factory.mktemp("pgdata"))
 
 
-def _with_database(url: str, name: str) -> str:
-    head, _, tail = url.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{tail}" if tail else "")
-
-
 @pytest.fixture(scope="session")
 def migrated_db_url(pg_server_url: str) -> str:
     """A fresh database in that server, migrated to head through alembic."""
     from db.migrate import upgrade
-    from db.session import sqlalchemy_url
+    from db.session import sqlalchemy_url, with_database
 
     name = f"picaivid_test_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(sqlalchemy_url(pg_server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = _with_database(pg_server_url, name)
+    url = with_database(pg_server_url, name)
     upgrade(url)
     return url
 

@@ -69,13 +69,13 @@ def test_models_and_migrations_agree(migrated_db_url: str) -> None:
 
 def test_upgrade_then_downgrade_leaves_nothing(pg_server_url: str) -> None:
     from db.migrate import downgrade, upgrade
-    from tests.conftest import _with_database
+    from db.session import with_database
 
     name = f"picaivid_updown_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(sqlalchemy_url(pg_server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = _with_database(pg_server_url, name)
+    url = with_database(pg_server_url, name)
     upgrade(url)
     engine = sa.create_engine(sqlalchemy_url(url))
     assert set(ALL_TABLES) <= set(sa.inspect(engine).get_table_names())
