@@ -18,8 +18,12 @@ def job_summary(job_id: uuid.UUID) -> dict:
         if job is None:
             raise LookupError(f"no job with id {job_id}")
         photos = s.exec(select(Photo).where(Photo.job_id == job_id)).all()
-        clusters = s.exec(select(RoomCluster).where(RoomCluster.job_id == job_id)).all()
         results = s.exec(select(AnalysisResult).where(AnalysisResult.job_id == job_id)).all()
+        # The current analysis is the clusters with a plan; older ones stay while clips cite them.
+        clusters = s.exec(
+            select(RoomCluster).join(AnalysisResult, AnalysisResult.room_cluster_id == RoomCluster.id)
+            .where(RoomCluster.job_id == job_id)
+        ).all()
         clips = s.exec(select(Clip).where(Clip.job_id == job_id)).all()
         timelines = s.exec(
             select(Timeline).where(Timeline.job_id == job_id).order_by(Timeline.version)

@@ -9,10 +9,12 @@ from typing import Any
 
 import structlog
 from prefect import flow, task
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from db.enums import Phase
 from flows.progress import notify
 from flows.state import load_job, mark_failed, mark_phase_started
+from tasks.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -49,24 +51,68 @@ def analyze(job_id: str) -> Any:
     return run_phase(job_id, Phase.analyze, run_analyze)
 
 
-@task(name="render-clip-local", retries=2, retry_delay_seconds=[5, 30])
-def render_clip_local(clip_id: int) -> dict:
-    """One clip, in this process (the local stand-in for the GPU pool's render-clip flow)."""
-    from tasks.render.phase import render_clip
+class ClipNotFinished(RuntimeError):
+    """A dispatched render ended with its clip still unfinished (e.g. a Spot interruption)."""
 
-    return render_clip(clip_id)
+
+def clip_state(clip_id: int) -> dict:
+    """What Postgres says about the clip chain: the source of truth, not Prefect's result."""
+    from tasks.render.clip_unit import clip_summary, latest_in_chain
+
+    return clip_summary(latest_in_chain(clip_id))
+
+
+FINAL_CLIP_STATES = frozenset({"done", "failed"})
+
+
+@task(name="dispatch-clip", retries=3, retry_delay_seconds=[10, 60, 180], tags=["gpu-render"])
+def dispatch_clip(clip_id: int) -> dict:
+    """Have one clip rendered and return its final state from Postgres.
+
+    `deployment` dispatch starts a render-clip flow run on the GPU pool and waits for it. The
+    idempotency key is salted with this task's run count: a reused key would hand back the
+    crashed run instead of starting a new one.
+    """
+    settings = get_settings()
+    state = clip_state(clip_id)
+    if state["status"] in FINAL_CLIP_STATES:
+        return state
+    if settings.render_dispatch == "deployment":
+        from prefect.deployments import run_deployment
+        from prefect.runtime import task_run
+
+        run = run_deployment(
+            settings.render_clip_deployment,
+            parameters={"clip_id": clip_id},
+            idempotency_key=f"render-clip:{clip_id}:try-{task_run.run_count}",
+            flow_run_name=f"clip-{clip_id}-try-{task_run.run_count}",
+            timeout=None,
+        )
+        log.info("clip.dispatched", clip_id=clip_id, flow_run_id=str(run.id), state=run.state_name)
+    else:
+        from tasks.render.clip_unit import render_clip
+
+        render_clip(clip_id)
+    state = clip_state(clip_id)
+    if state["status"] not in FINAL_CLIP_STATES:
+        raise ClipNotFinished(f"clip {clip_id} is {state['status']} after its render run")
+    return state
 
 
 def _render_all(job_id: uuid.UUID) -> dict:
-    from tasks.render.phase import pending_clip_ids, plan_clips
+    from tasks.render.phase import plan_clips
 
-    plan_clips(job_id)
-    clip_ids = pending_clip_ids(job_id)
-    results = [f.result() for f in render_clip_local.map(clip_ids)] if clip_ids else []
-    return {"clips": len(clip_ids), "results": results}
+    clip_ids = plan_clips(job_id)
+    todo = [c for c in clip_ids if clip_state(c)["status"] not in FINAL_CLIP_STATES]
+    states = [f.result() for f in dispatch_clip.map(todo)] if todo else []
+    done = sum(s["status"] == "done" for s in states) + len(clip_ids) - len(todo)
+    if clip_ids and done == 0:
+        raise RuntimeError(f"no clip of job {job_id} could be rendered: " + "; ".join(
+            f"clip {s['clip_id']}: {s['error']}" for s in states))
+    return {"planned": len(clip_ids), "rendered_now": len(todo), "done": done}
 
 
-@flow(name="render", log_prints=True)
+@flow(name="render", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=get_settings().gpu_render_concurrency))
 def render(job_id: str) -> Any:
     """Phase 2: one idempotent unit per clip; Postgres says which clips are already done."""
     return run_phase(job_id, Phase.render, _render_all)

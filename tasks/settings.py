@@ -43,13 +43,43 @@ class Settings(BaseSettings):
     depth_model: str = Field(default="Intel/dpt-hybrid-midas", description="DPT/MiDaS hub id.")
     depth_weights: str | None = Field(
         default=None,
-        description="Hub id or local folder of DPT/MiDaS weights. Unset: the layout-prior fallback.",
+        description="MiDaS weights: a MiDaS v2.1 small .pt checkpoint (midas_v21_small_256.pt, the "
+        "CPU choice) or a DPT hub id / local folder (MiDaS v3/v3.1). Unset: the layout-prior fallback.",
     )
     analysis_max_side: int = Field(default=512, description="Longest side photos are analysed at.")
     max_image_pixels: int = Field(default=80_000_000, description="Decompression-bomb guard.")
     enable_colmap: bool = False
     analysis_batch_size: int = Field(
         default=16, description="Photos per model forward pass in Phase 1 (CLIP and depth)."
+    )
+
+    # --- Phase 1 rules: quality gates and the motion plan (tasks.analyze.plan) -------------
+    min_sharpness: float = Field(
+        default=0.35, description="Quality gate (0..1, see tasks.analyze.quality); no manual flag overrides it."
+    )
+    min_exposure: float = Field(default=0.25, description="Quality gate, like min_sharpness.")
+    tier_flat_max_variance: float = Field(
+        default=0.008, description="Unit-depth variance below this is a flat scene: low tier."
+    )
+    tier_flat_min_planarity: float = Field(
+        default=0.9, description="Planarity at or above this is a flat scene: low tier."
+    )
+    tier_medium_min_layering: float = Field(
+        default=2, description="Depth planes a room needs for a two-image reveal (medium tier)."
+    )
+    tier_high_min_layering: float = Field(
+        default=3, description="Depth planes a room needs for multi-image synthesis (high tier)."
+    )
+    tier_high_min_variance: float = Field(
+        default=0.04, description="Unit-depth variance a room needs for the high tier."
+    )
+    tier_high_min_images: int = Field(default=3, description="Views a room needs for the high tier.")
+    tier_min_overlap: float = Field(
+        default=0.2,
+        description="Where COLMAP assessed overlap, less than this limits the room to the low tier.",
+    )
+    drone_opening_templates: list[str] = Field(
+        default=["luxury"], description="Templates whose opening prefers a drone (aerial) shot."
     )
 
     # --- Phase 2 generation ----------------------------------------------------------------
@@ -61,11 +91,46 @@ class Settings(BaseSettings):
         default=None, description="LTX-2 diffusers hub id or local folder. Unset: no LTX-2."
     )
     ltx2_lora_strength: float = 0.9
+    ltx2_camera_loras: dict[str, str] = Field(
+        default_factory=lambda: {
+            move: f"Lightricks/LTX-2-19b-LoRA-Camera-Control-{repo}/ltx-2-19b-lora-camera-control-{file}.safetensors"
+            for move, repo, file in (
+                ("dolly_in", "Dolly-In", "dolly-in"),
+                ("dolly_out", "Dolly-Out", "dolly-out"),
+                ("dolly_left", "Dolly-Left", "dolly-left"),
+                ("dolly_right", "Dolly-Right", "dolly-right"),
+            )
+        },
+        description="Camera move (dolly_in, dolly_out, dolly_left, dolly_right) to its LTX-2 19B LoRA: "
+        "owner/repo/file.safetensors on the hub, or a local file or folder. A move left out moves by prompt alone.",
+    )
+    ltx2_steps: int = 30
+    ltx2_max_pixels: int = Field(
+        default=1280 * 736,
+        description="Pixel budget LTX-2 generates at; frames are then resized to clip_width x clip_height.",
+    )
     clip_fps: int = 30
     clip_width: int = 1920
     clip_height: int = 1080
     max_render_attempts: int = 4
-    gpu_render_concurrency: int = 4
+    gpu_render_concurrency: int = Field(default=4, description="Clips rendered at once (GPU pool slots).")
+    render_dispatch: str = Field(
+        default="inline",
+        description="inline: render clips in the phase's own process (laptop, ephemeral mode); "
+        "deployment: one render-clip flow run per clip on the GPU work pool.",
+    )
+    render_clip_deployment: str = "render-clip/render-clip"
+    render_dispatch_retries: int = Field(default=3, description="Re-dispatches of an interrupted clip (Spot).")
+    clip_crf: int = Field(default=18, description="x264 CRF of rendered clips: lower is better and bigger.")
+    clip_x264_preset: str = Field(
+        default="superfast",
+        description="x264 preset of rendered clips; superfast keeps 1080p encoding at real time on 2 cores.",
+    )
+    sigterm_grace_s: float = Field(
+        default=110.0,
+        description="After SIGTERM a render worker hard-exits if it has not stopped cleanly by then "
+        "(Spot gives 120 s).",
+    )
 
     # --- Phase 4 assembly ------------------------------------------------------------------
     loudness_lufs: float = -14.0
@@ -78,6 +143,9 @@ class Settings(BaseSettings):
     # --- cost control ------------------------------------------------------------------------
     gpu_hours_daily_alert: float = 24.0
     gpu_seconds_per_job_alert: float = 1800.0
+    metrics_namespace: str | None = Field(
+        default=None, description="CloudWatch namespace for GpuSeconds metrics (unset: logs only)."
+    )
 
     @property
     def resolved_storage_url(self) -> str:

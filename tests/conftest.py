@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,9 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     external = os.environ.get("PICAIVID_TEST_DATABASE_URL")
     if external:
         return external
-    return start_embedded_postgres(tmp_path_factory.mktemp("pgdata"))
+    # Not under pytest's own temp tree: pytest locks that to 0700 at exit, before the server
+    # (running as its own system user) is stopped.
+    return start_embedded_postgres(Path(tempfile.mkdtemp(prefix="picaivid-test-pg-")))
 
 
 @pytest.fixture(scope="session")

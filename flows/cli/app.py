@@ -12,6 +12,7 @@ from rich.table import Table
 
 from db.enums import PHASE_ORDER
 from flows.cli.output import clear_errors, console, emit, fail
+from flows.cli.report import report
 from flows.state import JobNotFound, PhaseOrderError, as_uuid
 from tasks.intake import IntakeError, JobRequest, create_job
 from tasks.logs import configure_logging
@@ -21,6 +22,7 @@ db_app = typer.Typer(help="The system-of-record database.", no_args_is_help=True
 job_app = typer.Typer(help="Create jobs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(job_app, name="job")
+app.command("report")(report)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 PHASES = ", ".join(p.value for p in PHASE_ORDER)
@@ -125,6 +127,33 @@ def relay(
     if not queue_url or not dead_letter_url:
         fail("set --queue-url and --dead-letter-url (or PICAIVID_QUEUE_URL / PICAIVID_DEAD_LETTER_QUEUE_URL)")
     Relay(queue_url, dead_letter_url, PrefectLauncher(deployment)).run_forever()
+
+
+@app.command("gpu-usage")
+def gpu_usage_command(
+    since: Annotated[Optional[str], typer.Option("--since", help="YYYY-MM-DD (UTC).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """GPU hours per day and GPU seconds per job."""
+    from datetime import date
+
+    from tasks.costs import gpu_usage
+
+    _ensure_schema()
+    try:
+        since_day = date.fromisoformat(since) if since else None
+    except ValueError:
+        fail(f"--since must be a date like 2026-01-31, got {since!r}")
+    usage = gpu_usage(since_day)
+
+    def human(d: dict) -> None:
+        table = Table("day (UTC)", "GPU hours")
+        for row in d["days"]:
+            table.add_row(row["day"], f"{row['gpu_hours']:.3f}")
+        console.print(table)
+        console.print(f"total {d['total_gpu_hours']:.3f} GPU hours over {len(d['jobs'])} jobs")
+
+    emit(usage, as_json, human)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -3,14 +3,16 @@
 Formulas (the numbers in them are calibrated on ../shared/data/listings/houses at 512 px: every
 published photo scores sharpness >= 0.9, a Gaussian blur of sigma 2.5 px scores about 0.2):
 
-- sharpness = 1 - exp(-P99(|Laplacian(gray)|) / 100). The 99th percentile of the 3x3 Laplacian
-  looks at the crispest edges only, so a sharp photo of a mostly blank wall still scores high.
+- sharpness = 1 - exp(-(r / 0.5)^2), r = P90(|Laplacian| / |gradient|) over edge pixels (gradient
+  magnitude in the top 10 % and >= 40). The ratio is about 1 / edge width: it ignores contrast
+  and how much of the frame is blank wall, and falls steadily with blur. A frame with no edge at
+  all scores 0 (sharpness cannot be confirmed).
 - exposure_score = (1 - ((mean_luma - 0.5) / 0.5)^2) * (1 - clipped_share), where clipped_share
   is the share of pixels with luma <= 3 or >= 252 (crushed shadows, blown highlights).
 - composition_score = 0.7 * level + 0.3 * framing. level = 1 / (1 + (tilt_deg / 3)^2), tilt_deg
-  the length-weighted mean deviation of near-vertical lines from vertical (roll and converging
-  verticals alike); with no vertical line, the roll of the longest near-horizontal line (the
-  horizon); with no straight line at all, level is 1 (nothing to judge). framing = 1 - the distance
+  the length-weighted median deviation from vertical of lines within 10 degrees of it (roll and
+  converging verticals alike); with no such line, the roll of the longest near-horizontal line
+  spanning >= 60 % of the width (the horizon); with neither, level is 1 (nothing to judge). framing = 1 - the distance
   of the gradient-energy centroid from the frame centre (0 centred, 1 on a corner).
 - base_score = 0.45 * sharpness + 0.35 * exposure_score + 0.20 * composition_score.
 """
@@ -23,10 +25,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-SHARPNESS_SCALE = 100.0
+EDGE_RATIO_SCALE = 0.5
+MIN_EDGE_GRADIENT = 40.0  # Sobel magnitude, about 10 grey levels per pixel
 CLIP_LOW, CLIP_HIGH = 3, 252
 TILT_SCALE_DEG = 3.0
-NEAR_AXIS_DEG = 20.0  # lines within this of vertical/horizontal count as verticals/horizon
+# Lines within this of vertical count as the building's verticals: a camera is rarely rolled or
+# pitched further, while floorboards and paths running away from it often lean 10-20 degrees.
+NEAR_VERTICAL_DEG = 10.0
+NEAR_HORIZONTAL_DEG = 20.0
+LINES_MAX_SIDE = 320
+HORIZON_MIN_SPAN = 0.6  # a horizon crosses most of the frame; receding edges indoors rarely do
 BASE_WEIGHTS = (0.45, 0.35, 0.20)  # sharpness, exposure, composition
 
 
@@ -42,8 +50,10 @@ class QualityScores:
 def score_quality(rgb: np.ndarray) -> QualityScores:
     """All quality scores of one photo (HxWx3 uint8 RGB)."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    lap_p99 = float(np.percentile(np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3)), 99))
-    sharpness = 1.0 - math.exp(-lap_p99 / SHARPNESS_SCALE)
+    g = gray.astype(np.float32)
+    gradient = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    edge_ratio, edge_share = edge_sharpness(g, gradient)
+    sharpness = 1.0 - math.exp(-((edge_ratio / EDGE_RATIO_SCALE) ** 2))
 
     mean_luma = float(gray.mean()) / 255.0
     clipped = float(np.count_nonzero((gray <= CLIP_LOW) | (gray >= CLIP_HIGH))) / gray.size
@@ -52,7 +62,7 @@ def score_quality(rgb: np.ndarray) -> QualityScores:
     vertical_tilt, horizon_roll, n_lines = line_tilts(gray)
     tilt = vertical_tilt + horizon_roll  # at most one of them is non-zero
     level = 1.0 / (1.0 + (tilt / TILT_SCALE_DEG) ** 2)
-    offset = centroid_offset(gray)
+    offset = centroid_offset(gradient)
     framing = 1.0 - offset
     composition = 0.7 * level + 0.3 * framing
 
@@ -64,7 +74,8 @@ def score_quality(rgb: np.ndarray) -> QualityScores:
         composition_score=_unit(composition),
         base_score=_unit(base),
         metrics={
-            "laplacian_p99": round(lap_p99, 3),
+            "edge_ratio_p90": round(edge_ratio, 4),
+            "edge_share": round(edge_share, 4),
             "mean_luma": round(mean_luma, 4),
             "clipped_share": round(clipped, 4),
             "vertical_tilt_deg": round(vertical_tilt, 3),
@@ -75,17 +86,29 @@ def score_quality(rgb: np.ndarray) -> QualityScores:
     )
 
 
+def edge_sharpness(g: np.ndarray, gradient: np.ndarray) -> tuple[float, float]:
+    """(P90 of |Laplacian| / |gradient| on edge pixels, share of pixels that are edges)."""
+    edges = gradient >= max(MIN_EDGE_GRADIENT, float(np.percentile(gradient, 90)))
+    if not edges.any():
+        return 0.0, 0.0
+    laplacian = np.abs(cv2.Laplacian(g, cv2.CV_32F, ksize=3))
+    ratio = laplacian[edges] / gradient[edges]
+    return float(np.percentile(ratio, 90)), float(edges.mean())
+
+
 def line_tilts(gray: np.ndarray) -> tuple[float, float, int]:
     """(verticals tilt, horizon roll, number of lines used), in degrees, from Hough segments.
 
     Horizontal edges in a room converge with perspective, so they say nothing about roll; the
     horizon is read only where no vertical line exists (open views, pools, aerials), from the
-    longest near-horizontal segment.
+    longest near-horizontal segment that spans most of the frame.
     """
+    while max(gray.shape) > LINES_MAX_SIDE:  # angles need no detail; Hough time grows with edges
+        gray = cv2.pyrDown(gray)
     h, w = gray.shape
     edges = cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 60, 160)
     segments = cv2.HoughLinesP(
-        edges, 1, np.pi / 360, threshold=40, minLineLength=max(h, w) // 10, maxLineGap=3
+        edges, 1, np.pi / 360, threshold=25, minLineLength=max(h, w) // 10, maxLineGap=8
     )
     if segments is None:
         return 0.0, 0.0, 0
@@ -94,26 +117,29 @@ def line_tilts(gray: np.ndarray) -> tuple[float, float, int]:
     slope_sign = np.sign((x2 - x1) * (y2 - y1))
     length = np.hypot(dx, dy)
     from_vertical = np.degrees(np.arctan2(dx, dy))  # 0..90, unsigned
-    vertical = from_vertical <= NEAR_AXIS_DEG
+    vertical = from_vertical <= NEAR_VERTICAL_DEG
     if vertical.any():
-        tilt = float(np.average(from_vertical[vertical], weights=length[vertical]))
-        return tilt, 0.0, int(vertical.sum())
+        return _weighted_median(from_vertical[vertical], length[vertical]), 0.0, int(vertical.sum())
     from_horizontal = np.degrees(np.arctan2(dy, dx)) * slope_sign
-    horizontal = np.abs(from_horizontal) <= NEAR_AXIS_DEG
+    horizontal = (np.abs(from_horizontal) <= NEAR_HORIZONTAL_DEG) & (dx >= HORIZON_MIN_SPAN * w)
     if not horizontal.any():
         return 0.0, 0.0, 0
     longest = int(np.argmax(np.where(horizontal, length, -1.0)))
     return 0.0, abs(float(from_horizontal[longest])), 1
 
 
-def centroid_offset(gray: np.ndarray) -> float:
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def centroid_offset(energy: np.ndarray) -> float:
     """Distance of the gradient-energy centroid from the centre: 0 centred, 1 on a corner."""
-    g = gray.astype(np.float32)
-    energy = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
     total = float(energy.sum())
     if total <= 0:
         return 0.0
-    h, w = gray.shape
+    h, w = energy.shape
     cx = float((energy.sum(axis=0) * np.arange(w)).sum()) / total
     cy = float((energy.sum(axis=1) * np.arange(h)).sum()) / total
     dx = (cx - (w - 1) / 2) / ((w - 1) / 2 or 1)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from db.enums import RoomType
 from db.manual_metadata import ManualMetadata
+from tasks.settings import Settings
 
 HERO_GLOBAL_BONUS = 0.30
 HERO_ROOM_BONUS = 0.20
@@ -71,13 +72,17 @@ def manual_bonus(flags: ManualMetadata) -> float:
 
 def final_score(base_score: float, flags: ManualMetadata) -> float:
     """final_score = base_score + manual_bonus (not clamped: the bonus must stay visible)."""
-    return round(base_score + manual_bonus(flags), 6)
+    return base_score + manual_bonus(flags)
 
 
 @dataclass(frozen=True)
 class QualityThresholds:
     min_sharpness: float
     min_exposure: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QualityThresholds:
+        return cls(min_sharpness=settings.min_sharpness, min_exposure=settings.min_exposure)
 
 
 def quality_gate(sharpness: float, exposure_score: float, thresholds: QualityThresholds) -> str | None:
@@ -87,5 +92,7 @@ def quality_gate(sharpness: float, exposure_score: float, thresholds: QualityThr
     if sharpness < thresholds.min_sharpness:
         reasons.append(f"too blurry: sharpness {sharpness:.3f} < minimum {thresholds.min_sharpness:.3f}")
     if exposure_score < thresholds.min_exposure:
-        reasons.append(f"badly exposed: exposure {exposure_score:.3f} < minimum {thresholds.min_exposure:.3f}")
+        reasons.append(
+            f"badly exposed: exposure {exposure_score:.3f} < minimum {thresholds.min_exposure:.3f}"
+        )
     return "; ".join(reasons) or None

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from db.enums import EXTERIOR_ROOMS, RoomType
+from db.manual_metadata import ManualMetadata
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,21 @@ class Candidate:
     preferred_opening: bool = False
     preferred_closing: bool = False
 
+    @classmethod
+    def from_flags(
+        cls, photo_id: int, room_type: RoomType, final_score: float, flags: ManualMetadata
+    ) -> Candidate:
+        """From a photo's effective flags (tasks.analyze.scoring.effective_flags of its row)."""
+        return cls(
+            photo_id=photo_id,
+            room_type=room_type,
+            final_score=final_score,
+            hero_global=flags.hero_global,
+            hero_room=flags.hero_room,
+            preferred_opening=flags.preferred_opening,
+            preferred_closing=flags.preferred_closing,
+        )
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -32,7 +48,11 @@ class Choice:
     reason: str  # one sentence for a person reading debug_metrics or the report
 
 
-Step = tuple[str, Callable[[Candidate], bool]]
+@dataclass(frozen=True)
+class Step:
+    number: int | None  # its place in the design's list; None for the fallback beyond it
+    rule: str
+    test: Callable[[Candidate], bool]
 
 
 def _is_interior(c: Candidate) -> bool:
@@ -44,52 +64,61 @@ def _best(candidates: Iterable[Candidate]) -> Candidate | None:
 
 
 def _first_step(candidates: Sequence[Candidate], steps: Sequence[Step], what: str) -> Choice | None:
-    for number, (rule, test) in enumerate(steps, start=1):
-        matching = [c for c in candidates if test(c)]
+    for step in steps:
+        matching = [c for c in candidates if step.test(c)]
         best = _best(matching)
         if best is not None:
             others = f", best final_score of {len(matching)}" if len(matching) > 1 else ""
-            reason = f"{what} priority step {number} ({rule}): photo {best.photo_id}{others}"
-            return Choice(best.photo_id, rule, reason)
+            where = f"priority step {step.number}" if step.number else "beyond the priority list"
+            reason = f"{what} {where} ({step.rule}): photo {best.photo_id}{others}"
+            return Choice(best.photo_id, step.rule, reason)
     return None
 
 
 def opening_steps(prefer_drone: bool) -> list[Step]:
-    steps: list[Step] = [
-        ("preferred_opening", lambda c: c.preferred_opening),
-        ("hero_global", lambda c: c.hero_global),
+    drone = [Step(3, "drone", lambda c: c.room_type == RoomType.aerial)] if prefer_drone else []
+    return [
+        Step(1, "preferred_opening", lambda c: c.preferred_opening),
+        Step(2, "hero_global", lambda c: c.hero_global),
+        *drone,
+        Step(4, "front_exterior", lambda c: c.room_type == RoomType.front_exterior),
+        Step(5, "best_interior", _is_interior),
     ]
-    if prefer_drone:
-        steps.append(("drone", lambda c: c.room_type == RoomType.aerial))
-    steps += [
-        ("front_exterior", lambda c: c.room_type == RoomType.front_exterior),
-        ("best_interior", _is_interior),
-    ]
-    return steps
 
 
 CLOSING_STEPS: list[Step] = [
-    ("preferred_closing", lambda c: c.preferred_closing),
-    ("hero_global", lambda c: c.hero_global),
-    ("exterior_or_drone", lambda c: c.room_type in EXTERIOR_ROOMS),
-    ("best_interior", _is_interior),
+    Step(1, "preferred_closing", lambda c: c.preferred_closing),
+    Step(2, "hero_global", lambda c: c.hero_global),
+    Step(3, "exterior_or_drone", lambda c: c.room_type in EXTERIOR_ROOMS),
+    Step(4, "best_interior", _is_interior),
 ]
 
 ROOM_START_STEPS: list[Step] = [
-    ("hero_room", lambda c: c.hero_room),
-    ("preferred_opening", lambda c: c.preferred_opening),
-    ("highest_final_score", lambda c: True),
+    Step(1, "hero_room", lambda c: c.hero_room),
+    Step(2, "preferred_opening", lambda c: c.preferred_opening),
+    Step(3, "highest_final_score", lambda c: True),
 ]
 
 # Not in the design's lists: a set with, say, only a backyard and a pool has no front exterior and
 # no interior. Rather than open on nothing, the best remaining photo is used, and says so.
-_LAST_RESORT: Step = ("best_available", lambda c: True)
+_LAST_RESORT = Step(None, "best_available", lambda c: True)
 
 
 def select_opening(candidates: Sequence[Candidate], *, prefer_drone: bool) -> Choice | None:
     """Opening Selection Priority: preferred_opening, hero_global, drone (only if the template
-    prefers it), front exterior, best interior."""
-    return _first_step(candidates, [*opening_steps(prefer_drone), _LAST_RESORT], "opening")
+    prefers it), front exterior, best interior.
+
+    A photo someone flagged preferred_closing is kept for the close: after the two explicit steps
+    it is skipped, unless no other photo is left, so the video does not open on its last frame.
+    """
+    steps = opening_steps(prefer_drone)
+    explicit, rest = steps[:2], [*steps[2:], _LAST_RESORT]
+    choice = _first_step(candidates, explicit, "opening")
+    if choice is None:
+        choice = _first_step([c for c in candidates if not c.preferred_closing], rest, "opening")
+    if choice is None:
+        choice = _first_step(candidates, rest, "opening")
+    return choice
 
 
 def select_closing(candidates: Sequence[Candidate], *, opening_photo_id: int | None = None) -> Choice | None:

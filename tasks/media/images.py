@@ -41,9 +41,7 @@ class DecodedPhoto:
     height: int  # original upright height
 
 
-def decode_photo(
-    data: bytes, max_side: int | None = None, *, max_pixels: int | None = None
-) -> DecodedPhoto:
+def decode_photo(data: bytes, max_side: int | None = None, *, max_pixels: int | None = None) -> DecodedPhoto:
     """Decode `data` upright into RGB, shrunk so its longest side is at most `max_side`.
 
     `max_side=None` keeps the full resolution (Phase 2 renders from that). `max_pixels` defaults to
@@ -54,21 +52,23 @@ def decode_photo(
         raise UnusablePhoto("empty file (0 bytes)")
     limit = max_pixels if max_pixels is not None else get_settings().max_image_pixels
     image = _open(data, limit)
-    orientation = _orientation(image)
     width, height = image.size
-    if orientation in _QUARTER_TURN_ORIENTATIONS:
-        width, height = height, width
     if max_side is not None:
         _draft(image, max_side)
     try:
+        # Load before anything else reads the file: Pillow's PNG getexif() loads lazily, and a
+        # failure swallowed there would leave a half-decoded image that loads "fine" a second time.
         image.load()
+        if _orientation(image) in _QUARTER_TURN_ORIENTATIONS:
+            width, height = height, width
         image = ImageOps.exif_transpose(image)
         rgb = to_rgb(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise UnusablePhoto(f"corrupt or truncated image: {err}") from err
     if max_side is not None and max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    return DecodedPhoto(pixels=np.asarray(rgb, dtype=np.uint8), width=width, height=height)
+    # A writable copy: callers (and torch) may work on it in place.
+    return DecodedPhoto(pixels=np.array(rgb, dtype=np.uint8), width=width, height=height)
 
 
 def decode_for_analysis(data: bytes) -> DecodedPhoto:
@@ -101,10 +101,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
 
 
 def _orientation(image: Image.Image) -> int:
-    try:
-        return int(image.getexif().get(_EXIF_ORIENTATION_TAG, 1))
-    except Exception:  # a broken EXIF block only loses the rotation, not the photo
-        return 1
+    return int(image.getexif().get(_EXIF_ORIENTATION_TAG, 1))
 
 
 def _draft(image: Image.Image, max_side: int) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 BT601 = 6  # AVCOL_PRI/TRC/SPC_SMPTE170M: what cv2.COLOR_RGB2YUV_I420 computes
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 DEFAULT_CRF = 18
-DEFAULT_PRESET = "veryfast"
+DEFAULT_PRESET = "superfast"
 
 
 class VideoError(RuntimeError):
@@ -164,18 +164,54 @@ def probe(path: Path) -> VideoInfo:
         raise VideoError(f"cannot read video {path}: {err}") from err
 
 
-def read_frames(path: Path, max_side: int | None = None, fmt: str = "rgb24") -> Iterator[np.ndarray]:
-    """Every frame in order, optionally scaled (by swscale, while decoding) to max_side."""
+def analysis_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """(width, height) scaled so the longest side is at most max_side, kept even."""
+    scale = 1.0 if not max_side else min(1.0, max_side / max(width, height))
+    return max(2, round(width * scale)) // 2 * 2, max(2, round(height * scale)) // 2 * 2
+
+
+def read_frames(path: Path, max_side: int | None = None) -> Iterator[np.ndarray]:
+    """Every frame in order as RGB uint8, optionally scaled to max_side."""
+    for _, frame in _decode(path):
+        rgb = frame.to_ndarray(format="rgb24")
+        size = analysis_size(rgb.shape[1], rgb.shape[0], max_side)
+        yield rgb if size == (rgb.shape[1], rgb.shape[0]) else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def read_luma_and_samples(
+    path: Path, max_side: int, rgb_indices: Iterable[int]
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """What the validator reads in one decode pass: every frame's luma (T, h, w) uint8, and
+    RGB for the frames in `rgb_indices`, all scaled to max_side.
+
+    Luma is the decoded Y plane itself (no colour conversion), which is what makes reading
+    every frame of a 1080p clip cheap; only the few sampled frames are converted to RGB.
+    """
+    wanted = set(rgb_indices)
+    lumas: list[np.ndarray] = []
+    samples: dict[int, np.ndarray] = {}
+    for index, frame in _decode(path):
+        size = analysis_size(frame.width, frame.height, max_side)
+        if frame.format.name == "yuv420p":
+            plane = frame.planes[0]
+            luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        else:
+            luma = frame.to_ndarray(format="gray")
+        lumas.append(cv2.resize(luma, size, interpolation=cv2.INTER_AREA))
+        if index in wanted:
+            rgb = frame.to_ndarray(format="rgb24")
+            samples[index] = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    if not lumas:
+        raise VideoError(f"{path} holds no video frames")
+    return np.stack(lumas), samples
+
+
+def _decode(path: Path) -> Iterator[tuple[int, av.VideoFrame]]:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            width, height = stream.codec_context.width, stream.codec_context.height
-            scale = 1.0 if not max_side else min(1.0, max_side / max(width, height))
-            size = (max(2, round(width * scale)) // 2 * 2, max(2, round(height * scale)) // 2 * 2)
-            for frame in container.decode(stream):
-                if scale < 1.0:
-                    frame = frame.reformat(width=size[0], height=size[1], interpolation="AREA")
-                yield frame.to_ndarray(format=fmt)
-    except av.error.FFmpegError as err:
+            for index, frame in enumerate(container.decode(stream)):
+                yield index, frame
+    except (av.error.FFmpegError, IndexError) as err:
         raise VideoError(f"cannot decode video {path}: {err}") from err

@@ -73,8 +73,9 @@ def _component(name: str, bf16: float, fp8: float, stream_bf16: float, stream_fp
 LTX2_19B_COMPONENTS = (
     # Counted by instantiating diffusers' LTX-2.0 configs (48 blocks, 32x128 video / 32x64 audio heads) on the
     # meta device: 18.876e9 params, 386.1e6 per block, 344.6e6 outside the blocks; fp8 = after
-    # enable_layerwise_casting (norms stay bf16). Stream = non-block + 2 blocks.
-    _component("transformer", 37.752, 18.882, 2.234, 1.118),
+    # enable_layerwise_casting (norms stay bf16). Stream = non-block + 2 blocks. Plus the four camera LoRAs
+    # (0.327 GB each as published), which stay bf16 inside it.
+    _component("transformer", 37.752 + 1.308, 18.882 + 1.308, 2.234 + 0.055, 1.118 + 0.055),
     # Gemma-3-12B (48 layers, hidden 3840, vocab 262208, tied embeddings, SigLIP tower): 12.2e9 params. Streams
     # leaf by leaf; its largest leaf is the 1.007e9-param embedding.
     _component("text_encoder", 24.40, 12.21, 2.13, 1.07),
@@ -140,18 +141,20 @@ CPU_PLAN = MemoryPlan(Placement.resident, fp8=False, vae_tiling=False)
 
 
 class InsufficientMemory(RuntimeError):
-    """No plan fits; carries the least any plan needs so an operator can pick a machine."""
+    """No plan fits. Names the two ends of the trade-off so an operator can pick a machine: the plan needing the
+    least VRAM (and the host RAM it then needs) and the plan needing the least host RAM (and its VRAM)."""
 
     def __init__(self, free_vram: int, host_ram: int, candidates: Sequence[MemoryPlan]) -> None:
-        self.min_vram_bytes = min(p.vram_bytes for p in candidates)
-        self.min_host_bytes = min(p.host_bytes for p in candidates)
-        low_vram = min(candidates, key=lambda p: (p.vram_bytes, p.host_bytes))
-        low_host = min(candidates, key=lambda p: (p.host_bytes, p.vram_bytes))
+        self.low_vram = min(candidates, key=lambda p: (p.vram_bytes, p.host_bytes))
+        self.low_host = min(candidates, key=lambda p: (p.host_bytes, p.vram_bytes))
+        self.min_vram_bytes = self.low_vram.vram_bytes
+        self.min_host_bytes = self.low_host.host_bytes
         super().__init__(
             f"LTX-2 does not fit {free_vram / GiB:.1f} GiB free VRAM with {host_ram / GiB:.1f} GiB host RAM. "
-            f"Minimum VRAM: {low_vram.vram_bytes / GiB:.1f} GiB, with {low_vram.host_bytes / GiB:.1f} GiB host RAM "
-            f"({low_vram.name}); minimum host RAM: {low_host.host_bytes / GiB:.1f} GiB, with "
-            f"{low_host.vram_bytes / GiB:.1f} GiB VRAM ({low_host.name})."
+            f"Minimum VRAM: {self.low_vram.vram_bytes / GiB:.1f} GiB, then with "
+            f"{self.low_vram.host_bytes / GiB:.1f} GiB host RAM ({self.low_vram.name}); minimum host RAM: "
+            f"{self.low_host.host_bytes / GiB:.1f} GiB, then with {self.low_host.vram_bytes / GiB:.1f} GiB VRAM "
+            f"({self.low_host.name})."
         )
 
 
@@ -194,7 +197,7 @@ PREFERENCE = (
     (Placement.group_offload, True),
 )
 """bf16 before fp8 (quality), then fewer transfers. Offloading costs little here: one denoising forward is
-~0.7 PFLOP at the reference shape, so streaming 38 GB of blocks per forward hides behind compute."""
+~1 PFLOP per batch row at the reference shape, so streaming 38 GB of blocks per forward hides behind compute."""
 
 
 def candidate_plans(facts: ModelFacts) -> list[MemoryPlan]:
@@ -211,13 +214,12 @@ def choose_memory_plan(free_vram_bytes: int, host_ram_bytes: int, facts: ModelFa
     raise InsufficientMemory(free_vram_bytes, host_ram_bytes, candidates)
 
 
-def measured_plan(device: torch.device) -> MemoryPlan:
+def measured_plan(device: torch.device, facts: ModelFacts | None = None) -> MemoryPlan:
     """Choose for this machine: free memory of `device` and the host's physical RAM."""
     if device.type != "cuda":
         return CPU_PLAN
     free_vram, _ = torch.cuda.mem_get_info(device)
-    host_ram = _physical_ram_bytes()
-    return choose_memory_plan(free_vram, host_ram)
+    return choose_memory_plan(free_vram, _physical_ram_bytes(), facts)
 
 
 def _physical_ram_bytes() -> int:
@@ -225,7 +227,7 @@ def _physical_ram_bytes() -> int:
 
 
 def cast_to_fp8(module: torch.nn.Module, compute_dtype: torch.dtype) -> None:
-    """Store Linear/Conv weights in fp8 and upcast per layer at call time; norms keep their precision."""
+    """Store weights in fp8 and upcast them per layer at call time; norms (and LoRA layers) keep their precision."""
     if any(p.dtype == FP8 for p in module.parameters()):
         return
     if isinstance(module, ModelMixin):

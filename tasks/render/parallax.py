@@ -17,7 +17,9 @@ No black or stretched edges: every move is built so that all source positions st
 the photo — pushes only ever shrink positions towards the centre (a push out is a push in
 played backwards), and pans zoom in (overscan) by exactly the largest shift they make.
 
-Depth maps are float32 in [0, 1], 0 = nearest, 1 = farthest (Phase 1's convention).
+Depth maps are Phase 1's unit depth (`tasks.analyze.depth`): float32 in [0, 1], 0 = nearest,
+defined as 1 − δ/δ_near with δ the disparity. So the relative disparity the parallax needs
+is exactly 1 − depth: the nearest surface moves the full amount, the sky not at all.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from db.enums import MotionType
 
 GRID_STEP = 4  # output pixels per coarse-grid cell; the displacement field is smooth at this scale
 FIXED_POINT_ITERATIONS = 3
+# Slightly under one photo pixel per output pixel, so that no frame maps pixel-for-pixel
+# onto the resampled photo: otherwise the first frame of a push (pose at rest) would be an
+# exact copy, sharper than every interpolated frame after it, and the clip would "pop".
+SAMPLING_PITCH = 0.996
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,6 @@ class MotionProfile:
 
     push_travel: float = 0.09  # camera travel towards the scene, in units of the nearest depth
     pan_travel: float = 0.05  # total sideways travel of the nearest plane over a clip
-    depth_ratio: float = 4.0  # farthest/nearest distance assumed for depth 1 vs depth 0
     reveal_share: float = 0.5  # share of the clip that each two-view reveal takes
     reveal_depth_lag: float = 0.35  # weight of depth (vs. screen position) in the reveal order
     reveal_softness: float = 0.3  # share of a reveal over which any one pixel changes view
@@ -100,26 +105,26 @@ class ParallaxView:
         self.image = cv2.resize(image, (self.src_w, self.src_h), interpolation=interp)
         self.center = np.array([(self.src_w - 1) / 2.0, (self.src_h - 1) / 2.0], np.float32)
         self.focal = width / 2.0  # normalised image coordinates span ±1 across the output width
-        self.disparity = self._coarse_disparity(depth, profile.depth_ratio)
+        self.disparity = self._coarse_disparity(depth)
         self.depth_coarse = self._coarse(depth)
-        gw, gh = -(-width // GRID_STEP), -(-height // GRID_STEP)
-        offset = self.center - np.array([(width - 1) / 2.0, (height - 1) / 2.0], np.float32)
-        xs = (np.arange(gw, dtype=np.float32) + 0.5) * GRID_STEP - 0.5 + offset[0]
-        ys = (np.arange(gh, dtype=np.float32) + 0.5) * GRID_STEP - 0.5 + offset[1]
-        gx, gy = np.meshgrid(xs, ys)
-        # Coarse grid of output pixel centres, relative to the photo's centre, in coarse units…
-        self.grid_rel = np.stack([gx, gy], axis=-1) - self.center
-        # …and the same points as lookup positions into the coarse fields.
-        self.grid_pos = self._field_pos(self.grid_rel)
-        fx, fy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-        self.full_grid = np.stack([fx + offset[0], fy + offset[1]], axis=-1)
+        # Coarse grid of output pixel positions (every GRID_STEP-th pixel centre), with one
+        # extra cell beyond each edge so that upsampling it is pure interpolation: a linear
+        # field comes back exact up to the outermost pixels (no clamped, stretched border).
+        # Positions are relative to the photo's centre, at SAMPLING_PITCH photo pixels per
+        # output pixel.
+        self.grid_w, self.grid_h = -(-width // GRID_STEP) + 2, -(-height // GRID_STEP) + 2
+        xs = ((np.arange(self.grid_w, dtype=np.float32) - 0.5) * GRID_STEP - 0.5 - (width - 1) / 2.0)
+        ys = ((np.arange(self.grid_h, dtype=np.float32) - 0.5) * GRID_STEP - 0.5 - (height - 1) / 2.0)
+        gx, gy = np.meshgrid(xs * SAMPLING_PITCH, ys * SAMPLING_PITCH)
+        self.grid_rel = np.stack([gx, gy], axis=-1)
+        self.grid_pos = self._field_pos(self.grid_rel)  # the same points as coarse-field lookups
 
     def _coarse(self, depth: np.ndarray) -> np.ndarray:
         size = (max(2, self.src_w // GRID_STEP), max(2, self.src_h // GRID_STEP))
         return cv2.resize(np.clip(depth.astype(np.float32), 0.0, 1.0), size, interpolation=cv2.INTER_AREA)
 
-    def _coarse_disparity(self, depth: np.ndarray, depth_ratio: float) -> np.ndarray:
-        """Inverse depth, smoothed, with near objects slightly grown.
+    def _coarse_disparity(self, depth: np.ndarray) -> np.ndarray:
+        """Relative disparity (1 − unit depth), smoothed, with near objects slightly grown.
 
         Growing the near side (a min filter on depth) keeps object borders moving with the
         object; the blur makes the fixed-point iteration converge and spreads disocclusion
@@ -128,7 +133,7 @@ class ParallaxView:
         coarse = self._coarse(depth)
         coarse = cv2.erode(coarse, np.ones((3, 3), np.uint8))
         coarse = cv2.GaussianBlur(coarse, (0, 0), 1.5)
-        return (1.0 / (1.0 + coarse * (depth_ratio - 1.0))).astype(np.float32)
+        return (1.0 - coarse).astype(np.float32)
 
     def _field_pos(self, rel: np.ndarray) -> np.ndarray:
         """Lookup positions in the coarse fields of source points given relative to the centre."""
@@ -154,9 +159,10 @@ class ParallaxView:
     def render(self, pose: CameraPose) -> tuple[np.ndarray, np.ndarray]:
         """The frame for one camera pose, plus the depth it shows on the coarse grid."""
         pos = self.coarse_source(pose)
-        displacement = (pos - self.grid_pos) * GRID_STEP
-        full = cv2.resize(displacement, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        full += self.full_grid
+        source = pos * GRID_STEP + (GRID_STEP - 1) / 2.0  # coarse-field units → photo pixels
+        size = (self.grid_w * GRID_STEP, self.grid_h * GRID_STEP)
+        full = cv2.resize(source, size, interpolation=cv2.INTER_LINEAR)
+        full = full[GRID_STEP : GRID_STEP + self.height, GRID_STEP : GRID_STEP + self.width]
         map1, map2 = cv2.convertMaps(full, None, cv2.CV_16SC2)
         frame = cv2.remap(self.image, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         return frame, self._sample(self.depth_coarse, pos)

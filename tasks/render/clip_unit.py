@@ -1,0 +1,397 @@
+"""One clip = one idempotent unit of work: `render_clip(clip_id)`.
+
+A clip row moves pending → rendering → validating → done, or ends failed (could not be
+produced; reason in `error`), rejected (rendered but failed validation) or interrupted
+(SIGTERM). Rejected and downgradable failures create the next attempt — a new row with
+attempt + 1, the safer step of `tasks.render.downgrade`, and `downgraded_from_id` pointing
+back — and render it at once, so every attempt stays in the database. Calling
+`render_clip` on any row of such a chain continues from the chain's latest row; on a done
+row it does nothing.
+
+Side effects are safe to repeat: the mp4 goes to the store under its deterministic key
+(`keys.clip`) as soon as it exists, and a row that already has its mp4 (a worker died while
+validating) is validated again rather than re-rendered. GPU wall seconds are added to the
+clip and the job even when the generation fails or is interrupted: they were spent.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, select
+
+from db.enums import ClipStatus, ConfidenceTier
+from db.models import Clip, Job, Photo, RoomCluster
+from db.session import session_scope
+from tasks.media.video import VideoError, probe
+from tasks.render.downgrade import FailureKind, RenderStep, safer_step
+from tasks.render.generator import (
+    SINGLE_IMAGE_MOTIONS,
+    BackendName,
+    BackendUnavailable,
+    ClipBackend,
+    ClipRequest,
+    choose_backend,
+    generate_clip,
+    gpu_available,
+    load_backend,
+)
+from tasks.render.inputs import PhotoRef, Sources, load_sources
+from tasks.render.interrupt import Interrupted, flush_logs, stop_on_sigterm
+from tasks.render.validate import ValidationReport, validate_clip
+from tasks.settings import Settings, get_settings
+from tasks.storage import ArtifactStore, get_store, keys
+
+log = structlog.get_logger(__name__)
+
+FINAL = frozenset({ClipStatus.done, ClipStatus.superseded})
+
+
+class ClipNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one render attempt of a row needs, read when the row is claimed."""
+
+    clip_id: int
+    job_id: uuid.UUID
+    step: RenderStep
+    room_type: str
+    tier: str
+    duration: float
+    fps: int
+    width: int
+    height: int
+    seed: int
+    attempt: int
+    render_params: dict[str, Any]
+    s3_uri: str | None
+    photos: list[PhotoRef]
+    flat_stats: dict[int, tuple[float | None, float | None, float | None]]  # variance, layering, planarity
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: ClipStatus
+    next_clip_id: int | None = None
+
+
+# --------------------------------------------------------------------------- the public unit
+
+
+def render_clip(clip_id: int) -> dict[str, Any]:
+    """Render (or finish) the clip chain that `clip_id` belongs to; returns its final state."""
+    settings, store = get_settings(), get_store()
+    chain: list[int] = []
+    current: int | None = latest_in_chain(clip_id)
+    noop = True
+    with stop_on_sigterm(settings.sigterm_grace_s):
+        while current is not None:
+            chain.append(current)
+            outcome = _attempt(current, settings, store)
+            if outcome is None:
+                break  # already final: nothing was done
+            noop = False
+            current = outcome.next_clip_id
+    return {**clip_summary(chain[-1]), "chain": chain, "noop": noop}
+
+
+def latest_in_chain(clip_id: int) -> int:
+    """The newest row of the downgrade chain through `clip_id` (itself when nothing followed)."""
+    with session_scope() as session:
+        if session.get(Clip, clip_id) is None:
+            raise ClipNotFound(f"no clip {clip_id}")
+        while (nxt := session.exec(select(Clip.id).where(Clip.downgraded_from_id == clip_id)).first()) is not None:
+            clip_id = nxt
+    return clip_id
+
+
+def clip_summary(clip_id: int) -> dict[str, Any]:
+    with session_scope() as session:
+        clip = session.get(Clip, clip_id)
+        assert clip is not None
+        return {
+            "clip_id": clip.id,
+            "job_id": str(clip.job_id),
+            "status": clip.status.value,
+            "motion_type": clip.motion_type.value,
+            "attempt": clip.attempt,
+            "model_used": clip.model_used,
+            "validation_score": clip.validation_score,
+            "s3_uri": clip.s3_uri,
+            "error": clip.error,
+        }
+
+
+# --------------------------------------------------------------------------- one attempt
+
+
+def _attempt(clip_id: int, settings: Settings, store: ArtifactStore) -> Outcome | None:
+    claim = _claim(clip_id, settings)
+    if isinstance(claim, Outcome) or claim is None:
+        return claim
+    bound = log.bind(job_id=str(claim.job_id), clip_id=clip_id, attempt=claim.attempt)
+    with tempfile.TemporaryDirectory(prefix=f"clip-{clip_id}-") as tmp:
+        out_path = Path(tmp) / f"{clip_id}.mp4"
+        try:
+            return _render_validate(claim, out_path, settings, store, bound)
+        except Interrupted:
+            _mark_interrupted(claim, out_path, store, bound)
+            raise
+
+
+def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
+    """Lock the row and move it to `rendering` (or say why there is nothing to do)."""
+    with session_scope() as session:
+        clip = session.exec(select(Clip).where(Clip.id == clip_id).with_for_update()).one()
+        if clip.status in FINAL:
+            return None
+        if clip.status is ClipStatus.rejected:
+            return None  # its successor carries on (latest_in_chain finds it)
+        if clip.attempts >= settings.max_render_attempts:
+            clip.status, clip.error = ClipStatus.failed, (
+                f"gave up after {clip.attempts} render tries (max_render_attempts)"
+            )
+            return Outcome(ClipStatus.failed)
+        clip.attempts += 1
+        clip.status, clip.error = ClipStatus.rendering, None
+        cluster = session.get(RoomCluster, clip.room_cluster_id)
+        photos = {p.id: p for p in session.exec(select(Photo).where(Photo.id.in_(clip.source_photo_ids)))}  # type: ignore[union-attr]
+        refs = [PhotoRef(pid, photos[pid].s3_uri, photos[pid].depth_uri) if pid in photos
+                else PhotoRef(pid, "", None) for pid in clip.source_photo_ids]
+        stats = {pid: (p.depth_variance, p.depth_layering, p.planarity) for pid, p in photos.items()}
+        forced = clip.render_params.get("backend")
+        backend = choose_backend(settings.generator, settings.ltx2_model, gpu_available(), forced)
+        session.flush()
+        return Claim(
+            clip_id=clip.id, job_id=clip.job_id,  # type: ignore[arg-type]
+            step=RenderStep(clip.motion_type, tuple(clip.source_photo_ids), backend),
+            room_type=cluster.room_type if cluster else "other", tier=clip.confidence_tier.value,
+            duration=clip.duration, fps=clip.fps, width=clip.width, height=clip.height, seed=clip.seed,
+            attempt=clip.attempt, render_params=dict(clip.render_params), s3_uri=clip.s3_uri,
+            photos=refs, flat_stats=stats,
+        )
+
+
+def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: ArtifactStore, bound) -> Outcome:
+    existing = claim.s3_uri and store.exists(claim.s3_uri)
+    sources = load_sources(store, claim.photos)
+    if sources.unreadable:
+        reasons = "; ".join(f"photo {pid}: {why}" for pid, why in sources.unreadable.items())
+        step = safer_step(claim.step, FailureKind.unreadable_sources, tuple(sources.photo_ids))
+        return _fail(claim, f"unreadable source photos: {reasons}", step, FailureKind.unreadable_sources)
+    expect_parallax = _expects_parallax(claim, sources)
+    if existing:
+        bound.info("clip_output_exists_revalidating", uri=claim.s3_uri)
+        store.get_file(claim.s3_uri, out_path)  # type: ignore[arg-type]
+        model_used = None
+    else:
+        try:
+            backend = load_backend(claim.step.backend, settings)
+        except BackendUnavailable as err:
+            step = safer_step(claim.step, FailureKind.gpu_failure)
+            return _fail(claim, str(err), step, FailureKind.gpu_failure)
+        request = _request(claim, sources)
+        try:
+            rendered = _timed_generation(claim, request, backend, out_path, settings, bound)
+        except Interrupted:
+            raise
+        except Exception as err:  # noqa: BLE001 — any backend failure is recorded, never lost
+            kind = FailureKind.gpu_failure if backend.uses_gpu else None
+            step = safer_step(claim.step, kind) if kind else None
+            bound.exception("clip_generation_failed", backend=backend.name)
+            return _fail(claim, f"{backend.name} failed: {type(err).__name__}: {err}", step, kind)
+        uri = store.put_file(keys.clip(claim.job_id, claim.clip_id), out_path, "video/mp4")
+        _mark_validating(claim, uri, rendered, sources)
+        model_used = rendered.backend
+    try:
+        report = validate_clip(out_path, single_view=claim.step.motion in SINGLE_IMAGE_MOTIONS,
+                               expect_parallax=expect_parallax)
+    except Interrupted:
+        raise
+    except Exception as err:  # noqa: BLE001
+        bound.exception("clip_validation_crashed")
+        return _fail(claim, f"validation crashed: {type(err).__name__}: {err}", None, None)
+    return _conclude(claim, report, model_used, bound)
+
+
+def _expects_parallax(claim: Claim, sources: Sources) -> bool:
+    """Single-photo move of a scene that is not flat by Phase 1's own rule."""
+    from tasks.analyze.depth import depth_stats
+    from tasks.analyze.plan import DepthEvidence, TierThresholds, is_flat
+
+    if claim.step.motion not in SINGLE_IMAGE_MOTIONS:
+        return False
+    hero = sources.photo_ids[0]
+    variance, layering, planarity = claim.flat_stats.get(hero, (None, None, None))
+    if variance is None or layering is None or planarity is None:
+        stats = depth_stats(sources.depths[0])
+        variance, layering, planarity = stats.variance, stats.layering, stats.planarity
+    evidence = DepthEvidence(variance=variance, layering=layering, planarity=planarity)
+    return not is_flat(evidence, TierThresholds.from_settings(get_settings()))
+
+
+def _request(claim: Claim, sources: Sources) -> ClipRequest:
+    return ClipRequest(
+        images=tuple(sources.images),
+        depths=tuple(sources.depths),
+        motion=claim.step.motion,
+        room_type=claim.room_type,
+        duration=claim.duration,
+        fps=claim.fps,
+        width=claim.width,
+        height=claim.height,
+        tier=ConfidenceTier(claim.tier),
+        seed=claim.seed,
+        pan_direction=claim.render_params.get("pan_direction", "right"),
+    )
+
+
+def _timed_generation(claim: Claim, request: ClipRequest, backend: ClipBackend, out_path: Path,
+                      settings: Settings, bound):
+    started = time.monotonic()
+    try:
+        return generate_clip(request, backend, out_path, settings)
+    finally:
+        if backend.uses_gpu:
+            _add_gpu_seconds(claim, time.monotonic() - started)
+
+
+# --------------------------------------------------------------------------- state changes
+
+
+def _add_gpu_seconds(claim: Claim, seconds: float) -> None:
+    with session_scope() as session:
+        session.execute(sa.update(Clip).where(Clip.id == claim.clip_id)
+                        .values(gpu_seconds=Clip.gpu_seconds + seconds))
+        session.execute(sa.update(Job).where(Job.id == claim.job_id)
+                        .values(gpu_seconds=Job.gpu_seconds + seconds))
+
+
+def _mark_validating(claim: Claim, uri: str, rendered, sources: Sources) -> None:
+    with session_scope() as session:
+        clip = session.get(Clip, claim.clip_id)
+        assert clip is not None
+        clip.s3_uri = uri
+        clip.model_used = rendered.backend
+        clip.is_3d = rendered.is_3d
+        clip.duration = rendered.info.duration
+        clip.status = ClipStatus.validating
+        clip.render_params = {
+            **claim.render_params,
+            "backend": claim.step.backend.value,
+            "generator": rendered.metadata,
+            "depth_sources": {str(k): v for k, v in sources.depth_sources.items()},
+            "wall_seconds": round(rendered.wall_seconds, 3),
+        }
+
+
+def _conclude(claim: Claim, report: ValidationReport, model_used: str | None, bound) -> Outcome:
+    if report.passed:
+        with session_scope() as session:
+            clip = session.get(Clip, claim.clip_id)
+            assert clip is not None
+            clip.status, clip.error = ClipStatus.done, None
+            clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
+        bound.info("clip_done", score=round(report.score, 3))
+        return Outcome(ClipStatus.done)
+    reason = f"failed validation: {', '.join(report.failures)}"
+    step = safer_step(claim.step, FailureKind.rejected)
+    if step is None:
+        return _fail(claim, f"{reason} (nothing safer is left)", None, None, report)
+    with session_scope() as session:
+        clip = session.get(Clip, claim.clip_id)
+        assert clip is not None
+        clip.status, clip.error = ClipStatus.rejected, reason
+        clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
+        next_id = _insert_successor(session, claim, step, FailureKind.rejected, reason)
+    bound.warning("clip_rejected", failures=list(report.failures), next_clip_id=next_id,
+                  next_motion=step.motion.value, next_backend=step.backend.value)
+    return Outcome(ClipStatus.rejected, next_id)
+
+
+def _fail(claim: Claim, reason: str, step: RenderStep | None, kind: FailureKind | None,
+          report: ValidationReport | None = None) -> Outcome:
+    """Mark the row failed with its reason and, where a safer step exists, queue it."""
+    with session_scope() as session:
+        clip = session.get(Clip, claim.clip_id)
+        assert clip is not None
+        clip.status, clip.error = ClipStatus.failed, reason
+        if report is not None:
+            clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
+        next_id = _insert_successor(session, claim, step, kind, reason) if step and kind else None
+    log.warning("clip_failed", job_id=str(claim.job_id), clip_id=claim.clip_id, reason=reason,
+                next_clip_id=next_id)
+    return Outcome(ClipStatus.failed, next_id)
+
+
+def _insert_successor(session: Session, claim: Claim, step: RenderStep, kind: FailureKind, reason: str) -> int:
+    """The next attempt's row (idempotent on the natural key), in the caller's transaction."""
+    params = {k: v for k, v in claim.render_params.items() if k in ("pan_direction", "role")}
+    params.update({"backend": step.backend.value, "downgrade": {"from_clip_id": claim.clip_id,
+                                                                 "kind": kind.value, "reason": reason}})
+    current = session.get(Clip, claim.clip_id)
+    assert current is not None
+    values = {
+        "job_id": claim.job_id, "room_cluster_id": current.room_cluster_id,
+        "source_photo_ids": list(step.source_photo_ids), "motion_type": step.motion,
+        "attempt": claim.attempt + 1, "confidence_tier": current.confidence_tier,
+        "duration": current.duration,
+        "fps": claim.fps, "width": claim.width, "height": claim.height, "seed": claim.seed,
+        "render_params": params, "downgraded_from_id": claim.clip_id,
+        "status": ClipStatus.pending,
+    }
+    session.execute(insert(Clip).values(**values).on_conflict_do_nothing(constraint="uq_clips_natural_key"))
+    successor = session.exec(select(Clip).where(
+        Clip.job_id == claim.job_id, Clip.room_cluster_id == current.room_cluster_id,
+        Clip.motion_type == step.motion, Clip.source_photo_ids == list(step.source_photo_ids),
+        Clip.attempt == claim.attempt + 1,
+    )).one()
+    if successor.downgraded_from_id != claim.clip_id:
+        raise RuntimeError(f"clip {successor.id} already holds the key of clip {claim.clip_id}'s next attempt")
+    return successor.id  # type: ignore[return-value]
+
+
+def _mark_interrupted(claim: Claim, out_path: Path, store: ArtifactStore, bound) -> None:
+    """SIGTERM: keep any partial output, record the stop, flush the logs."""
+    with session_scope() as session:
+        clip = session.get(Clip, claim.clip_id)
+        assert clip is not None
+        complete = clip.s3_uri is not None  # the whole clip was already stored before the stop
+    partial_uri = None
+    if out_path.exists() and not complete:
+        try:
+            frames = probe(out_path).frame_count
+        except VideoError:
+            frames = 0
+        if frames:
+            partial_uri = store.put_file(keys.clip(claim.job_id, claim.clip_id, partial=True), out_path, "video/mp4")
+    with session_scope() as session:
+        clip = session.get(Clip, claim.clip_id)
+        assert clip is not None
+        if clip.status in (ClipStatus.rendering, ClipStatus.validating):
+            clip.status = ClipStatus.interrupted
+            clip.error = "interrupted by SIGTERM" + (f"; partial output at {partial_uri}" if partial_uri else "")
+    bound.warning("clip_interrupted", partial_uri=partial_uri)
+    flush_logs()
+
+
+def _jsonable(value: Any) -> Any:
+    """Metrics as plain JSON (numpy scalars and tuples made native)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -1,0 +1,89 @@
+"""The downgrade ladder: which safer render follows one that failed. Pure decisions.
+
+Design, Depth Validation Policy: a clip whose depth collapses, warps or goes planar is
+re-rendered with a safer motion profile. The ladder, safest last:
+
+    multi_image_synthesis → two_image_reveal → single-image micro motion → CPU parallax
+
+- A clip rejected by the validator steps down one rung on the same backend; a single-image
+  LTX-2 clip steps down to the same move on the CPU parallax renderer; on the parallax
+  renderer, pans and pull-backs step down to a push in, the safest move (it only ever
+  magnifies the photo, so nothing off-frame or behind objects is ever shown).
+- A GPU that cannot do the work (out of memory, the model fails to load, the generator
+  crashes) skips the remaining LTX-2 rungs: the same motion on the CPU parallax renderer,
+  which renders every motion.
+- Photos that cannot be read are dropped, and the motion shrinks to what the remaining
+  photos support.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from db.enums import MotionType
+from tasks.render.generator import SINGLE_IMAGE_MOTIONS, BackendName
+
+SAFEST_MOTION = MotionType.micro_push_in
+
+
+class FailureKind(StrEnum):
+    rejected = "rejected"  # rendered, then failed validation
+    gpu_failure = "gpu_failure"  # out of memory, failed to load, crashed in generation
+    unreadable_sources = "unreadable_sources"  # some source photos could not be read
+
+
+@dataclass(frozen=True)
+class RenderStep:
+    motion: MotionType
+    source_photo_ids: tuple[int, ...]
+    backend: BackendName
+
+
+def fit_motion(motion: MotionType, source_count: int) -> MotionType:
+    """The richest motion not above `motion` that `source_count` photos can make."""
+    if source_count < 1:
+        raise ValueError("a clip needs at least one source photo")
+    if motion is MotionType.multi_image_synthesis and source_count < 3:
+        motion = MotionType.two_image_reveal
+    if motion is MotionType.two_image_reveal and source_count < 2:
+        motion = SAFEST_MOTION
+    return motion
+
+
+def sources_for(motion: MotionType, photo_ids: tuple[int, ...]) -> tuple[int, ...]:
+    """The photos a motion uses: the hero alone, the first two, or all of them."""
+    if motion in SINGLE_IMAGE_MOTIONS:
+        return photo_ids[:1]
+    if motion is MotionType.two_image_reveal:
+        return photo_ids[:2]
+    return photo_ids
+
+
+def _step(motion: MotionType, photo_ids: tuple[int, ...], backend: BackendName) -> RenderStep:
+    return RenderStep(motion, sources_for(motion, photo_ids), backend)
+
+
+def safer_step(
+    current: RenderStep, failure: FailureKind, readable_ids: tuple[int, ...] | None = None
+) -> RenderStep | None:
+    """The next rung after `current` failed as `failure`; None when nothing safer is left."""
+    if failure is FailureKind.unreadable_sources:
+        remaining = tuple(i for i in current.source_photo_ids if i in set(readable_ids or ()))
+        if not remaining:
+            return None
+        return _step(fit_motion(current.motion, len(remaining)), remaining, current.backend)
+    if failure is FailureKind.gpu_failure:
+        if current.backend is BackendName.parallax:
+            return None  # no GPU was involved; a CPU crash is not fixed by another rung
+        return _step(current.motion, current.source_photo_ids, BackendName.parallax)
+    # rejected by the validator: one rung down
+    if current.motion is MotionType.multi_image_synthesis:
+        return _step(MotionType.two_image_reveal, current.source_photo_ids, current.backend)
+    if current.motion is MotionType.two_image_reveal:
+        return _step(SAFEST_MOTION, current.source_photo_ids, current.backend)
+    if current.backend is BackendName.ltx2:
+        return _step(current.motion, current.source_photo_ids, BackendName.parallax)
+    if current.motion is not SAFEST_MOTION:
+        return _step(SAFEST_MOTION, current.source_photo_ids, current.backend)
+    return None

@@ -1,0 +1,93 @@
+"""A clip's source material from the artifact store: photos at full resolution, their depth.
+
+A photo that is missing or cannot be decoded is reported with its reason, not raised, so the
+clip unit can drop it and step down to what the remaining photos support. A depth map that
+is missing or unreadable is re-estimated with Phase 1's depth model (the same model that
+wrote it), and the clip records where its depth came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import structlog
+
+from tasks.media.images import UnusablePhoto, decode_photo
+from tasks.storage import ArtifactNotFound, ArtifactStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PhotoRef:
+    photo_id: int
+    s3_uri: str
+    depth_uri: str | None
+
+
+@dataclass
+class Sources:
+    photo_ids: list[int] = field(default_factory=list)  # readable, in the clip's order
+    images: list[np.ndarray] = field(default_factory=list)
+    depths: list[np.ndarray] = field(default_factory=list)
+    depth_sources: dict[int, str] = field(default_factory=dict)  # photo id -> "phase1" | "estimated:<backend>"
+    unreadable: dict[int, str] = field(default_factory=dict)  # photo id -> reason
+
+
+def read_photo(store: ArtifactStore, ref: PhotoRef) -> np.ndarray:
+    if not ref.s3_uri:
+        raise UnusablePhoto(f"photo {ref.photo_id} has no row or no stored file")
+    try:
+        return decode_photo(store.get_bytes(ref.s3_uri)).pixels
+    except ArtifactNotFound as err:
+        raise UnusablePhoto(f"photo {ref.photo_id} is missing from the store ({ref.s3_uri})") from err
+
+
+def read_depth(store: ArtifactStore, ref: PhotoRef, shape: tuple[int, int]) -> np.ndarray | None:
+    """Phase 1's depth map resized to the photo, or None when there is none that reads."""
+    from tasks.analyze.depth import decode_depth_png
+
+    if not ref.depth_uri:
+        return None
+    try:
+        depth = decode_depth_png(store.get_bytes(ref.depth_uri))
+    except (ArtifactNotFound, OSError, ValueError) as err:
+        log.warning("depth_unreadable", photo_id=ref.photo_id, uri=ref.depth_uri, error=str(err))
+        return None
+    if depth.ndim != 2:
+        return None
+    if depth.shape != shape:
+        import cv2
+
+        depth = cv2.resize(depth, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return depth.astype(np.float32)
+
+
+def load_sources(store: ArtifactStore, refs: list[PhotoRef]) -> Sources:
+    sources = Sources()
+    missing_depth: list[int] = []
+    for ref in refs:
+        try:
+            image = read_photo(store, ref)
+        except UnusablePhoto as err:
+            sources.unreadable[ref.photo_id] = err.reason
+            log.warning("source_unreadable", photo_id=ref.photo_id, reason=err.reason)
+            continue
+        depth = read_depth(store, ref, image.shape[:2])
+        sources.photo_ids.append(ref.photo_id)
+        sources.images.append(image)
+        sources.depths.append(depth)  # type: ignore[arg-type]  # filled below when None
+        if depth is None:
+            missing_depth.append(len(sources.images) - 1)
+        else:
+            sources.depth_sources[ref.photo_id] = "phase1"
+    if missing_depth:
+        from tasks.render.validate import phase1_depth_estimator
+
+        estimator = phase1_depth_estimator()
+        estimated = estimator.estimate([sources.images[i] for i in missing_depth])
+        for i, depth in zip(missing_depth, estimated, strict=True):
+            sources.depths[i] = depth
+            sources.depth_sources[sources.photo_ids[i]] = f"estimated:{estimator.backend}"
+    return sources

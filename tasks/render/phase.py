@@ -1,0 +1,207 @@
+"""Phase 2 glue: plan a job's clips from its analysis, then render them.
+
+`plan_clips(job_id)` turns Phase 1's rows into pending `clips` rows: one per room cluster
+(its hero first, the motion the analysis recommends, shrunk to what the cluster's usable
+photos support), plus a clip for the job's opening or closing photo where that photo does
+not already lead a room's clip. Rows are keyed by the natural key (job, cluster, motion,
+source photos, attempt) and inserted with ON CONFLICT DO NOTHING, so planning twice plans
+once; rows from an older analysis that the current plan no longer contains are marked
+superseded. `run_render(job_id)` is the local, sequential runner: plan, then
+`render_clip` every planned chain (a done one is a no-op). The Prefect fan-out calls the
+same two functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, select
+
+from db.enums import ClipStatus, ConfidenceTier, MotionType
+from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
+from db.session import session_scope
+from tasks.render.downgrade import fit_motion, sources_for
+from tasks.render.interrupt import Interrupted
+from tasks.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+MAX_VIEWS = 4  # views in one multi-image clip: more makes each too short to read
+
+
+@dataclass(frozen=True)
+class PlannedClip:
+    room_cluster_id: int
+    motion: MotionType
+    source_photo_ids: tuple[int, ...]
+    tier: ConfidenceTier
+    duration: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def clip_seed(job_id: uuid.UUID, room_cluster_id: int, photo_ids: tuple[int, ...]) -> int:
+    """The same seed on every rerun, so a re-render of the same plan reproduces the clip."""
+    return zlib.crc32(f"{job_id}:{room_cluster_id}:{photo_ids}".encode()) & 0x7FFFFFFF
+
+
+def usable(photo: Photo) -> bool:
+    return photo.usable and not photo.exclude and photo.quality_gate_reason is None
+
+
+def room_clips(
+    results: list[AnalysisResult], photos_by_cluster: dict[int, list[Photo]]
+) -> list[PlannedClip]:
+    """One clip per analysed room: hero first, then the best of the rest by final score."""
+    planned = []
+    for index, result in enumerate(sorted(results, key=lambda r: r.room_cluster_id)):
+        candidates = sorted(
+            (p for p in photos_by_cluster.get(result.room_cluster_id, []) if usable(p)),
+            key=lambda p: (p.id != result.hero_photo_id, -(p.final_score or 0.0), p.id),
+        )
+        if not candidates:
+            log.warning("room_without_usable_photo", room_cluster_id=result.room_cluster_id)
+            continue
+        ids = tuple(p.id for p in candidates[:MAX_VIEWS])  # type: ignore[misc]
+        motion = fit_motion(result.recommended_motion, len(ids))
+        planned.append(PlannedClip(
+            room_cluster_id=result.room_cluster_id,
+            motion=motion,
+            source_photo_ids=sources_for(motion, ids),
+            tier=result.tier,
+            duration=result.recommended_duration,
+            # alternate directions so consecutive rooms do not all drift the same way
+            params={"role": "room", "pan_direction": "right" if index % 2 == 0 else "left",
+                    "planned_motion": result.recommended_motion.value},
+        ))
+    return planned
+
+
+def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo]) -> list[PlannedClip]:
+    """Clips for the opening and closing photos that do not already lead a room's clip."""
+    from tasks.analyze.plan import MOTION_DURATION_S
+
+    leading = {p.source_photo_ids[0] for p in planned}
+    extra = []
+    for role, photo_id, motion in (
+        ("opening", job.opening_photo_id, MotionType.micro_push_in),
+        ("closing", job.closing_photo_id, MotionType.micro_push_out),  # the video pulls back to end
+    ):
+        photo = photos.get(photo_id) if photo_id is not None else None
+        if photo is None or photo_id in leading:
+            continue
+        if photo.room_cluster_id is None:
+            log.warning("bookend_without_room", role=role, photo_id=photo_id)
+            continue
+        extra.append(PlannedClip(
+            room_cluster_id=photo.room_cluster_id, motion=motion, source_photo_ids=(photo_id,),
+            tier=ConfidenceTier.low, duration=MOTION_DURATION_S[motion],
+            params={"role": role, "pan_direction": "right"},
+        ))
+        leading.add(photo_id)
+    return extra
+
+
+def plan_clips(job_id: uuid.UUID | str) -> list[int]:
+    """Create (or find) the pending clip rows of the job's plan; returns their ids in plan order."""
+    job_id = uuid.UUID(str(job_id))
+    settings = get_settings()
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise LookupError(f"no job {job_id}")
+        results = list(session.exec(select(AnalysisResult).where(AnalysisResult.job_id == job_id)))
+        photos = {p.id: p for p in session.exec(select(Photo).where(Photo.job_id == job_id))}
+        by_cluster: dict[int, list[Photo]] = {}
+        for photo in photos.values():
+            if photo.room_cluster_id is not None:
+                by_cluster.setdefault(photo.room_cluster_id, []).append(photo)
+        planned = room_clips(results, by_cluster)
+        planned += bookend_clips(job, planned, photos)  # type: ignore[arg-type]
+        ids = [_insert_planned(session, job_id, p, settings) for p in planned]
+        superseded = _supersede_others(session, job_id, ids)
+    log.info("clips_planned", job_id=str(job_id), clips=len(ids), superseded=superseded)
+    return ids
+
+
+def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, settings) -> int:
+    key = {
+        "job_id": job_id, "room_cluster_id": planned.room_cluster_id, "motion_type": planned.motion,
+        "source_photo_ids": list(planned.source_photo_ids), "attempt": 0,
+    }
+    session.execute(insert(Clip).values(
+        **key,
+        confidence_tier=planned.tier, duration=planned.duration,
+        fps=settings.clip_fps, width=settings.clip_width, height=settings.clip_height,
+        seed=clip_seed(job_id, planned.room_cluster_id, planned.source_photo_ids),
+        render_params=planned.params, status=ClipStatus.pending,
+    ).on_conflict_do_nothing(constraint="uq_clips_natural_key"))
+    row = session.exec(select(Clip.id, Clip.status).where(*(getattr(Clip, k) == v for k, v in key.items()))).one()
+    if row.status is ClipStatus.superseded:  # an older analysis dropped it, this one wants it again
+        session.execute(sa.update(Clip).where(Clip.id == row.id).values(status=ClipStatus.pending))
+    return row.id
+
+
+def _supersede_others(session: Session, job_id: uuid.UUID, plan_ids: list[int]) -> int:
+    """Mark superseded every clip of the job outside the plan's chains (root and downgrades)."""
+    result = session.execute(sa.text("""
+        WITH RECURSIVE live(id) AS (
+            SELECT unnest(CAST(:roots AS integer[]))
+            UNION SELECT c.id FROM clips c JOIN live l ON c.downgraded_from_id = l.id
+        )
+        UPDATE clips SET status = 'superseded', updated_at = now()
+        WHERE job_id = :job AND status <> 'superseded' AND id NOT IN (SELECT id FROM live)
+    """), {"roots": plan_ids, "job": job_id})
+    return result.rowcount or 0
+
+
+def run_render(job_id: uuid.UUID | str) -> dict[str, Any]:
+    """Plan, then render every planned chain in turn; one clip's failure never stops the rest."""
+    from tasks.render.clip_unit import render_clip
+
+    ids = plan_clips(job_id)
+    summaries = []
+    for clip_id in ids:
+        try:
+            summaries.append(render_clip(clip_id))
+        except Interrupted:
+            raise
+        except Exception as err:  # noqa: BLE001 — recorded, and the other clips go on
+            log.exception("clip_unit_crashed", job_id=str(job_id), clip_id=clip_id)
+            summaries.append({"clip_id": clip_id, "status": "failed", "error": f"{type(err).__name__}: {err}"})
+    counts: dict[str, int] = {}
+    for summary in summaries:
+        counts[summary["status"]] = counts.get(summary["status"], 0) + 1
+    return {"job_id": str(job_id), "planned": len(ids), "statuses": counts, "clips": summaries}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m tasks.render.phase JOB_ID` renders a job; `--clip ID` renders one clip."""
+    import json
+
+    from tasks.logs import configure_logging
+
+    parser = argparse.ArgumentParser(prog="python -m tasks.render.phase", description=main.__doc__)
+    parser.add_argument("job_id", nargs="?")
+    parser.add_argument("--clip", type=int, help="render this clip (and its downgrades) only")
+    args = parser.parse_args(argv)
+    configure_logging()
+    if args.clip is not None:
+        from tasks.render.clip_unit import render_clip
+
+        result = render_clip(args.clip)
+    elif args.job_id:
+        result = run_render(args.job_id)
+    else:
+        parser.error("give a JOB_ID or --clip ID")
+    print(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
