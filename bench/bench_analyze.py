@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +37,8 @@ HOUSE_LABELS = {"frontal": "front_exterior", "kitchen": "kitchen", "bedroom": "b
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     import torch
 
     load = os.getloadavg()[0]
@@ -115,25 +115,34 @@ def random_clip(watch: Stopwatch):
 
 DEPTH_ARCHS = {
     # isl-org/MiDaS midas_v21_small_256.pt (MiDaS v2.1 small), the CPU choice
-    "midas-small-256": dict(size=256),
+    "midas-small-256": {"size": 256},
     # Intel/dpt-swinv2-tiny-256 (MiDaS v3.1 Swin2-T)
-    "swin2-tiny-256": dict(size=256, config=dict(neck_hidden_sizes=[96, 192, 384, 768])),
-    # Intel/dpt-hybrid-midas (MiDaS v3 DPT-Hybrid), the settings' depth_model default
-    "hybrid-384": dict(size=384, config=dict(
-        is_hybrid=True, reassemble_factors=[1, 1, 1, 0.5], neck_hidden_sizes=[256, 512, 768, 768],
-        readout_type="project", backbone_featmap_shape=[1, 1024, 24, 24])),
+    "swin2-tiny-256": {"size": 256, "config": {"neck_hidden_sizes": [96, 192, 384, 768]}},
+    # Intel/dpt-hybrid-midas (MiDaS v3 DPT-Hybrid)
+    "hybrid-384": {"size": 384, "config": {
+        "is_hybrid": True, "reassemble_factors": [1, 1, 1, 0.5], "neck_hidden_sizes": [256, 512, 768, 768],
+        "readout_type": "project", "backbone_featmap_shape": [1, 1024, 24, 24]}},
 }
 
 
 def random_depth(arch: str, watch: Stopwatch):
-    from tasks.analyze.depth import LearnedDepthEstimator, build_midas_small, midas_small_estimator
+    from tasks.analyze.depth import (
+        LearnedDepthEstimator,
+        build_midas_small,
+        midas_small_estimator,
+    )
     from tasks.settings import get_settings
 
     batch = get_settings().analysis_batch_size
     if arch == "midas-small-256":
         estimator = midas_small_estimator(build_midas_small(), f"midas-small:{arch}/random-init", batch)
     else:
-        from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor, Swinv2Config
+        from transformers import (
+            DPTConfig,
+            DPTForDepthEstimation,
+            DPTImageProcessor,
+            Swinv2Config,
+        )
 
         spec = DEPTH_ARCHS[arch]
         kwargs = dict(spec["config"])
@@ -187,7 +196,7 @@ def speed(depth_arch: str, n: int) -> dict[str, float]:
 
 def house_photos() -> tuple[list[np.ndarray], list[str]]:
     root = SHARED / "listings" / "houses"
-    rows = list(csv.DictReader(open(root / "labels.csv")))
+    rows = list(csv.DictReader((root / "labels.csv").read_text().splitlines()))
     return [load_rgb(root / r["file"]) for r in rows], [HOUSE_LABELS[r["room_type"]] for r in rows]
 
 
@@ -322,7 +331,7 @@ def main() -> None:
     from tasks.logs import configure_logging
 
     configure_logging(level="WARNING")
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine()}"
+    stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}"
     out = [f"\n### {stamp}\n"]
     for arch in args.depth_arch or ["midas-small-256"]:
         r = speed(arch, args.photos)

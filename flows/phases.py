@@ -112,7 +112,14 @@ def _render_all(job_id: uuid.UUID) -> dict:
     return {"planned": len(clip_ids), "rendered_now": len(todo), "done": done}
 
 
-@flow(name="render", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=get_settings().gpu_render_concurrency))
+def _render_slots() -> int:
+    """Deployment dispatch waits on remote GPU runs, so several at once; inline renders share
+    this process's cores and run one at a time."""
+    settings = get_settings()
+    return settings.gpu_render_concurrency if settings.render_dispatch == "deployment" else 1
+
+
+@flow(name="render", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=_render_slots()))
 def render(job_id: str) -> Any:
     """Phase 2: one idempotent unit per clip; Postgres says which clips are already done."""
     return run_phase(job_id, Phase.render, _render_all)

@@ -70,15 +70,17 @@ def record_gpu_seconds(job_id: uuid.UUID, clip_id: int, seconds: float) -> list[
             sa.select(sa.func.coalesce(sa.func.sum(Clip.gpu_seconds), 0.0))
             .where(Clip.updated_at >= _start_of(today))
         ).scalar_one()
-    publish_metric(job_id, seconds)
+    publish_metric(job_id, seconds, job_seconds)
     over = thresholds_exceeded(job_seconds, today_seconds / 3600)
     if over:
         log.warning("gpu.threshold_exceeded", job_id=str(job_id), clip_id=clip_id, reasons=over)
     return over
 
 
-def publish_metric(job_id: uuid.UUID, seconds: float) -> None:
-    """`GpuSeconds` (per job and overall) into CloudWatch, when a namespace is configured."""
+def publish_metric(job_id: uuid.UUID, seconds: float, job_total_seconds: float) -> None:
+    """Into CloudWatch, when a namespace is configured: `GpuSeconds` (overall, and per JobId for
+    inspection) and `JobGpuSeconds`, the job's running total, which the per-job alarm watches
+    (an alarm cannot watch an open-ended set of JobId series)."""
     namespace = get_settings().metrics_namespace
     if not namespace:
         return
@@ -90,5 +92,6 @@ def publish_metric(job_id: uuid.UUID, seconds: float) -> None:
             {"MetricName": "GpuSeconds", "Value": seconds, "Unit": "Seconds"},
             {"MetricName": "GpuSeconds", "Value": seconds, "Unit": "Seconds",
              "Dimensions": [{"Name": "JobId", "Value": str(job_id)}]},
+            {"MetricName": "JobGpuSeconds", "Value": job_total_seconds, "Unit": "Seconds"},
         ],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,7 +41,6 @@ class Settings(BaseSettings):
         description="open_clip pretrained tag (e.g. laion2b_s34b_b79k) or a local checkpoint "
         "path. Unset: no learned weights, the classical fallback runs.",
     )
-    depth_model: str = Field(default="Intel/dpt-hybrid-midas", description="DPT/MiDaS hub id.")
     depth_weights: str | None = Field(
         default=None,
         description="MiDaS weights: a MiDaS v2.1 small .pt checkpoint (midas_v21_small_256.pt, the "
@@ -77,9 +77,6 @@ class Settings(BaseSettings):
     tier_min_overlap: float = Field(
         default=0.2,
         description="Where COLMAP assessed overlap, less than this limits the room to the low tier.",
-    )
-    drone_opening_templates: list[str] = Field(
-        default=["luxury"], description="Templates whose opening prefers a drone (aerial) shot."
     )
 
     # --- Phase 2 generation ----------------------------------------------------------------
@@ -133,8 +130,44 @@ class Settings(BaseSettings):
     )
 
     # --- Phase 4 assembly ------------------------------------------------------------------
-    loudness_lufs: float = -14.0
-    true_peak_dbtp: float = -1.0
+    ffmpeg: str | None = Field(
+        default=None,
+        description="ffmpeg binary (path or name). Unset: ffmpeg on PATH, else imageio-ffmpeg's build.",
+    )
+    loudness_lufs: float = Field(default=-14.0, description="Integrated loudness of the final mix.")
+    true_peak_dbtp: float = Field(default=-1.0, description="Highest true peak of the final mix.")
+    loudness_range_lu: float = Field(
+        default=20.0,
+        description="loudnorm's loudness-range target; wide, so that music keeps its dynamics and "
+        "the gain stays linear wherever the true peak allows.",
+    )
+    true_peak_margin_db: float = Field(
+        default=0.5,
+        description="loudnorm aims this far below true_peak_dbtp: AAC encoding lifts peaks a little.",
+    )
+    audio_bitrate: str = Field(
+        default="256k", description="AAC bitrate (ffmpeg's aac overshoots peaks more at 192k)."
+    )
+    music_fade_in_s: float = 0.5
+    music_fade_out_s: float = 1.5
+    duck_music_db: float = Field(
+        default=-12.0, description="Music gain under a duck_music shot's own audio."
+    )
+    assemble_x264_preset: str = Field(default="veryfast", description="x264 preset of final videos.")
+    assemble_crf: int = Field(default=20, description="x264 CRF of final videos.")
+    preview_x264_preset: str = "ultrafast"
+    preview_crf: int = 28
+    preview_short_side: int = Field(default=540, description="Short side of preview renders (540p).")
+    assemble_fit: Literal["cover", "contain"] = Field(
+        default="cover",
+        description="How a clip meets another aspect: cover crops to fill, contain pads with black.",
+    )
+    assemble_segment_shots: int = Field(
+        default=8,
+        ge=2,
+        description="Shots per ffmpeg run: long timelines render in segments joined without "
+        "re-encoding, so memory stays bounded whatever the timeline's length.",
+    )
 
     # --- orchestration ------------------------------------------------------------------
     queue_url: str | None = Field(default=None, description="SQS queue Rails sends run requests to.")

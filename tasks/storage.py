@@ -53,8 +53,10 @@ class keys:
 
     @staticmethod
     def clip(job_id: object, clip_id: int, partial: bool = False) -> str:
+        """Under their own top-level prefix: S3 lifecycle rules match prefixes, and the bucket
+        expires intermediate clips (never inputs or finals)."""
         suffix = ".partial.mp4" if partial else ".mp4"
-        return f"jobs/{job_id}/clips/{clip_id}{suffix}"
+        return f"clips/{job_id}/{clip_id}{suffix}"
 
     @staticmethod
     def final(job_id: object, timeline_version: int, fmt: str) -> str:

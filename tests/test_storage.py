@@ -24,7 +24,7 @@ def test_roundtrip_and_overwrite(any_store, tmp_path: Path) -> None:
     src = tmp_path / "a.bin"
     src.write_bytes(b"first")
     uri = any_store.put_file(keys.clip("job1", 7), src)
-    assert uri == any_store.uri_for("jobs/job1/clips/7.mp4")
+    assert uri == any_store.uri_for("clips/job1/7.mp4")
     assert any_store.get_bytes(uri) == b"first"
     # a retry writes the same key: overwritten, not duplicated
     assert any_store.put_bytes(keys.clip("job1", 7), b"second") == uri
@@ -130,5 +130,5 @@ def test_file_store_refuses_uris_outside_its_root(tmp_path: Path) -> None:
 def test_keys_are_deterministic_and_safe() -> None:
     assert keys.photo("J", "../../etc/My Photo (1).JPG") == "jobs/J/photos/My_Photo__1_.JPG"
     assert keys.final("J", 3, "9x16") == "jobs/J/final/v3-9x16.mp4"
-    assert keys.clip("J", 5, partial=True) == "jobs/J/clips/5.partial.mp4"
+    assert keys.clip("J", 5, partial=True) == "clips/J/5.partial.mp4"
     assert safe_name("...") != ""

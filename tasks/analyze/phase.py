@@ -58,6 +58,7 @@ from tasks.analyze.selection import (
 )
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.settings import get_settings
+from tasks.timeline.templates import get_template
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys
 
 log = structlog.get_logger(__name__)
@@ -173,7 +174,7 @@ def analyze_job(job_id: uuid.UUID, store: ArtifactStore) -> dict:
         for f in (eligible[i] for i in g.members)
     }
     opening = select_opening(
-        list(candidates.values()), prefer_drone=job.template_type in settings.drone_opening_templates
+        list(candidates.values()), prefer_drone=get_template(job.template_type).prefer_drone_opening
     )
     closing = select_closing(list(candidates.values()), opening_photo_id=opening.photo_id)
     rooms = [

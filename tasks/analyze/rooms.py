@@ -146,6 +146,12 @@ def label_rooms(
     return [_label(p, f"{embedder.backend}:zero-shot") for p in probs]
 
 
+def _probabilities(label: RoomLabel) -> list[float]:
+    """A label's probability per room type; one without scores counts only its own type."""
+    scores = label.scores or {label.room_type.value: label.confidence}
+    return [scores.get(room.value, 0.0) for room in ROOM_ORDER]
+
+
 def label_clusters(labels: Sequence[RoomLabel], clusters: Sequence[int]) -> dict[int, RoomLabel]:
     """One label per cluster: the room type with the highest mean probability over its photos."""
     if len(labels) != len(clusters):
@@ -153,7 +159,7 @@ def label_clusters(labels: Sequence[RoomLabel], clusters: Sequence[int]) -> dict
     out: dict[int, RoomLabel] = {}
     for cluster in sorted(set(clusters)):
         members = [lab for lab, c in zip(labels, clusters) if c == cluster]
-        probs = np.array([[m.scores[r.value] for r in ROOM_ORDER] for m in members]).mean(axis=0)
+        probs = np.array([_probabilities(m) for m in members]).mean(axis=0)
         out[cluster] = _label(probs, members[0].backend)
     return out
 

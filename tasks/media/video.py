@@ -99,7 +99,7 @@ class VideoWriter:
                     self._container.mux(packet)
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
-        except BaseException as err:  # surfaced to the writer's caller
+        except BaseException as err:  # noqa: BLE001 — handed to the writer's caller, not swallowed
             self._error = err
             while self._queue.get() is not None:  # unblock a producer waiting on a full queue
                 pass
@@ -124,7 +124,7 @@ class VideoWriter:
         if self._error is not None:
             raise VideoError(f"encoding {self.path.name} failed: {self._error}") from self._error
 
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> VideoWriter:  # noqa: PYI034 — not subclassed
         return self
 
     def __exit__(
@@ -211,7 +211,6 @@ def _decode(path: Path) -> Iterator[tuple[int, av.VideoFrame]]:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            for index, frame in enumerate(container.decode(stream)):
-                yield index, frame
+            yield from enumerate(container.decode(stream))
     except (av.error.FFmpegError, IndexError) as err:
         raise VideoError(f"cannot decode video {path}: {err}") from err

@@ -34,11 +34,10 @@ from db.session import session_scope
 from tasks.media.video import VideoError, probe
 from tasks.render.downgrade import FailureKind, RenderStep, safer_step
 from tasks.render.generator import (
-    SINGLE_IMAGE_MOTIONS,
-    BackendName,
     BackendUnavailable,
     ClipBackend,
     ClipRequest,
+    RenderedClip,
     choose_backend,
     generate_clip,
     gpu_available,
@@ -46,6 +45,7 @@ from tasks.render.generator import (
 )
 from tasks.render.inputs import PhotoRef, Sources, load_sources
 from tasks.render.interrupt import Interrupted, flush_logs, stop_on_sigterm
+from tasks.render.motions import SINGLE_IMAGE_MOTIONS
 from tasks.render.validate import ValidationReport, validate_clip
 from tasks.settings import Settings, get_settings
 from tasks.storage import ArtifactStore, get_store, keys
@@ -67,7 +67,7 @@ class Claim:
     job_id: uuid.UUID
     step: RenderStep
     room_type: str
-    tier: str
+    tier: ConfidenceTier
     duration: float
     fps: int
     width: int
@@ -166,24 +166,26 @@ def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
         clip.attempts += 1
         clip.status, clip.error = ClipStatus.rendering, None
         cluster = session.get(RoomCluster, clip.room_cluster_id)
+        assert cluster is not None  # clips.room_cluster_id is a NOT NULL, cascading foreign key
         photos = {p.id: p for p in session.exec(select(Photo).where(Photo.id.in_(clip.source_photo_ids)))}  # type: ignore[union-attr]
         refs = [PhotoRef(pid, photos[pid].s3_uri, photos[pid].depth_uri) if pid in photos
                 else PhotoRef(pid, "", None) for pid in clip.source_photo_ids]
         stats = {pid: (p.depth_variance, p.depth_layering, p.planarity) for pid, p in photos.items()}
         forced = clip.render_params.get("backend")
-        backend = choose_backend(settings.generator, settings.ltx2_model, gpu_available(), forced)
+        backend = choose_backend(settings.generator, settings.ltx2_model, gpu_available, forced)
         session.flush()
         return Claim(
             clip_id=clip.id, job_id=clip.job_id,  # type: ignore[arg-type]
             step=RenderStep(clip.motion_type, tuple(clip.source_photo_ids), backend),
-            room_type=cluster.room_type if cluster else "other", tier=clip.confidence_tier.value,
+            room_type=cluster.room_type, tier=clip.confidence_tier,
             duration=clip.duration, fps=clip.fps, width=clip.width, height=clip.height, seed=clip.seed,
             attempt=clip.attempt, render_params=dict(clip.render_params), s3_uri=clip.s3_uri,
             photos=refs, flat_stats=stats,
         )
 
 
-def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: ArtifactStore, bound) -> Outcome:
+def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: ArtifactStore,
+                     bound: Any) -> Outcome:
     existing = claim.s3_uri and store.exists(claim.s3_uri)
     sources = load_sources(store, claim.photos)
     if sources.unreadable:
@@ -194,7 +196,6 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
     if existing:
         bound.info("clip_output_exists_revalidating", uri=claim.s3_uri)
         store.get_file(claim.s3_uri, out_path)  # type: ignore[arg-type]
-        model_used = None
     else:
         try:
             backend = load_backend(claim.step.backend, settings)
@@ -203,7 +204,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
             return _fail(claim, str(err), step, FailureKind.gpu_failure)
         request = _request(claim, sources)
         try:
-            rendered = _timed_generation(claim, request, backend, out_path, settings, bound)
+            rendered = _timed_generation(claim, request, backend, out_path, settings)
         except Interrupted:
             raise
         except Exception as err:  # noqa: BLE001 — any backend failure is recorded, never lost
@@ -213,7 +214,6 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
             return _fail(claim, f"{backend.name} failed: {type(err).__name__}: {err}", step, kind)
         uri = store.put_file(keys.clip(claim.job_id, claim.clip_id), out_path, "video/mp4")
         _mark_validating(claim, uri, rendered, sources)
-        model_used = rendered.backend
     try:
         report = validate_clip(out_path, single_view=claim.step.motion in SINGLE_IMAGE_MOTIONS,
                                expect_parallax=expect_parallax)
@@ -222,7 +222,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
     except Exception as err:  # noqa: BLE001
         bound.exception("clip_validation_crashed")
         return _fail(claim, f"validation crashed: {type(err).__name__}: {err}", None, None)
-    return _conclude(claim, report, model_used, bound)
+    return _conclude(claim, report, bound)
 
 
 def _expects_parallax(claim: Claim, sources: Sources) -> bool:
@@ -251,34 +251,33 @@ def _request(claim: Claim, sources: Sources) -> ClipRequest:
         fps=claim.fps,
         width=claim.width,
         height=claim.height,
-        tier=ConfidenceTier(claim.tier),
+        tier=claim.tier,
         seed=claim.seed,
         pan_direction=claim.render_params.get("pan_direction", "right"),
     )
 
 
 def _timed_generation(claim: Claim, request: ClipRequest, backend: ClipBackend, out_path: Path,
-                      settings: Settings, bound):
+                      settings: Settings) -> RenderedClip:
     started = time.monotonic()
     try:
         return generate_clip(request, backend, out_path, settings)
     finally:
         if backend.uses_gpu:
-            _add_gpu_seconds(claim, time.monotonic() - started)
+            add_gpu_seconds(claim.clip_id, claim.job_id, time.monotonic() - started)
 
 
 # --------------------------------------------------------------------------- state changes
 
 
-def _add_gpu_seconds(claim: Claim, seconds: float) -> None:
+def add_gpu_seconds(clip_id: int, job_id: uuid.UUID, seconds: float) -> None:
+    """Cost control: GPU wall time into the clip and its job, in one transaction."""
     with session_scope() as session:
-        session.execute(sa.update(Clip).where(Clip.id == claim.clip_id)
-                        .values(gpu_seconds=Clip.gpu_seconds + seconds))
-        session.execute(sa.update(Job).where(Job.id == claim.job_id)
-                        .values(gpu_seconds=Job.gpu_seconds + seconds))
+        session.execute(sa.update(Clip).where(Clip.id == clip_id).values(gpu_seconds=Clip.gpu_seconds + seconds))
+        session.execute(sa.update(Job).where(Job.id == job_id).values(gpu_seconds=Job.gpu_seconds + seconds))
 
 
-def _mark_validating(claim: Claim, uri: str, rendered, sources: Sources) -> None:
+def _mark_validating(claim: Claim, uri: str, rendered: RenderedClip, sources: Sources) -> None:
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)
         assert clip is not None
@@ -296,7 +295,7 @@ def _mark_validating(claim: Claim, uri: str, rendered, sources: Sources) -> None
         }
 
 
-def _conclude(claim: Claim, report: ValidationReport, model_used: str | None, bound) -> Outcome:
+def _conclude(claim: Claim, report: ValidationReport, bound: Any) -> Outcome:
     if report.passed:
         with session_scope() as session:
             clip = session.get(Clip, claim.clip_id)
@@ -362,7 +361,7 @@ def _insert_successor(session: Session, claim: Claim, step: RenderStep, kind: Fa
     return successor.id  # type: ignore[return-value]
 
 
-def _mark_interrupted(claim: Claim, out_path: Path, store: ArtifactStore, bound) -> None:
+def _mark_interrupted(claim: Claim, out_path: Path, store: ArtifactStore, bound: Any) -> None:
     """SIGTERM: keep any partial output, record the stop, flush the logs."""
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)

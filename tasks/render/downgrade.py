@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from db.enums import MotionType
-from tasks.render.generator import SINGLE_IMAGE_MOTIONS, BackendName
+from tasks.render.generator import BackendName
+from tasks.render.motions import views_used
 
 SAFEST_MOTION = MotionType.micro_push_in
 
@@ -52,12 +53,8 @@ def fit_motion(motion: MotionType, source_count: int) -> MotionType:
 
 
 def sources_for(motion: MotionType, photo_ids: tuple[int, ...]) -> tuple[int, ...]:
-    """The photos a motion uses: the hero alone, the first two, or all of them."""
-    if motion in SINGLE_IMAGE_MOTIONS:
-        return photo_ids[:1]
-    if motion is MotionType.two_image_reveal:
-        return photo_ids[:2]
-    return photo_ids
+    """The photos a motion uses, hero first."""
+    return photo_ids[: views_used(motion, len(photo_ids))]
 
 
 def _step(motion: MotionType, photo_ids: tuple[int, ...], backend: BackendName) -> RenderStep:

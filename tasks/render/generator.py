@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,14 +21,12 @@ import structlog
 from db.enums import ConfidenceTier, MotionType
 from tasks.media.video import VideoInfo, VideoWriter, probe
 from tasks.render.interrupt import raise_if_stopping
+from tasks.render.motions import views_used
+from tasks.render.parallax import DEFAULT_PROFILE, parallax_frames, required_zoom
 from tasks.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
-SINGLE_IMAGE_MOTIONS = frozenset(
-    {MotionType.micro_push_in, MotionType.micro_push_out, MotionType.subtle_pan}
-)
-MULTI_VIEW_MOTIONS = frozenset({MotionType.two_image_reveal, MotionType.multi_image_synthesis})
 
 
 class BackendName(StrEnum):
@@ -97,7 +94,6 @@ FrameSink = Callable[[np.ndarray], None]
 class ClipBackend(Protocol):
     name: str
     uses_gpu: bool
-    needs_depth: bool
 
     def render(self, request: ClipRequest, write: FrameSink) -> dict[str, Any]:
         """Write request.n_frames frames (RGB uint8, height × width × 3); return metadata."""
@@ -109,11 +105,8 @@ class ParallaxBackend:
 
     name = "parallax-cpu"
     uses_gpu = False
-    needs_depth = True
 
     def render(self, request: ClipRequest, write: FrameSink) -> dict[str, Any]:
-        from tasks.render.parallax import DEFAULT_PROFILE, parallax_frames, required_zoom
-
         if any(d is None for d in request.depths):
             raise ValueError("the parallax backend needs a depth map for every source image")
         direction = 1 if request.pan_direction == "right" else -1
@@ -125,7 +118,7 @@ class ParallaxBackend:
         return {
             "profile": {k: getattr(DEFAULT_PROFILE, k) for k in DEFAULT_PROFILE.__dataclass_fields__},
             "overscan": required_zoom(request.motion, DEFAULT_PROFILE),
-            "views": len(request.images) if request.motion in MULTI_VIEW_MOTIONS else 1,
+            "views": views_used(request.motion, len(request.images)),
         }
 
 
@@ -133,7 +126,6 @@ class LTX2Backend:
     """LTX-2 through the diffusers pipelines of `tasks.render.ltx2`, one model per process."""
 
     uses_gpu: bool
-    needs_depth = False
 
     def __init__(self, generator: Any, model: str) -> None:
         self.generator = generator
@@ -170,19 +162,20 @@ def gpu_available() -> bool:
 
 
 def choose_backend(
-    setting: str, ltx2_model: str | None, has_gpu: bool, forced: str | None = None
+    setting: str, ltx2_model: str | None, has_gpu: Callable[[], bool], forced: str | None = None
 ) -> BackendName:
     """Which backend renders a clip.
 
     A forced backend (a downgrade to the CPU floor) wins; then the `generator` setting:
     `parallax` and `ltx2` are taken as asked, `auto` uses LTX-2 only where weights are
     configured and a GPU exists (LTX-2 on a CPU is for tests with tiny models, not
-    production), else the CPU parallax renderer.
+    production), else the CPU parallax renderer. `has_gpu` is only asked when it matters
+    (it imports torch).
     """
     if forced:
         return BackendName(forced)
     if setting == "auto":
-        return BackendName.ltx2 if ltx2_model and has_gpu else BackendName.parallax
+        return BackendName.ltx2 if ltx2_model and has_gpu() else BackendName.parallax
     try:
         return BackendName(setting)
     except ValueError:
@@ -195,19 +188,27 @@ def load_backend(name: BackendName, settings: Settings | None = None) -> ClipBac
         return ParallaxBackend()
     if not settings.ltx2_model:
         raise BackendUnavailable("LTX-2 was chosen but PICAIVID_LTX2_MODEL is not set")
-    return _load_ltx2(settings.ltx2_model, settings.ltx2_lora_strength, "cuda" if gpu_available() else "cpu")
+    device = "cuda" if gpu_available() else "cpu"
+    key = (settings.model_dump_json(include=LTX2_SETTINGS), device)
+    if key not in _LOADED:
+        _LOADED.clear()  # one model per process: free the old one before loading another
+        _LOADED[key] = _load_ltx2(settings, device)
+    return _LOADED[key]
 
 
-@lru_cache(maxsize=1)
-def _load_ltx2(model: str, lora_strength: float, device: str) -> LTX2Backend:
-    """Load once per process: the 19B model takes minutes, every clip after that reuses it."""
+LTX2_SETTINGS = {"ltx2_model", "ltx2_camera_loras", "ltx2_lora_strength", "ltx2_steps", "ltx2_max_pixels"}
+_LOADED: dict[tuple[str, str], LTX2Backend] = {}
+"""Loaded once per process: the 19B model takes minutes to load, every clip after reuses it."""
+
+
+def _load_ltx2(settings: Settings, device: str) -> LTX2Backend:
     try:
         from tasks.render.ltx2 import LTX2Generator
 
-        generator = LTX2Generator.from_pretrained(model, device=device, lora_strength=lora_strength)
+        generator = LTX2Generator.from_settings(settings, device)
     except Exception as err:  # missing weights, refused memory plan, bad folder: all "cannot load"
-        raise BackendUnavailable(f"LTX-2 failed to load from {model!r}: {err}") from err
-    return LTX2Backend(generator, model)
+        raise BackendUnavailable(f"LTX-2 failed to load from {settings.ltx2_model!r}: {err}") from err
+    return LTX2Backend(generator, str(settings.ltx2_model))
 
 
 def generate_clip(request: ClipRequest, backend: ClipBackend, out_path: Path, settings: Settings | None = None) -> RenderedClip:

@@ -36,8 +36,16 @@ class Interrupted(SystemExit):
         super().__init__(EXIT_CODE)
 
 
-def stopping() -> bool:
-    return _stopping.is_set()
+def request_stop(grace_s: float) -> None:
+    """Ask every render in this process to stop, and arm the hard-exit watchdog.
+
+    The SIGTERM handler below calls it; a host that owns SIGTERM itself (a Prefect worker
+    running clips on threads) calls it from its own handler.
+    """
+    if not _stopping.is_set():
+        _stopping.set()
+        log.warning("sigterm_received", grace_s=grace_s)
+        _arm_watchdog(grace_s)
 
 
 def raise_if_stopping() -> None:
@@ -71,7 +79,7 @@ def stop_on_sigterm(grace_s: float) -> Iterator[None]:
     """Turn SIGTERM into `Interrupted` for the duration of the block (main thread only).
 
     Off the main thread a handler cannot be installed; the block still honours a stop that
-    the process's main thread requested, through `raise_if_stopping()` in frame loops.
+    the host requested (`request_stop`), through `raise_if_stopping()` in frame loops.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -80,13 +88,12 @@ def stop_on_sigterm(grace_s: float) -> Iterator[None]:
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         if _stopping.is_set():
             return  # already unwinding; a second SIGTERM must not interrupt the cleanup
-        _stopping.set()
-        log.warning("sigterm_received", grace_s=grace_s)
-        _arm_watchdog(grace_s)
+        request_stop(grace_s)
         raise Interrupted()
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        # None: the previous handler was not set from Python; the default is the honest restore
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

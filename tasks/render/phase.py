@@ -25,15 +25,22 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 
 from db.enums import ClipStatus, ConfidenceTier, MotionType
-from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
+from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
 from tasks.render.downgrade import fit_motion, sources_for
-from tasks.render.interrupt import Interrupted
-from tasks.settings import get_settings
+from tasks.render.interrupt import Interrupted, stop_on_sigterm
+from tasks.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
 MAX_VIEWS = 4  # views in one multi-image clip: more makes each too short to read
+CHAIN = """
+    WITH RECURSIVE chain(id) AS (
+        SELECT unnest(CAST(:roots AS integer[]))
+        UNION SELECT c.id FROM clips c JOIN chain ON c.downgraded_from_id = chain.id
+    )
+"""
+"""The given root clips and every downgrade that followed them (SQL prefix, `:roots` bound)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,7 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
     return ids
 
 
-def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, settings) -> int:
+def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, settings: Settings) -> int:
     key = {
         "job_id": job_id, "room_cluster_id": planned.room_cluster_id, "motion_type": planned.motion,
         "source_photo_ids": list(planned.source_photo_ids), "attempt": 0,
@@ -144,19 +151,18 @@ def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, s
     ).on_conflict_do_nothing(constraint="uq_clips_natural_key"))
     row = session.exec(select(Clip.id, Clip.status).where(*(getattr(Clip, k) == v for k, v in key.items()))).one()
     if row.status is ClipStatus.superseded:  # an older analysis dropped it, this one wants it again
-        session.execute(sa.update(Clip).where(Clip.id == row.id).values(status=ClipStatus.pending))
+        session.execute(sa.text(CHAIN + """
+            UPDATE clips SET status = 'pending', updated_at = now()
+            WHERE id IN (SELECT id FROM chain) AND status = 'superseded'
+        """), {"roots": [row.id]})
     return row.id
 
 
 def _supersede_others(session: Session, job_id: uuid.UUID, plan_ids: list[int]) -> int:
     """Mark superseded every clip of the job outside the plan's chains (root and downgrades)."""
-    result = session.execute(sa.text("""
-        WITH RECURSIVE live(id) AS (
-            SELECT unnest(CAST(:roots AS integer[]))
-            UNION SELECT c.id FROM clips c JOIN live l ON c.downgraded_from_id = l.id
-        )
+    result = session.execute(sa.text(CHAIN + """
         UPDATE clips SET status = 'superseded', updated_at = now()
-        WHERE job_id = :job AND status <> 'superseded' AND id NOT IN (SELECT id FROM live)
+        WHERE job_id = :job AND status <> 'superseded' AND id NOT IN (SELECT id FROM chain)
     """), {"roots": plan_ids, "job": job_id})
     return result.rowcount or 0
 
@@ -165,16 +171,17 @@ def run_render(job_id: uuid.UUID | str) -> dict[str, Any]:
     """Plan, then render every planned chain in turn; one clip's failure never stops the rest."""
     from tasks.render.clip_unit import render_clip
 
-    ids = plan_clips(job_id)
     summaries = []
-    for clip_id in ids:
-        try:
-            summaries.append(render_clip(clip_id))
-        except Interrupted:
-            raise
-        except Exception as err:  # noqa: BLE001 — recorded, and the other clips go on
-            log.exception("clip_unit_crashed", job_id=str(job_id), clip_id=clip_id)
-            summaries.append({"clip_id": clip_id, "status": "failed", "error": f"{type(err).__name__}: {err}"})
+    with stop_on_sigterm(get_settings().sigterm_grace_s):  # also between clips, not only inside one
+        ids = plan_clips(job_id)
+        for clip_id in ids:
+            try:
+                summaries.append(render_clip(clip_id))
+            except Interrupted:
+                raise
+            except Exception as err:
+                log.exception("clip_unit_crashed", job_id=str(job_id), clip_id=clip_id)
+                summaries.append({"clip_id": clip_id, "status": "failed", "error": f"{type(err).__name__}: {err}"})
     counts: dict[str, int] = {}
     for summary in summaries:
         counts[summary["status"]] = counts.get(summary["status"], 0) + 1

@@ -14,9 +14,9 @@ is downgraded and re-rendered. The checks, each on numbers a person can read bac
   are still found, flow-consistently, in the last frame. A micro move keeps nearly all of
   its scene in view; a clip that melts, fades or morphs into something else loses it.
 - **no_parallax** (single-photo clips of scenes with depth): the first→last flow on those
-  pixels is fitted with one homography (RANSAC); the share more than 1 px off it is the
-  parallax. A flat card sliding or zooming (the "planar" artifact: a 2D move passed off as
-  3D) fits one homography exactly. Flat scenes (Phase 1's flat rule) expect none.
+  pixels is fitted with one homography (RANSAC); the share more than 1 px (at 480 px wide)
+  off it is the parallax. A flat card sliding or zooming (the "planar" artifact: a 2D move
+  passed off as 3D) fits one homography exactly. Flat scenes (Phase 1's flat rule) expect none.
 - **warped**: straight edges must stay straight. A rigid camera move, parallax or not, maps
   a straight 3D edge to a straight image edge, so points along each long straight segment
   are carried by the flow to the next sample and their bend (RMS distance from their best
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,7 +133,7 @@ def warp_by_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
 
 def consecutive_flows(grays: np.ndarray, picks: list[int]) -> list[np.ndarray]:
-    return [optical_flow(grays[a], grays[b]) for a, b in zip(picks[:-1], picks[1:], strict=True)]
+    return [optical_flow(grays[a], grays[b]) for a, b in pairwise(picks)]
 
 
 def sample_indices(frame_count: int, samples: int) -> list[int]:
@@ -182,13 +183,14 @@ def scene_and_parallax(first: np.ndarray, last: np.ndarray) -> tuple[float, floa
     kept = float(found.sum() / max(1, textured.sum()))
     if found.sum() < 50:
         return kept, 0.0
+    off_plane = max(0.5, w / ANALYSIS_MAX_SIDE)  # 1 px at full analysis size
     src = np.stack([gx[found], gy[found]], axis=1)
     dst = src + forward[found]
-    homography, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+    homography, _ = cv2.findHomography(src, dst, cv2.RANSAC, off_plane)
     if homography is None:
         return kept, 0.0
     residual = np.linalg.norm(dst - cv2.perspectiveTransform(src[None], homography)[0], axis=1)
-    return kept, float((residual > 1.0).mean())
+    return kept, float((residual > off_plane).mean())
 
 
 def straight_segments(gray: np.ndarray, min_length: float) -> np.ndarray:

@@ -73,8 +73,8 @@ def test_metric_published_to_cloudwatch(db: str, aws: str, monkeypatch: pytest.M
     record_gpu_seconds(job, _clip(job), 42)
     cw = boto3.client("cloudwatch")
     names = cw.list_metrics(Namespace="PicaividTest")["Metrics"]
-    dims = sorted(tuple(d["Value"] for d in m["Dimensions"]) for m in names)
-    assert dims == [(), (str(job),)]
+    series = sorted((m["MetricName"], tuple(d["Value"] for d in m["Dimensions"])) for m in names)
+    assert series == [("GpuSeconds", ()), ("GpuSeconds", (str(job),)), ("JobGpuSeconds", ())]
     stats = cw.get_metric_statistics(
         Namespace="PicaividTest", MetricName="GpuSeconds", Dimensions=[{"Name": "JobId", "Value": str(job)}],
         StartTime=datetime.now(timezone.utc) - timedelta(hours=1), EndTime=datetime.now(timezone.utc) + timedelta(minutes=5),

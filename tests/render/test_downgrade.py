@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from db.enums import MotionType as M
-from tasks.render.downgrade import FailureKind, RenderStep, fit_motion, safer_step, sources_for
+from tasks.render.downgrade import (
+    FailureKind,
+    RenderStep,
+    fit_motion,
+    safer_step,
+    sources_for,
+)
 from tasks.render.generator import BackendName as B
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -9,7 +10,12 @@ import numpy as np
 import pytest
 
 from db.enums import MotionType as M
-from tasks.render.parallax import DEFAULT_PROFILE, ease, parallax_frames, reveal_schedule
+from tasks.render.parallax import (
+    DEFAULT_PROFILE,
+    ease,
+    parallax_frames,
+    reveal_schedule,
+)
 
 ALL_MOTIONS = list(M)
 
@@ -90,7 +96,7 @@ def test_motion_is_eased_and_free_of_jitter(living) -> None:
     frames = render([image], [depth], M.micro_push_in, 960, 540, n=20)
     grays = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    speed = np.array([np.linalg.norm(dis.calc(a, b, None), axis=2).mean() for a, b in zip(grays, grays[1:])])
+    speed = np.array([np.linalg.norm(dis.calc(a, b, None), axis=2).mean() for a, b in pairwise(grays)])
     assert speed[len(speed) // 2] > 1.5 * speed[0] and speed[len(speed) // 2] > 1.5 * speed[-1]  # eased
     jerk = np.abs(np.diff(speed, 2))
     assert jerk.max() < 0.25 * speed.mean()  # no frame-to-frame jumps
@@ -125,3 +131,21 @@ def test_bad_inputs_are_refused(living) -> None:
         render([image], [depth], M.subtle_pan, direction=0)
     with pytest.raises(ValueError, match="RGB"):
         render([image[..., 0]], [depth], M.micro_push_in)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("house", ["1", "7"])
+def test_real_listing_photos_render_every_motion_cleanly(house: str, shared_data: Path) -> None:
+    """Published listing photos with Phase 1's depth (its fallback here), at 1920x1080."""
+    from PIL import Image
+
+    from tasks.analyze.depth import load_depth_estimator
+
+    folder = shared_data / "listings" / "houses" / house
+    images = [np.asarray(Image.open(folder / f"{room}.jpg").convert("RGB")) for room in ("kitchen", "bedroom", "bathroom")]
+    depths = load_depth_estimator().estimate(images)
+    for motion in ALL_MOTIONS:
+        frames = render(images, depths, motion, 1920, 1080, n=5)
+        assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 3.0, motion
+        for frame in frames:
+            assert not border_is_black(frame) and edge_texture_ratio(frame) > 0.3, motion

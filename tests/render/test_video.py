@@ -8,7 +8,14 @@ import av
 import numpy as np
 import pytest
 
-from tasks.media.video import VideoError, VideoWriter, encode_frames, probe, read_frames, read_luma_and_samples
+from tasks.media.video import (
+    VideoError,
+    VideoWriter,
+    encode_frames,
+    probe,
+    read_frames,
+    read_luma_and_samples,
+)
 
 
 def ramp_frames(n: int, width: int = 160, height: int = 96) -> list[np.ndarray]:
@@ -53,21 +60,19 @@ def test_luma_and_samples_read_in_one_pass(tmp_path: Path) -> None:
 
 def test_a_writer_closed_by_an_exception_leaves_a_playable_partial_clip(tmp_path: Path) -> None:
     path = tmp_path / "partial.mp4"
-    with pytest.raises(KeyboardInterrupt):
-        with VideoWriter(path, 160, 96, 30) as writer:
-            for i, frame in enumerate(ramp_frames(60)):
-                if i == 17:
-                    raise KeyboardInterrupt
-                writer.write(frame)
+    with pytest.raises(KeyboardInterrupt), VideoWriter(path, 160, 96, 30) as writer:
+        for i, frame in enumerate(ramp_frames(60)):
+            if i == 17:
+                raise KeyboardInterrupt
+            writer.write(frame)
     assert probe(path).frame_count == 17
 
 
 def test_bad_frames_and_files_give_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="even"):
         VideoWriter(tmp_path / "odd.mp4", 161, 96, 30)
-    with VideoWriter(tmp_path / "c.mp4", 160, 96, 30) as writer:
-        with pytest.raises(VideoError, match="does not match"):
-            writer.write(np.zeros((96, 100, 3), np.uint8))
+    with VideoWriter(tmp_path / "c.mp4", 160, 96, 30) as writer, pytest.raises(VideoError, match="does not match"):
+        writer.write(np.zeros((96, 100, 3), np.uint8))
     (tmp_path / "junk.mp4").write_bytes(b"not a video")
     with pytest.raises(VideoError):
         probe(tmp_path / "junk.mp4")

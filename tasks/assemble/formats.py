@@ -1,0 +1,51 @@
+"""Output formats: the three aspects a listing video ships in, and their preview sizes.
+
+The template picks the aspect by the size it writes on the timeline row; a flag can ask for
+another. The name is also the artifact key's format part (`keys.final`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FORMATS: dict[str, tuple[int, int]] = {
+    "16x9": (1920, 1080),
+    "9x16": (1080, 1920),
+    "1x1": (1080, 1080),
+}
+PREVIEW_SUFFIX = "-preview"
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    name: str  # "16x9", or "16x9-preview" for a preview render
+    width: int
+    height: int
+    preview: bool = False
+
+
+def format_for_size(width: int, height: int) -> str:
+    """The format whose aspect is nearest to width:height (what the template asked for)."""
+    aspect = width / height
+    return min(FORMATS, key=lambda name: abs(FORMATS[name][0] / FORMATS[name][1] - aspect))
+
+
+def resolve_format(
+    name: str | None, timeline_width: int, timeline_height: int, *, preview: bool, preview_short_side: int
+) -> OutputFormat:
+    """The format asked for by name, else the timeline's; preview scales its short side down."""
+    name = name or format_for_size(timeline_width, timeline_height)
+    if name not in FORMATS:
+        raise ValueError(f"unknown output format {name!r}; expected one of {', '.join(FORMATS)}")
+    width, height = FORMATS[name]
+    if not preview:
+        return OutputFormat(name, width, height)
+    scale = preview_short_side / min(width, height)
+    return OutputFormat(
+        name + PREVIEW_SUFFIX, even(width * scale), even(height * scale), preview=True
+    )
+
+
+def even(value: float) -> int:
+    """yuv420p needs even sizes."""
+    return max(2, round(value / 2) * 2)

@@ -1,0 +1,230 @@
+"""ffmpeg command lines for each render step, as pure functions of the plan.
+
+Three kinds of run:
+- a segment: its pieces' clips in, one `filter_complex` (trim on the output frame grid,
+  scale/crop or pad to the output size, fps normalisation, cuts and xfades), out an H.264
+  segment plus a float WAV "bed" of the shots' own audio on exactly the same samples;
+- the mix: the beds joined, the music trimmed (looped if short) and faded, its gain following
+  the shots' audio_policy, then loudnorm (pass 1 measures, pass 2 applies) and AAC;
+- the join: segments and audio stream-copied into one mp4 with `+faststart`.
+
+Times are frame and sample indices throughout; seconds appear only where ffmpeg wants them
+(xfade, -t), computed from frame counts so that they land exactly on frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.assemble.formats import OutputFormat
+from tasks.assemble.layout import Shot
+from tasks.assemble.segments import Piece, Segment
+from tasks.assemble.sources import SOURCE_SLACK_FRAMES
+
+SAMPLE_RATE = 48_000
+AUDIO_FORMAT = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
+ENVELOPE_FRAME_SAMPLES = 480  # the music gain is re-evaluated every 10 ms
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """x264 settings; the benchmark's bare encode uses the same ones."""
+
+    preset: str
+    crf: int
+
+    def args(self, fps: int) -> list[str]:
+        return [
+            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+            "-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m",
+            "-color_range", "tv",
+            # A timescale of exactly one tick per frame keeps joined segments on the frame grid.
+            "-video_track_timescale", str(fps),
+        ]
+
+
+def samples(frames: int, fps: int) -> int:
+    """Audio samples before output frame `frames`: the one grid audio and video share."""
+    return (frames * SAMPLE_RATE + fps // 2) // fps
+
+
+def fit_filter(fmt: OutputFormat, fit: str) -> str:
+    """Scale to the output size: `cover` fills it and crops the overflow, `contain` letterboxes.
+
+    Colours are written as BT.601 limited range, what Phase 2's clips are tagged with, so a
+    clip already at the output size passes through unconverted.
+    """
+    w, h = fmt.width, fmt.height
+    colour = "out_color_matrix=smpte170m:out_range=tv"
+    if fit == "cover":
+        return f"scale={w}:{h}:force_original_aspect_ratio=increase:{colour},crop={w}:{h},format=yuv420p"
+    if fit == "contain":
+        return (
+            f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:{colour},"
+            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black"
+        )
+    raise ValueError(f"unknown fit {fit!r}; expected cover or contain")
+
+
+def segment_command(
+    segment: Segment,
+    shots: tuple[Shot, ...],
+    fps: int,
+    fmt: OutputFormat,
+    fit: str,
+    encoder: Encoder,
+    clip_gains: dict[int, float],
+    video_out: Path,
+    bed_out: Path,
+) -> list[str]:
+    """One segment: video to `video_out`, the shots' own audio to `bed_out`.
+
+    `clip_gains` maps a shot index to the gain of its own audio, for shots whose audio plays.
+    """
+    inputs: list[str] = []
+    chains: list[str] = []
+    audio_labels: list[str] = []
+    fitting = fit_filter(fmt, fit)
+    for k, piece in enumerate(segment.pieces):
+        shot = shots[piece.span.index]
+        end = piece.source_start + piece.frames
+        inputs += ["-t", seconds(end + SOURCE_SLACK_FRAMES + 1, fps), "-i", str(shot.path)]
+        chains.append(
+            f"[{k}:v:0]setpts=PTS-STARTPTS,fps={fps},tpad=stop_mode=clone:stop={SOURCE_SLACK_FRAMES},"
+            f"trim=start_frame={piece.source_start}:end_frame={end},setpts=PTS-STARTPTS,"
+            f"{fitting},setsar=1[v{k}]"
+        )
+        gain = clip_gains.get(piece.span.index)
+        if gain is not None:
+            chains.append(piece_audio(k, piece, segment.start, fps, gain))
+            audio_labels.append(f"[a{k}]")
+
+    chains += sequence(segment, shots, fps)
+
+    length = samples(segment.end, fps) - samples(segment.start, fps)
+    silence = f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={length}"
+    if audio_labels:
+        chains.append(f"{silence}[base]")
+        chains.append(
+            f"[base]{''.join(audio_labels)}amix=inputs={1 + len(audio_labels)}:normalize=0"
+            ":duration=first:dropout_transition=0[aout]"
+        )
+    else:
+        chains.append(f"{silence}[aout]")
+
+    return [
+        *inputs,
+        "-filter_complex", ";".join(chains),
+        "-map", "[vout]", "-fps_mode", "passthrough", *encoder.args(fps), str(video_out),
+        "-map", "[aout]", "-c:a", "pcm_f32le", str(bed_out),
+    ]
+
+
+def sequence(segment: Segment, shots: tuple[Shot, ...], fps: int) -> list[str]:
+    """Pieces [v0].. joined into [vout]: bodies and transitions, concatenated in order.
+
+    xfade works in 4:4:4 only, so a chain of xfades would convert every frame of the
+    segment to 4:4:4 and back. Instead each piece is split into its transition head, its
+    body and its transition tail; only a tail and the next head go through xfade (and that
+    conversion), and everything is joined by one concat, where bodies pass untouched.
+    """
+    chains, parts = [], []
+    for k, piece in enumerate(segment.pieces):
+        head, tail = piece.fade_in, piece.fade_out
+        body = piece.frames - head - tail
+        cuts = [(f"h{k}", 0, head), (f"b{k}", head, head + body), (f"t{k}", head + body, piece.frames)]
+        cuts = [(label, a, b) for label, a, b in cuts if b > a]
+        if len(cuts) == 1:
+            chains.append(f"[v{k}]null[{cuts[0][0]}]")
+        else:
+            chains.append(f"[v{k}]split={len(cuts)}" + "".join(f"[{label}s]" for label, _, _ in cuts))
+            chains += [
+                f"[{label}s]trim=start_frame={a}:end_frame={b},setpts=PTS-STARTPTS[{label}]" for label, a, b in cuts
+            ]
+        if head:
+            transition = shots[piece.span.index].transition.value
+            chains.append(
+                f"[t{k - 1}][h{k}]xfade=transition={transition}:duration={seconds(head, fps)}:offset=0,"
+                f"format=yuv420p[x{k}]"
+            )
+            parts.append(f"[x{k}]")
+        if body:
+            parts.append(f"[b{k}]")
+    # concat answers in microseconds; settb puts the frames back on the 1/fps grid
+    chains.append(f"{''.join(parts)}concat=n={len(parts)}:v=1:a=0,settb=1/{fps},format=yuv420p[vout]")
+    return chains
+
+
+def piece_audio(k: int, piece: Piece, segment_start: int, fps: int, gain: float) -> str:
+    """Input k's audio for `piece`, on the segment's sample grid, crossfading with its transitions."""
+    start = samples(piece.source_start, fps)
+    length = samples(piece.end, fps) - samples(piece.start, fps)
+    chain = (
+        f"[{k}:a:0]{AUDIO_FORMAT},asetpts=PTS-STARTPTS,"
+        f"atrim=start_sample={start}:end_sample={start + length},asetpts=PTS-STARTPTS,"
+        f"apad=whole_len={length}"
+    )
+    if piece.fade_in:
+        chain += f",afade=t=in:ss=0:ns={samples(piece.fade_in, fps)}"
+    if piece.fade_out:
+        fade = samples(piece.fade_out, fps)
+        chain += f",afade=t=out:ss={length - fade}:ns={fade}"
+    delay = samples(piece.start, fps) - samples(segment_start, fps)
+    return f"{chain},volume={gain:.6g},adelay=delays={delay}S:all=1[a{k}]"
+
+
+@dataclass(frozen=True)
+class MusicPlan:
+    path: Path
+    fade_in_s: float
+    fade_out_s: float
+    gain_expression: str | None  # None: full level throughout
+
+
+def mix_command(
+    bed_list: Path, music: MusicPlan | None, total_frames: int, fps: int, loudnorm: str | None, output: list[str]
+) -> list[str]:
+    """The final audio: beds plus music, `loudnorm` (a filter, or None) last, then `output`."""
+    total = samples(total_frames, fps)
+    inputs = ["-f", "concat", "-safe", "0", "-i", str(bed_list)]
+    chains = [f"[0:a]atrim=end_sample={total},asetpts=PTS-STARTPTS[bed]"]
+    mixed = "bed"
+    if music is not None:
+        inputs += ["-stream_loop", "-1", "-t", f"{total / SAMPLE_RATE + 1:.3f}", "-i", str(music.path)]
+        quarter = total // 4  # fades never take more than a quarter of a short video each
+        fade_in = min(round(music.fade_in_s * SAMPLE_RATE), quarter)
+        fade_out = min(round(music.fade_out_s * SAMPLE_RATE), quarter)
+        chain = f"[1:a:0]{AUDIO_FORMAT},asetpts=PTS-STARTPTS,atrim=end_sample={total}"
+        if fade_in:
+            chain += f",afade=t=in:ss=0:ns={fade_in}"
+        if fade_out:
+            chain += f",afade=t=out:ss={total - fade_out}:ns={fade_out}"
+        if music.gain_expression:
+            chain += (
+                f",asetnsamples=n={ENVELOPE_FRAME_SAMPLES}"
+                f",volume=volume='{music.gain_expression}':eval=frame"
+            )
+        chains.append(chain + "[music]")
+        chains.append("[bed][music]amix=inputs=2:normalize=0:duration=first:dropout_transition=0[mix]")
+        mixed = "mix"
+    normalise = f"{loudnorm}," if loudnorm else ""
+    chains.append(f"[{mixed}]{normalise}{AUDIO_FORMAT},apad=whole_len={total},atrim=end_sample={total}[aout]")
+    return [*inputs, "-filter_complex", ";".join(chains), "-map", "[aout]", *output]
+
+
+def join_command(video_list: Path, audio: Path, output: Path) -> list[str]:
+    """Segments and audio into the final mp4, stream-copied (no second encode)."""
+    return [
+        "-f", "concat", "-safe", "0", "-i", str(video_list), "-i", str(audio),
+        "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-movflags", "+faststart", str(output),
+    ]
+
+
+def concat_list(paths: list[Path]) -> str:
+    """An ffmpeg concat-demuxer list naming `paths` (quotes escaped the demuxer's way)."""
+    return "".join("file '{}'\n".format(str(p.resolve()).replace("'", "'\\''")) for p in paths)
+
+
+def seconds(frames: int, fps: int) -> str:
+    return f"{frames / fps:.6f}"

@@ -1,0 +1,153 @@
+"""Rendering a timeline to an mp4: check the inputs, render segments, mix audio, join.
+
+Files only, no database and no store: `phase.py` fetches the inputs and keeps the result.
+Every intermediate lives in `workdir`, so a failure leaves nothing anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from tasks.assemble.errors import AssembleError
+from tasks.assemble.formats import OutputFormat
+from tasks.assemble.graph import Encoder, MusicPlan, concat_list, join_command, mix_command, segment_command
+from tasks.assemble.layout import TimelineSpec, frame_layout
+from tasks.assemble.loudness import LoudnessTarget, Measurement, measure_filter, normalize_filter, parse_loudnorm
+from tasks.assemble.mixing import music_gain_expression, policy_gains
+from tasks.assemble.segments import plan_segments
+from tasks.assemble.sources import inspect_sources
+from tasks.media.ffmpeg import FFmpegError, run_ffmpeg
+from tasks.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    fmt: OutputFormat
+    encoder: Encoder
+    fit: str
+    max_shots: int
+    loudness: LoudnessTarget
+    audio_bitrate: str
+    music_fade_in_s: float
+    music_fade_out_s: float
+    duck_db: float
+
+
+def render_options(fmt: OutputFormat, settings: Settings) -> RenderOptions:
+    """Everything a render needs from the settings; a preview swaps in the fast encoder."""
+    encoder = (
+        Encoder(settings.preview_x264_preset, settings.preview_crf)
+        if fmt.preview
+        else Encoder(settings.assemble_x264_preset, settings.assemble_crf)
+    )
+    return RenderOptions(
+        fmt=fmt,
+        encoder=encoder,
+        fit=settings.assemble_fit,
+        max_shots=settings.assemble_segment_shots,
+        loudness=LoudnessTarget(
+            integrated=settings.loudness_lufs,
+            true_peak=settings.true_peak_dbtp - settings.true_peak_margin_db,
+            loudness_range=settings.loudness_range_lu,
+        ),
+        audio_bitrate=settings.audio_bitrate,
+        music_fade_in_s=settings.music_fade_in_s,
+        music_fade_out_s=settings.music_fade_out_s,
+        duck_db=settings.duck_music_db,
+    )
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    frames: int
+    segments: int
+    loudness_in: Measurement | None  # the mix before normalisation; None when it is silent
+
+
+def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -> RenderResult:
+    """Render `spec` to `workdir`/final.mp4 (H.264 yuv420p + AAC, +faststart)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    spans = frame_layout(spec)
+    sources = inspect_sources(spec, spans)
+    gains = [policy_gains(spec.shots[span.index].audio_policy, options.duck_db) for span in spans]
+    clip_gains = {
+        span.index: gain.clip
+        for span, gain in zip(spans, gains)
+        if gain.clip > 0 and sources[spec.shots[span.index].clip_id].has_audio
+    }
+    segments = plan_segments(spans, options.max_shots)
+    bound = log.bind(shots=len(spans), segments=len(segments), format=options.fmt.name)
+    bound.info("assemble.render.started", frames=spans[-1].end)
+
+    videos, beds = [], []
+    for segment in segments:
+        video, bed = workdir / f"segment-{segment.index:03d}.mp4", workdir / f"segment-{segment.index:03d}.wav"
+        clip_ids = ", ".join(str(spec.shots[p.span.index].clip_id) for p in segment.pieces)
+        ffmpeg(
+            segment_command(
+                segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder, clip_gains, video, bed
+            ),
+            f"segment {segment.index + 1} of {len(segments)}, clips {clip_ids}",
+        )
+        videos.append(video)
+        beds.append(bed)
+        bound.info("assemble.segment.rendered", segment=segment.index, frames=segment.frames)
+
+    bed_list = workdir / "beds.txt"
+    bed_list.write_text(concat_list(beds))
+    music = (
+        MusicPlan(
+            spec.music,
+            options.music_fade_in_s,
+            options.music_fade_out_s,
+            music_gain_expression(spans, [g.music for g in gains], spec.fps),
+        )
+        if spec.music is not None
+        else None
+    )
+    audio = workdir / "audio.m4a"
+    measured = mix_audio(bed_list, music, spans[-1].end, spec.fps, options, audio)
+    for bed in beds:
+        bed.unlink()
+
+    video_list = workdir / "segments.txt"
+    video_list.write_text(concat_list(videos))
+    final = workdir / "final.mp4"
+    ffmpeg(join_command(video_list, audio, final), "joining segments and audio")
+    for video in videos:
+        video.unlink()
+    bound.info("assemble.render.finished", path=str(final))
+    return RenderResult(final, spans[-1].end, len(segments), measured)
+
+
+def mix_audio(
+    bed_list: Path, music: MusicPlan | None, frames: int, fps: int, options: RenderOptions, out: Path
+) -> Measurement | None:
+    """Two-pass loudnorm: measure the mix, then normalise it while encoding AAC.
+
+    A silent mix (no music, no audible clip audio) has no loudness to normalise: it is
+    encoded as silence of the right length, which players still expect to find.
+    """
+    what = f"music {music.path.name}" if music else "clip audio"
+    stderr = ffmpeg(
+        mix_command(bed_list, music, frames, fps, measure_filter(options.loudness), ["-f", "null", "-"]),
+        f"measuring loudness ({what})",
+    )
+    measured = parse_loudnorm(stderr)
+    loudnorm = None if measured.silent else normalize_filter(options.loudness, measured)
+    encode = ["-c:a", "aac", "-b:a", options.audio_bitrate, str(out)]
+    ffmpeg(mix_command(bed_list, music, frames, fps, loudnorm, encode), f"mixing audio ({what})")
+    return None if measured.silent else measured
+
+
+def ffmpeg(args: list[str], what: str) -> str:
+    try:
+        return run_ffmpeg(args, what)
+    except FFmpegError as err:
+        raise AssembleError(str(err), err.lines) from err

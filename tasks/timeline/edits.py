@@ -1,0 +1,346 @@
+"""The editor's contract: the design's edit types applied to a timeline version.
+
+Each edit reads the newest version, applies one change (pure, below), and writes the result as
+the next version with an `edits` row holding the payload (plus what was actually applied) and
+both version ids. An invalid edit raises EditRefused before anything is written. After an edit
+only Phase 4 needs to run: the new version is complete, with every start time and trim.
+
+Shots are addressed by their index in the version. What each edit keeps:
+- reorder, trim, remove_clip, change_transition keep every other shot's length and trim; with
+  beat sync on, each cut is then moved to the nearest beat its clips can reach (so a trim's
+  end may move by up to half a beat; the applied values are returned and recorded).
+- change_transition keeps every start time: the previous shot plays longer under the overlap.
+- swap_music and change_pacing re-cut the same shots, in the same order with the same
+  transition types, to the new beat grid or pacing; their trims are recomputed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlmodel import select
+
+from db.enums import EditType, TransitionType
+from db.models import Clip, Edit
+from db.session import session_scope
+from tasks.storage import ArtifactNotFound, get_store
+from tasks.timeline.audio import AudioError
+from tasks.timeline.beats import BeatDetectionError, BeatGrid
+from tasks.timeline.music import analyse_music
+from tasks.timeline.templates import Template, get_template
+from tasks.timeline.timing import (
+    Pacing,
+    Rhythm,
+    Segment,
+    ShotInput,
+    ShotTiming,
+    TimingError,
+    audio_policy_for,
+    cap_frames,
+    frames,
+    lay_out,
+    plan_timing,
+    segments_of,
+    total_duration,
+)
+from tasks.timeline.versions import NoTimeline, lock_job, read_version, write_version
+
+log = structlog.get_logger(__name__)
+
+
+class EditRefused(ValueError):
+    """The edit is invalid for this timeline; nothing was changed. The message says why."""
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reorder(_Payload):
+    from_index: int = Field(ge=0)
+    to_index: int = Field(ge=0)
+
+
+class Trim(_Payload):
+    index: int = Field(ge=0)
+    in_time: float | None = Field(default=None, ge=0)
+    out_time: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _something(self) -> Trim:
+        if self.in_time is None and self.out_time is None:
+            raise ValueError("give in_time, out_time or both")
+        return self
+
+
+class ChangeTransition(_Payload):
+    index: int = Field(ge=0)
+    transition: TransitionType
+    duration: float | None = Field(default=None, ge=0)  # seconds; None: the template's length
+
+
+class RemoveClip(_Payload):
+    index: int = Field(ge=0)
+
+
+class SwapMusic(_Payload):
+    music_uri: str | None  # None: no music, a silent video
+    bpm: float | None = Field(default=None, gt=0)
+    beat_offset: float | None = Field(default=None, ge=0)
+
+
+class ChangePacing(_Payload):
+    beat_sync: bool | None = None
+    shot_beats: tuple[float, float] | None = None
+    shot_seconds: tuple[float, float] | None = None
+    target_length: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ChangePacing:
+        if all(v is None for v in (self.beat_sync, self.shot_beats, self.shot_seconds, self.target_length)):
+            raise ValueError("give beat_sync, shot_beats, shot_seconds or target_length")
+        for name in ("shot_beats", "shot_seconds"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value[0] <= value[1]:
+                raise ValueError(f"{name} must be [shortest, longest] with 0 < shortest <= longest")
+        return self
+
+
+PAYLOADS: dict[EditType, type[_Payload]] = {
+    EditType.reorder: Reorder,
+    EditType.trim: Trim,
+    EditType.change_transition: ChangeTransition,
+    EditType.remove_clip: RemoveClip,
+    EditType.swap_music: SwapMusic,
+    EditType.change_pacing: ChangePacing,
+}
+
+
+def parse_edit(edit_type: str, payload: dict[str, Any]) -> tuple[EditType, _Payload]:
+    try:
+        kind = EditType(edit_type)
+    except ValueError:
+        raise EditRefused(f"unknown edit type {edit_type!r}; expected one of {', '.join(e.value for e in EditType)}") from None
+    try:
+        return kind, PAYLOADS[kind].model_validate(payload)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise EditRefused(f"{kind.value}: {where + ': ' if where else ''}{first['msg']}") from None
+
+
+@dataclass(frozen=True)
+class Base:
+    """The version being edited, as the pure edit functions see it."""
+
+    version: int
+    rows: list[ShotTiming]
+    durations: list[float]  # each row's clip, seconds
+    template: Template
+    pacing: Pacing
+    grid: BeatGrid | None  # the music's grid, whether or not cuts follow it
+    fps: int
+
+    @property
+    def snap(self) -> BeatGrid | None:
+        return self.grid if self.pacing.beat_sync else None
+
+    @property
+    def total(self) -> float:
+        return total_duration(self.rows, self.fps)
+
+    def segments(self) -> list[Segment]:
+        return segments_of(self.rows, [cap_frames(d, self.fps) for d in self.durations], self.fps)
+
+    def shot(self, index: int) -> int:
+        if index >= len(self.rows):
+            raise EditRefused(f"no shot at index {index}: version {self.version} has {len(self.rows)} (0-{len(self.rows) - 1})")
+        return index
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rows: list[ShotTiming]
+    grid: BeatGrid | None
+    pacing: Pacing
+    applied: dict[str, Any]
+
+
+def _laid(base: Base, segs: list[Segment]) -> list[ShotTiming]:
+    segs[0].transition, segs[0].fade = TransitionType.cut, 0  # the first shot always starts with a cut
+    try:
+        return lay_out(segs, base.fps, base.snap, base.grid.music_duration if base.grid else None)
+    except TimingError as err:
+        raise EditRefused(str(err)) from None
+
+
+def _outcome(base: Base, rows: list[ShotTiming], **applied: Any) -> Outcome:
+    return Outcome(rows, base.grid, base.pacing, applied)
+
+
+def reorder(base: Base, edit: Reorder) -> Outcome:
+    src, dst = base.shot(edit.from_index), base.shot(edit.to_index)
+    if src == dst:
+        raise EditRefused(f"shot {src} is already at index {dst}")
+    segs = base.segments()
+    segs.insert(dst, segs.pop(src))
+    return _outcome(base, _laid(base, segs))
+
+
+def trim(base: Base, edit: Trim) -> Outcome:
+    i = base.shot(edit.index)
+    row, duration = base.rows[i], base.durations[i]
+    start = row.in_time if edit.in_time is None else edit.in_time
+    end = row.out_time if edit.out_time is None else edit.out_time
+    if not 0 <= start < end <= duration + 1e-6:
+        raise EditRefused(f"trim [{start:g}, {end:g}] s is outside clip {row.clip_id}'s footage (0-{duration:g} s)")
+    segs = base.segments()
+    fade_next = segs[i + 1].fade if i + 1 < len(segs) else 0
+    length = frames(end - start, base.fps) - fade_next
+    if length < max(segs[i].fade, 1):
+        raise EditRefused(f"trimmed to {end - start:g} s, shot {i} is shorter than its transitions")
+    segs[i].in_frame, segs[i].length = frames(start, base.fps), length
+    rows = _laid(base, segs)
+    return _outcome(base, rows, in_time=rows[i].in_time, out_time=rows[i].out_time)
+
+
+def change_transition(base: Base, edit: ChangeTransition) -> Outcome:
+    i = base.shot(edit.index)
+    if i == 0 and edit.transition is not TransitionType.cut:
+        raise EditRefused("the first shot always starts with a cut")
+    if edit.transition is TransitionType.cut:
+        seconds = 0.0
+    elif edit.duration is not None:
+        seconds = edit.duration
+    else:
+        seconds = base.template.transition_beats * base.snap.period if base.snap else base.template.transition_seconds
+    fade = frames(seconds, base.fps)
+    if edit.transition is not TransitionType.cut and fade < 1:
+        raise EditRefused(f"a {seconds:g} s {edit.transition.value} is shorter than a frame at {base.fps} fps; use cut")
+    segs = base.segments()
+    if (segs[i].transition, segs[i].fade) == (edit.transition, fade):
+        raise EditRefused(f"shot {i} already has a {fade / base.fps:g} s {edit.transition.value}")
+    if fade > segs[i].length:
+        raise EditRefused(f"a {seconds:g} s transition is longer than shot {i} ({segs[i].length / base.fps:g} s)")
+    segs[i].transition, segs[i].fade = edit.transition, fade
+    return _outcome(base, _laid(base, segs), transition_duration=fade / base.fps)
+
+
+def remove_clip(base: Base, edit: RemoveClip) -> Outcome:
+    i = base.shot(edit.index)
+    if len(base.rows) == 1:
+        raise EditRefused("removing the only shot would leave the timeline empty")
+    segs = base.segments()
+    removed = segs.pop(i)
+    return _outcome(base, _laid(base, segs), removed_clip_id=removed.clip_id)
+
+
+def _recut(base: Base, pacing: Pacing, grid: BeatGrid | None, total: float | None = None) -> list[ShotTiming]:
+    """The same shots, transitions and order, timed afresh for new music or pacing."""
+    seen: dict[int, int] = {}
+    shots = []
+    for row, duration in zip(base.rows, base.durations):
+        shots.append(ShotInput(row.clip_id, duration, row.transition, seen.get(row.clip_id, 0)))
+        seen[row.clip_id] = seen.get(row.clip_id, 0) + 1
+    rhythm = Rhythm.resolve(base.template, pacing, grid)
+    if total is not None:
+        rhythm = replace(rhythm, total=min(rhythm.total, total))
+    try:
+        return plan_timing(shots, rhythm, base.fps, audio_policy_for(base.template, grid is not None))
+    except TimingError as err:
+        raise EditRefused(str(err)) from None
+
+
+def swap_music(base: Base, edit: SwapMusic, grid: BeatGrid | None) -> Outcome:
+    rows = _recut(base, base.pacing, grid)
+    return Outcome(rows, grid, base.pacing, {"tempo": grid.tempo if grid else None})
+
+
+def change_pacing(base: Base, edit: ChangePacing) -> Outcome:
+    if edit.beat_sync and base.grid is None:
+        raise EditRefused("beat sync needs music: this version has none (swap_music first)")
+    given = edit.model_dump(exclude_none=True)
+    pacing = replace(base.pacing, **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+    if pacing == base.pacing:
+        raise EditRefused("the pacing is already that")
+    total = None
+    if edit.target_length is None:
+        # the same shots at the new lengths: the video grows or shrinks with them
+        rhythm = Rhythm.resolve(base.template, pacing, base.grid)
+        n, (lo, hi) = len(base.rows), rhythm.shot_range
+        total = min(max(base.total, n * lo + rhythm.closing_hold), n * hi + rhythm.closing_hold)
+        pacing = replace(pacing, target_length=round(total, 3))
+    rows = _recut(base, pacing, base.grid, total)
+    return Outcome(rows, base.grid, pacing, {"pacing": pacing.to_json()})
+
+
+def apply_to(base: Base, kind: EditType, edit: _Payload, new_grid: BeatGrid | None = None) -> Outcome:
+    """The pure part of an edit: the base version in, the next version's content out."""
+    if not base.rows:
+        raise EditRefused(f"version {base.version} has no shots: nothing to edit")
+    if kind is EditType.swap_music:
+        return swap_music(base, edit, new_grid)  # type: ignore[arg-type]
+    handlers = {
+        EditType.reorder: reorder, EditType.trim: trim, EditType.change_transition: change_transition,
+        EditType.remove_clip: remove_clip, EditType.change_pacing: change_pacing,
+    }
+    return handlers[kind](base, edit)  # type: ignore[operator]
+
+
+def _new_music(edit: SwapMusic) -> BeatGrid | None:
+    """Analyse the new music before any row is locked; bad music is a refused edit."""
+    store = get_store()
+    try:
+        if edit.music_uri is not None and not store.exists(edit.music_uri):
+            raise EditRefused(f"no music at {edit.music_uri}")
+        return analyse_music(store, edit.music_uri, bpm=edit.bpm, beat_offset=edit.beat_offset)
+    except (ValueError, ArtifactNotFound, AudioError, BeatDetectionError) as err:
+        if isinstance(err, EditRefused):
+            raise
+        raise EditRefused(f"swap_music: {err}") from None
+
+
+def apply_edit(
+    job_id: uuid.UUID, edit_type: str, payload: dict[str, Any], *, user_id: str | None = None,
+    base_version: int | None = None,
+) -> dict[str, Any]:
+    """Apply one edit to the job's newest timeline version and write the next version.
+
+    `base_version`, when given, must be the newest version: an editor working on a stale
+    copy is refused instead of silently overwriting someone else's edit.
+    """
+    kind, edit = parse_edit(edit_type, payload)
+    new_grid = _new_music(edit) if isinstance(edit, SwapMusic) else None
+    with session_scope() as session:
+        try:
+            lock_job(session, job_id)
+            timeline, rows = read_version(session, job_id)
+        except NoTimeline as err:
+            raise EditRefused(str(err)) from None
+        if base_version is not None and base_version != timeline.version:
+            raise EditRefused(f"version {base_version} is not the newest (v{timeline.version}); reload and edit again")
+        durations = {c.id: c.duration for c in session.exec(select(Clip).where(Clip.id.in_({r.clip_id for r in rows})))}  # type: ignore[union-attr]
+        template = get_template(timeline.template_type)
+        stored = timeline.beat_grid or {}
+        pacing = (Pacing.from_json(stored["pacing"]) if "pacing" in stored
+                  else Pacing.from_template(template, True, timeline.total_duration))
+        base = Base(timeline.version, rows, [durations[r.clip_id] for r in rows], template, pacing,
+                    BeatGrid.from_json(stored) if "beats" in stored else None, timeline.fps)
+        outcome = apply_to(base, kind, edit, new_grid)
+        music_uri = edit.music_uri if isinstance(edit, SwapMusic) else timeline.music_uri
+        new = write_version(
+            session, job_id, outcome.rows,
+            beat_grid={**(outcome.grid.to_json() if outcome.grid else {}), "pacing": outcome.pacing.to_json()},
+            template_type=timeline.template_type, music_uri=music_uri,
+            fps=timeline.fps, width=timeline.width, height=timeline.height,
+        )
+        recorded = {**edit.model_dump(mode="json", exclude_none=kind is not EditType.swap_music), "applied": outcome.applied}
+        session.add(Edit(timeline_id=timeline.id, result_timeline_id=new.id, user_id=user_id, edit_type=kind, payload=recorded))
+        result = {"job_id": str(job_id), "edit_type": kind.value, "base_version": timeline.version,
+                  "version": new.version, "total_duration": new.total_duration, "applied": outcome.applied}
+    log.info("timeline.edited", job_id=str(job_id), **{k: v for k, v in result.items() if k != "job_id"})
+    return result

@@ -1,0 +1,20 @@
+"""The job's music, from the artifact store to a beat grid."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from tasks.storage import ArtifactStore, safe_name
+from tasks.timeline.beats import BeatGrid, beat_grid_from_file
+
+
+def analyse_music(
+    store: ArtifactStore, music_uri: str | None, *, bpm: float | None, beat_offset: float | None
+) -> BeatGrid | None:
+    """The music's beat grid with the given overrides; None without music."""
+    if music_uri is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="picaivid-music-") as tmp:
+        path = store.get_file(music_uri, Path(tmp) / safe_name(music_uri.rsplit("/", 1)[-1]))
+        return beat_grid_from_file(path, bpm=bpm, beat_offset=beat_offset)

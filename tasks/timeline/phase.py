@@ -1,0 +1,153 @@
+"""Phase 3 glue: the job's analysis, rendered clips and music in; a new timeline version out.
+
+1. Read the job, its current analysis (rooms with a plan), its photos and its `done` clips.
+   A clip showing an excluded (or unusable) photo is left out, as are failed clips.
+2. Apply the design's selection priorities (tasks.analyze.selection, the one place they live)
+   to the photos that lead a clip: opening, closing, and each room's first shot. Phase 1 picked
+   from every photo; here only photos with footage count, so a failed clip moves the pick on.
+3. Fetch and analyse the music (beat grid, with the job's bpm/beat_offset overrides).
+4. Compose (pure) and write the next version; earlier versions stay as they are.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlmodel import Session, select
+
+from db.enums import ClipStatus, RoomType
+from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
+from db.session import session_scope
+from tasks.analyze.scoring import effective_flags
+from tasks.analyze.selection import Candidate, select_closing, select_opening, select_room_start
+from tasks.storage import get_store
+from tasks.timeline.beats import BeatGrid
+from tasks.timeline.compose import compose_timeline
+from tasks.timeline.music import analyse_music
+from tasks.timeline.sequencing import Footage, Picks
+from tasks.timeline.templates import Template, get_template
+from tasks.timeline.timing import Pacing
+from tasks.timeline.versions import lock_job, write_version
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    job: Job
+    footage: list[Footage]
+    candidates: dict[int, Candidate]  # lead photo id -> its selection candidate
+    left_out: dict[int, str]  # clip id -> why it cannot be shown
+
+
+def room_type_of(label: str) -> RoomType:
+    try:
+        return RoomType(label)
+    except ValueError:
+        return RoomType.other
+
+
+def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise LookupError(f"no job with id {job_id}")
+    clusters = {
+        c.id: c for c in session.exec(
+            select(RoomCluster).join(AnalysisResult, AnalysisResult.room_cluster_id == RoomCluster.id)
+            .where(RoomCluster.job_id == job_id)
+        )
+    }
+    photos = {p.id: p for p in session.exec(select(Photo).where(Photo.job_id == job_id))}
+    clips = session.exec(
+        select(Clip).where(Clip.job_id == job_id, Clip.status == ClipStatus.done).order_by(Clip.id)
+    ).all()
+    flags = {
+        p.id: effective_flags(p.manual_metadata, p.room_override, p.exclude, photo=p.original_filename)
+        for p in photos.values()
+    }
+    footage, candidates, left_out = [], {}, {}
+    for clip in clips:
+        cluster = clusters.get(clip.room_cluster_id)
+        unshowable = [i for i in clip.source_photo_ids if i not in photos or flags[i].exclude or not photos[i].usable]
+        if cluster is None:
+            left_out[clip.id] = "its room is not in the current analysis"
+        elif not clip.source_photo_ids or unshowable:
+            left_out[clip.id] = f"shows excluded or unusable photos {unshowable}"
+        elif clip.duration <= 0:
+            left_out[clip.id] = "has no footage"
+        else:
+            lead = photos[clip.source_photo_ids[0]]
+            room = room_type_of(cluster.room_type)
+            score = lead.final_score if lead.final_score is not None else 0.0
+            footage.append(Footage(clip.id, cluster.id, room.value, lead.id, clip.duration, score))  # type: ignore[arg-type]
+            candidates[lead.id] = Candidate.from_flags(lead.id, room, score, flags[lead.id])  # type: ignore[arg-type]
+    return Inputs(job, footage, candidates, left_out)
+
+
+def choose_picks(footage: list[Footage], candidates: dict[int, Candidate], template: Template) -> tuple[Picks, dict[str, Any]]:
+    """The selection priorities over the photos that lead a clip; returns the picks and why."""
+    pool = list(candidates.values())
+    opening = select_opening(pool, prefer_drone=template.prefer_drone_opening)
+    closing = select_closing(pool, opening_photo_id=opening.photo_id if opening else None)
+    starts, why = {}, {}
+    for cluster_id in sorted({f.room_cluster_id for f in footage}):
+        leads = {f.lead_photo_id for f in footage if f.room_cluster_id == cluster_id}
+        choice = select_room_start([candidates[i] for i in sorted(leads)])
+        if choice is not None:
+            starts[cluster_id] = choice.photo_id
+            why[str(cluster_id)] = choice.reason
+    picks = Picks(opening.photo_id if opening else None, closing.photo_id if closing else None, starts)
+    reasons = {"opening": opening.reason if opening else None, "closing": closing.reason if closing else None,
+               "room_starts": why}
+    return picks, reasons
+
+
+def timeline_beat_grid(grid: BeatGrid | None, pacing: Pacing) -> dict[str, Any]:
+    """The timeline.beat_grid document: the grid (when there is music) and the pacing used."""
+    return {**(grid.to_json() if grid else {}), "pacing": pacing.to_json()}
+
+
+def run_timeline(job_id: uuid.UUID) -> dict:
+    """Build the job's next timeline version from its analysis, clips and music."""
+    bound = log.bind(job_id=str(job_id))
+    with session_scope() as session:
+        inputs = load_inputs(session, job_id)
+    job = inputs.job
+    template = get_template(job.template_type)
+    picks, reasons = choose_picks(inputs.footage, inputs.candidates, template)
+    for role, phase1 in (("opening", job.opening_photo_id), ("closing", job.closing_photo_id)):
+        if phase1 is not None and getattr(picks, role) != phase1:
+            bound.info("timeline.pick_moved", role=role, phase1_photo_id=phase1, photo_id=getattr(picks, role))
+    grid = analyse_music(get_store(), job.music_uri, bpm=job.bpm, beat_offset=job.beat_offset)
+    pacing = Pacing.from_template(template, job.enable_beat_sync, job.target_length or template.target_length)
+    composition = compose_timeline(inputs.footage, picks, template, pacing, grid)
+    with session_scope() as session:
+        lock_job(session, job_id)
+        timeline = write_version(
+            session, job_id, composition.rows, beat_grid=timeline_beat_grid(grid, pacing),
+            template_type=template.name, music_uri=job.music_uri,
+            fps=template.fps, width=template.width, height=template.height,
+        )
+        version = timeline.version
+    for note in composition.notes:
+        bound.warning("timeline.note", note=note)
+    summary = {
+        "version": version,
+        "template": template.name,
+        "shots": len(composition.rows),
+        "total_duration": composition.total_duration,
+        "target": composition.rhythm.total,
+        "beat_sync": composition.rhythm.grid is not None,
+        "tempo": grid.tempo if grid else None,
+        "tempo_alternatives": list(grid.tempo_alternatives) if grid else [],
+        "picks": reasons,
+        "order": [{"clip_id": s.footage.clip_id, "room": s.footage.room_type, "role": s.role} for s in composition.shots],
+        "left_out": {str(k): v for k, v in inputs.left_out.items()},
+        "notes": composition.notes,
+    }
+    bound.info("timeline.built", version=version, shots=summary["shots"], total=summary["total_duration"],
+               tempo=summary["tempo"], beat_sync=summary["beat_sync"])
+    return summary

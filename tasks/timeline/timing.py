@@ -1,0 +1,337 @@
+"""When each shot starts and which part of its clip it plays (pure).
+
+Everything is decided in whole output frames, then written as seconds, so the renderer's
+frame grid and this plan agree exactly (see db.models.TimelineClip for what the numbers mean).
+
+With beat sync on, every cut (a shot's start_time; for a transition, the moment it begins)
+lands on a beat of the grid, chosen by dynamic programming over the beats: each shot's length
+stays near an even share of the total and inside the template's range, downbeats are preferred
+to other beats, and no shot asks its clip for more footage than was rendered. Without beat sync
+(or without music) the shots share the length evenly instead. The total is the target to
+within a frame, unless the footage or the music is shorter.
+
+Edits reuse `lay_out`: shots keep their lengths, and with beat sync each cut is moved to the
+nearest beat its clips can reach.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from db.enums import AudioPolicy, TransitionType
+from tasks.timeline.beats import BeatGrid
+from tasks.timeline.templates import Template
+
+# Costs of the beat DP. A shot length off its share by 100 % costs 1; outside the template's
+# range it costs RANGE_WEIGHT more per (relative excess)^2, so the range wins unless the
+# footage forbids it. Cutting on a beat that is not a downbeat costs OFF_DOWNBEAT; on a phrase
+# start it gains PHRASE_BONUS. Each second the video falls short of its total costs SHORT_PER_S,
+# so length is given up only where no cut plan reaches it.
+RANGE_WEIGHT = 10.0
+OFF_DOWNBEAT = 0.3
+PHRASE_BONUS = 0.05
+SHORT_PER_S = 100.0
+ANCHORS = (0.5, 0.0, 1.0)  # where in its clip a shot sits: the middle; a repeat, the start, then the end
+
+
+class TimingError(ValueError):
+    """No timing satisfies the clips' lengths; the message names the shot."""
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How the shots are cut, as recorded on the timeline (beat_grid["pacing"])."""
+
+    beat_sync: bool
+    shot_beats: tuple[float, float]
+    shot_seconds: tuple[float, float]
+    target_length: float
+
+    @classmethod
+    def from_template(cls, template: Template, beat_sync: bool, target_length: float) -> Pacing:
+        return cls(beat_sync, template.shot_beats, template.shot_seconds, target_length)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"beat_sync": self.beat_sync, "shot_beats": list(self.shot_beats),
+                "shot_seconds": list(self.shot_seconds), "target_length": self.target_length}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Pacing:
+        return cls(bool(data["beat_sync"]), tuple(data["shot_beats"]), tuple(data["shot_seconds"]),  # type: ignore[arg-type]
+                   float(data["target_length"]))
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """Pacing resolved to seconds for one piece of music (or none)."""
+
+    grid: BeatGrid | None  # set only when cuts snap to it
+    shot_range: tuple[float, float]
+    transition: float  # seconds a non-cut transition lasts
+    closing_hold: float  # extra seconds for the closing shot
+    total: float  # seconds the video should last
+
+    @classmethod
+    def resolve(cls, template: Template, pacing: Pacing, grid: BeatGrid | None) -> Rhythm:
+        """Beat sync needs a grid; the total never outlasts the music."""
+        total = pacing.target_length
+        if grid is not None:
+            total = min(total, grid.music_duration)
+        if pacing.beat_sync and grid is not None:
+            p = grid.period
+            return cls(grid, (pacing.shot_beats[0] * p, pacing.shot_beats[1] * p),
+                       template.transition_beats * p, template.closing_hold_beats * p, total)
+        return cls(None, pacing.shot_seconds, template.transition_seconds, 0.0, total)
+
+    def shot_count_range(self) -> tuple[int, int]:
+        """(fewest, most) shots that fill the total at lengths inside the range."""
+        body = max(self.total - self.closing_hold, 0.0)
+        lo, hi = self.shot_range
+        return max(1, math.ceil(body / hi - 1e-9)), max(1, math.floor(body / lo + 1e-9))
+
+
+@dataclass(frozen=True)
+class ShotInput:
+    clip_id: int
+    duration: float  # seconds the clip has
+    transition: TransitionType  # into this shot (the first is always a cut)
+    occurrence: int = 0
+
+
+@dataclass(frozen=True)
+class ShotTiming:
+    """One timeline_clips row."""
+
+    clip_id: int
+    in_time: float
+    out_time: float
+    start_time: float
+    transition: TransitionType
+    transition_duration: float
+    audio_policy: AudioPolicy
+
+
+@dataclass
+class Segment:
+    """A shot while it is being laid out, in frames: its exclusive length runs from its start
+    to the next shot's start; its clip also plays under the next shot's transition."""
+
+    clip_id: int
+    cap: int  # frames its clip has
+    length: int
+    transition: TransitionType
+    fade: int  # frames of the transition into it
+    in_frame: int | None = None  # None: placed at the anchor
+    anchor: float = 0.5
+    audio: AudioPolicy = AudioPolicy.music_only
+
+
+def transition_for(template: Template, index: int, room_change: bool, closing: bool) -> TransitionType:
+    """The template's rule for the transition into shot `index`."""
+    if index == 0:
+        return TransitionType.cut
+    if closing:
+        return template.closing_transition
+    return template.room_change_transition if room_change else template.same_room_transition
+
+
+def audio_policy_for(template: Template, has_music: bool) -> AudioPolicy:
+    """With music the template's policy; without, clip audio stays muted too: a silent video,
+    because generated clips carry no sound a listing video should play on its own."""
+    return template.audio_policy if has_music else AudioPolicy.music_only
+
+
+def frames(seconds: float, fps: int) -> int:
+    """Nearest frame, halves up (the renderer rounds the same way)."""
+    return math.floor(seconds * fps + 0.5)
+
+
+def cap_frames(duration: float, fps: int) -> int:
+    """Whole frames of a clip: never more than it has."""
+    return math.floor(duration * fps + 1e-6)
+
+
+def fade_frames(transition: TransitionType, seconds: float, fps: int) -> int:
+    return 0 if transition is TransitionType.cut else frames(seconds, fps)
+
+
+def _length_cost(length: np.ndarray | float, ideal: float, lo: float, hi: float) -> np.ndarray:
+    length = np.asarray(length, dtype=float)
+    under = np.maximum(lo - length, 0.0) / lo
+    over = np.maximum(length - hi, 0.0) / hi
+    return ((length - ideal) / ideal) ** 2 + RANGE_WEIGHT * (under**2 + over**2)
+
+
+def _beat_cuts(grid: BeatGrid, total: int, fps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate cut frames strictly inside the video, and the cost of cutting on each."""
+    downbeats = {frames(t, fps) for t in grid.downbeats}
+    phrases = {frames(t, fps) for t in grid.phrases}
+    cuts = sorted({frames(t, fps) for t in grid.beats} - {0})
+    cuts = [c for c in cuts if c < total]
+    cost = [(0.0 if c in downbeats else OFF_DOWNBEAT) - (PHRASE_BONUS if c in phrases else 0.0) for c in cuts]
+    return np.array(cuts, dtype=int), np.array(cost, dtype=float)
+
+
+def _beat_lengths(segs: Sequence[Segment], rhythm: Rhythm, fps: int) -> list[int]:
+    """Exclusive lengths whose cuts all fall on beats (dynamic programming over the beats)."""
+    assert rhythm.grid is not None
+    total = frames(rhythm.total, fps)
+    n = len(segs)
+    lo, hi = (r * fps for r in rhythm.shot_range)
+    hold = rhythm.closing_hold * fps
+    share = max((total - hold) / n, 1.0)
+    if n == 1:
+        return [min(total, segs[0].cap)]
+    cuts, cut_cost = _beat_cuts(rhythm.grid, total, fps)
+    if len(cuts) < n - 1:
+        raise TimingError(f"{n} shots need {n - 1} cuts but the music has {len(cuts)} beats in {rhythm.total:.2f} s")
+    inf = math.inf
+    # best[k][j]: cost of shots 0..k-1 with cut k on cuts[j]; prev[k][j] the cut before it
+    best = np.full((n, len(cuts)), inf)
+    prev = np.full((n, len(cuts)), -1, dtype=int)
+    first = segs[0]
+    demand = cuts + segs[1].fade
+    ok = (demand <= first.cap) & (cuts >= max(first.fade, 1))
+    best[1] = np.where(ok, _length_cost(cuts, share, lo, hi) + cut_cost, inf)
+    for k in range(2, n):
+        seg, fade_next = segs[k - 1], segs[k].fade
+        length = cuts[None, :] - cuts[:, None]  # [previous cut, this cut]
+        ok = (length >= max(seg.fade, 1)) & (length + fade_next <= seg.cap)
+        total_cost = np.where(ok, best[k - 1][:, None] + _length_cost(length, share, lo, hi), inf)
+        prev[k] = np.argmin(total_cost, axis=0)
+        best[k] = total_cost[prev[k], np.arange(len(cuts))] + cut_cost
+    last = segs[-1]
+    end = np.minimum(total, cuts + last.cap)  # the last shot cannot outlast its clip
+    last_len = end - cuts
+    ok = last_len >= max(last.fade, 1)
+    final = np.where(
+        ok, best[n - 1] + _length_cost(last_len, share + hold, lo, hi + hold) + SHORT_PER_S * (total - end) / fps, inf
+    )
+    j = int(np.argmin(final))
+    if not math.isfinite(final[j]):
+        raise TimingError(
+            f"no cut plan puts {n} shots on the beats: the clips are too short for the music's "
+            f"{rhythm.grid.tempo:.1f} BPM and the transitions (shortest clip {min(s.cap for s in segs) / fps:.2f} s)"
+        )
+    positions = [int(cuts[j])]
+    for k in range(n - 1, 1, -1):
+        j = int(prev[k][j])
+        positions.append(int(cuts[j]))
+    positions = [0, *reversed(positions), int(end[np.argmin(final)])]
+    return [b - a for a, b in zip(positions, positions[1:])]
+
+
+def _even_lengths(segs: Sequence[Segment], total: int) -> list[int]:
+    """Equal exclusive lengths, except where a clip is too short: the others make up for it."""
+    caps = [s.cap - nxt.fade for s, nxt in zip(segs, segs[1:])] + [segs[-1].cap]
+    if sum(caps) <= total:
+        return caps
+    lo, hi = 0, max(caps)  # the largest equal share x with sum(min(cap, x)) <= total
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if sum(min(c, mid) for c in caps) <= total else (lo, mid - 1)
+    lengths = [min(c, lo) for c in caps]
+    spare = total - sum(lengths)
+    for i, c in enumerate(caps):  # the frames rounding left over, one each
+        if spare and lengths[i] < c:
+            lengths[i] += 1
+            spare -= 1
+    return lengths
+
+
+def plan_timing(shots: Sequence[ShotInput], rhythm: Rhythm, fps: int, audio: AudioPolicy) -> list[ShotTiming]:
+    """Lengths, trims and transitions of the given shots, in order."""
+    if not shots:
+        raise TimingError("no shots to time")
+    segs = [
+        Segment(
+            clip_id=s.clip_id, cap=cap_frames(s.duration, fps), length=0,
+            transition=TransitionType.cut if i == 0 else s.transition,
+            fade=0 if i == 0 else fade_frames(s.transition, rhythm.transition, fps),
+            anchor=ANCHORS[s.occurrence % len(ANCHORS)], audio=audio,
+        )
+        for i, s in enumerate(shots)
+    ]
+    for s in segs:
+        if s.cap < 1:
+            raise TimingError(f"clip {s.clip_id} has no whole frame of footage")
+    if rhythm.grid is not None:
+        lengths = _beat_lengths(segs, rhythm, fps)
+    else:
+        lengths = _even_lengths(segs, frames(rhythm.total, fps))
+    for seg, length in zip(segs, lengths):
+        seg.length = length
+    return lay_out(segs, fps)
+
+
+def lay_out(
+    segs: Sequence[Segment], fps: int, grid: BeatGrid | None = None, limit: float | None = None
+) -> list[ShotTiming]:
+    """Rows from segments: starts from the lengths (each cut moved to the nearest reachable
+    beat when `grid` is given), then each clip's trim, kept where asked and inside the clip.
+    The video ends by `limit` seconds (the music's end) where given."""
+    segs = list(segs)
+    starts = [0]
+    for k in range(1, len(segs)):
+        prev, seg = segs[k - 1], segs[k]
+        earliest = starts[-1] + max(prev.fade, 1)
+        latest = starts[-1] + prev.cap - seg.fade  # the previous clip must cover the transition
+        wanted = starts[-1] + min(prev.length, prev.cap - seg.fade)
+        if latest < earliest:
+            raise TimingError(
+                f"shot {k - 1} (clip {prev.clip_id}) has {prev.cap / fps:.2f} s of footage, too little "
+                f"for its transitions ({prev.fade / fps:.2f} s in, {seg.fade / fps:.2f} s out)"
+            )
+        if grid is not None:
+            reachable = [f for f in (frames(b, fps) for b in grid.beats) if earliest <= f <= latest]
+            if not reachable:
+                raise TimingError(f"no beat lies where shot {k - 1} (clip {prev.clip_id}) can end")
+            wanted = min(reachable, key=lambda f: (abs(f - wanted), f))
+        starts.append(max(earliest, wanted))
+    last = segs[-1]
+    end = starts[-1] + min(last.length, last.cap)
+    if limit is not None:
+        end = min(end, frames(limit, fps))
+    if end - starts[-1] < max(last.fade, 1):
+        raise TimingError(f"the last shot (clip {last.clip_id}) is shorter than its transition")
+    bounds = [*starts, end]
+    rows = []
+    for k, seg in enumerate(segs):
+        fade_next = segs[k + 1].fade if k + 1 < len(segs) else 0
+        need = bounds[k + 1] - bounds[k] + fade_next
+        slack = seg.cap - need
+        in_frame = round(seg.anchor * slack) if seg.in_frame is None else min(seg.in_frame, slack)
+        rows.append(ShotTiming(
+            clip_id=seg.clip_id,
+            in_time=round(in_frame / fps, 6),
+            out_time=round((in_frame + need) / fps, 6),
+            start_time=round(bounds[k] / fps, 6),
+            transition=seg.transition,
+            transition_duration=round(seg.fade / fps, 6),
+            audio_policy=seg.audio,
+        ))
+    return rows
+
+
+def total_duration(rows: Sequence[ShotTiming], fps: int) -> float:
+    """Where the last shot ends, on the frame grid."""
+    last = rows[-1]
+    return round((frames(last.start_time, fps) + frames(last.out_time - last.in_time, fps)) / fps, 6)
+
+
+def segments_of(rows: Sequence[ShotTiming], caps: Sequence[int], fps: int) -> list[Segment]:
+    """Rows back into segments (lengths and trims in frames), for edits to rearrange."""
+    bounds = [frames(r.start_time, fps) for r in rows]
+    bounds.append(bounds[-1] + frames(rows[-1].out_time - rows[-1].in_time, fps))
+    return [
+        Segment(
+            clip_id=r.clip_id, cap=cap, length=bounds[k + 1] - bounds[k], transition=r.transition,
+            fade=frames(r.transition_duration, fps), in_frame=frames(r.in_time, fps), audio=r.audio_policy,
+        )
+        for k, (r, cap) in enumerate(zip(rows, caps))
+    ]

@@ -1,0 +1,89 @@
+"""Phase 1's output written by hand: a job, its stored photos and depth maps, rooms and plans.
+
+Phase 2 reads exactly these rows and artifacts, so its tests insert them directly instead of
+running the analysis.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from db.enums import ConfidenceTier, MotionType
+from db.models import AnalysisResult, Job, Photo, RoomCluster
+from db.session import session_scope
+from tasks.analyze.depth import depth_stats, encode_depth_png
+from tasks.storage import ArtifactStore, keys
+
+
+@dataclass
+class PhotoSpec:
+    name: str
+    image: np.ndarray
+    depth: np.ndarray | None  # None: Phase 1 stored no depth map
+    final_score: float = 0.5
+
+
+@dataclass
+class RoomSpec:
+    room_type: str
+    tier: ConfidenceTier
+    motion: MotionType
+    photos: list[PhotoSpec]
+    duration: float = 1.0
+
+
+@dataclass
+class SeededJob:
+    job_id: uuid.UUID
+    photo_ids: dict[str, int] = field(default_factory=dict)
+    cluster_ids: dict[str, int] = field(default_factory=dict)  # room_type -> cluster id
+
+
+def jpeg(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def seed_phase1(store: ArtifactStore, rooms: list[RoomSpec], opening: str | None = None,
+                closing: str | None = None) -> SeededJob:
+    seeded = SeededJob(uuid.uuid4())
+    with session_scope() as session:
+        session.add(Job(id=seeded.job_id, listing_id="test"))
+        session.flush()
+        for room in rooms:
+            cluster = RoomCluster(job_id=seeded.job_id, room_type=room.room_type, confidence_tier=room.tier,
+                                  image_count=len(room.photos))
+            session.add(cluster)
+            session.flush()
+            seeded.cluster_ids[room.room_type] = cluster.id  # type: ignore[assignment]
+            ids = []
+            for spec in room.photos:
+                photo = Photo(job_id=seeded.job_id, original_filename=spec.name, room_cluster_id=cluster.id,
+                              s3_uri=store.put_bytes(keys.photo(seeded.job_id, spec.name), jpeg(spec.image)),
+                              width=spec.image.shape[1], height=spec.image.shape[0],
+                              base_score=spec.final_score, final_score=spec.final_score, room_label=room.room_type)
+                session.add(photo)
+                session.flush()
+                if spec.depth is not None:
+                    stats = depth_stats(spec.depth)
+                    photo.depth_uri = store.put_bytes(keys.depth(seeded.job_id, photo.id),
+                                                      encode_depth_png(spec.depth), "image/png")
+                    photo.depth_variance, photo.depth_layering = stats.variance, stats.layering
+                    photo.planarity = stats.planarity
+                seeded.photo_ids[spec.name] = photo.id  # type: ignore[assignment]
+                ids.append(photo.id)
+            session.add(AnalysisResult(
+                job_id=seeded.job_id, room_cluster_id=cluster.id, hero_photo_id=ids[0],
+                recommended_motion=room.motion, allowed_motion_types=[room.motion.value],
+                recommended_duration=room.duration, tier=room.tier, model_recommendation="test",
+            ))
+        job = session.get(Job, seeded.job_id)
+        job.opening_photo_id = seeded.photo_ids.get(opening) if opening else None  # type: ignore[union-attr]
+        job.closing_photo_id = seeded.photo_ids.get(closing) if closing else None  # type: ignore[union-attr]
+    return seeded

@@ -1,0 +1,85 @@
+"""The generator interface: backend choice, request checks, encoded output checked against the ask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from db.enums import ConfidenceTier, MotionType
+from tasks.render.generator import (
+    BackendName,
+    BackendUnavailable,
+    BadRender,
+    ClipRequest,
+    ParallaxBackend,
+    choose_backend,
+    generate_clip,
+    load_backend,
+)
+from tasks.settings import Settings
+
+
+def request(images, depths, motion=MotionType.micro_push_in, **kw) -> ClipRequest:
+    fields = {"images": tuple(images), "depths": tuple(depths), "motion": motion, "room_type": "living_room",
+              "duration": 1.0, "fps": 12, "width": 320, "height": 180, "tier": ConfidenceTier.low}
+    return ClipRequest(**(fields | kw))
+
+
+def test_backend_choice_follows_settings_machine_and_plan() -> None:
+    def gpu() -> bool:
+        return True
+
+    def no_gpu() -> bool:
+        return False
+
+    assert choose_backend("auto", None, gpu) is BackendName.parallax
+    assert choose_backend("auto", "Lightricks/LTX-2", no_gpu) is BackendName.parallax
+    assert choose_backend("auto", "Lightricks/LTX-2", gpu) is BackendName.ltx2
+    assert choose_backend("ltx2", "x", no_gpu) is BackendName.ltx2
+    assert choose_backend("parallax", "x", gpu) is BackendName.parallax
+    assert choose_backend("auto", "x", gpu, forced="parallax") is BackendName.parallax
+    with pytest.raises(ValueError, match="auto, ltx2 or parallax"):
+        choose_backend("wan22", None, no_gpu)
+
+
+def test_ltx2_without_a_model_is_unavailable() -> None:
+    with pytest.raises(BackendUnavailable, match="LTX2_MODEL"):
+        load_backend(BackendName.ltx2, Settings(ltx2_model=None))
+
+
+def test_requests_are_checked() -> None:
+    image, depth = np.zeros((40, 60, 3), np.uint8), np.zeros((40, 60), np.float32)
+    with pytest.raises(ValueError, match="at least one"):
+        request([], [])
+    with pytest.raises(ValueError, match="one depth"):
+        request([image], [])
+    with pytest.raises(ValueError, match="pan_direction"):
+        request([image], [depth], pan_direction="up")
+    assert request([image], [depth], duration=2.5, fps=30).n_frames == 75
+
+
+def test_parallax_clip_is_encoded_at_the_requested_shape(living, tmp_path: Path) -> None:
+    image, depth = living
+    clip = generate_clip(request([image], [depth]), ParallaxBackend(), tmp_path / "c.mp4", Settings())
+    assert (clip.info.width, clip.info.height, clip.info.frame_count, clip.info.fps) == (320, 180, 12, 12.0)
+    assert clip.backend == "parallax-cpu" and not clip.uses_gpu and not clip.is_3d
+    assert clip.metadata["overscan"] == 1.0 and clip.path.stat().st_size > 0
+
+
+class ShortBackend:
+    """A backend that stops early: the check must notice, whatever made the frames."""
+
+    name, uses_gpu = "short", False
+
+    def render(self, req: ClipRequest, write) -> dict:
+        for _ in range(req.n_frames - 3):
+            write(np.zeros((req.height, req.width, 3), np.uint8))
+        return {}
+
+
+def test_a_backend_that_delivers_the_wrong_length_is_caught(tmp_path: Path) -> None:
+    image = np.zeros((40, 60, 3), np.uint8)
+    with pytest.raises(BadRender, match="asked 320x180x12"):
+        generate_clip(request([image], [None]), ShortBackend(), tmp_path / "c.mp4", Settings())

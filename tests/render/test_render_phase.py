@@ -1,0 +1,205 @@
+"""Phase 2 glue on the real database and artifact store: planning, the clip unit, downgrades."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from db.enums import ClipStatus, ConfidenceTier
+from db.enums import MotionType as M
+from db.models import AnalysisResult, Clip, Job
+from db.session import session_scope
+from tasks.media.video import probe
+from tasks.render.clip_unit import add_gpu_seconds, render_clip
+from tasks.render.phase import plan_clips, run_render
+from tasks.settings import get_settings
+from tests.render.phase1_rows import PhotoSpec, RoomSpec, seed_phase1
+
+FPS, WIDTH, HEIGHT = 15, 480, 270
+
+
+@pytest.fixture
+def small_clips(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clips at 480x270, 15 fps: the same code path as 1080p, a fraction of the time."""
+    for name, value in (("CLIP_FPS", FPS), ("CLIP_WIDTH", WIDTH), ("CLIP_HEIGHT", HEIGHT), ("GENERATOR", "parallax")):
+        monkeypatch.setenv(f"PICAIVID_{name}", str(value))
+    get_settings.cache_clear()
+
+
+def clips(job_id: uuid.UUID) -> list[Clip]:
+    with session_scope() as session:
+        return list(session.exec(select(Clip).where(Clip.job_id == job_id).order_by(Clip.id)))
+
+
+def photo_spec(views: dict, stem: str, depth: bool = True) -> PhotoSpec:
+    image, unit = views[stem]
+    return PhotoSpec(stem, image, unit if depth else None)
+
+
+@pytest.fixture(scope="module")
+def views(listing_root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from tests.render.clip_makers import sample_photo
+
+    stems = ("living_a", "living_b", "kitchen_a", "kitchen_b", "bedroom_a", "exterior_front_a", "exterior_front_b")
+    return {stem: sample_photo(listing_root, stem) for stem in stems}
+
+
+def test_plan_follows_the_analysis_and_is_idempotent(small_clips, store, views) -> None:
+    seeded = seed_phase1(store, [
+        RoomSpec("living_room", ConfidenceTier.medium, M.two_image_reveal,
+                 [photo_spec(views, "living_a"), photo_spec(views, "living_b")]),
+        RoomSpec("kitchen", ConfidenceTier.low, M.subtle_pan, [photo_spec(views, "kitchen_a")]),
+        RoomSpec("bedroom", ConfidenceTier.high, M.multi_image_synthesis,
+                 [photo_spec(views, "bedroom_a"), photo_spec(views, "kitchen_b")]),  # only two views
+        RoomSpec("front_exterior", ConfidenceTier.low, M.micro_push_in,
+                 [photo_spec(views, "exterior_front_a"), photo_spec(views, "exterior_front_b")]),
+    ], opening="exterior_front_b", closing="living_a")
+    ids = plan_clips(seeded.job_id)
+    rows = {c.id: c for c in clips(seeded.job_id)}
+    assert sorted(ids) == sorted(rows) and len(ids) == 5
+    planned = {(rows[i].render_params["role"], rows[i].motion_type, tuple(rows[i].source_photo_ids)) for i in ids}
+    p = seeded.photo_ids
+    assert planned == {
+        ("room", M.two_image_reveal, (p["living_a"], p["living_b"])),
+        ("room", M.subtle_pan, (p["kitchen_a"],)),
+        ("room", M.two_image_reveal, (p["bedroom_a"], p["kitchen_b"])),  # multi shrunk to two views
+        ("room", M.micro_push_in, (p["exterior_front_a"],)),
+        ("opening", M.micro_push_in, (p["exterior_front_b"],)),  # the closing photo leads a room clip
+    }
+    assert all(r.status is ClipStatus.pending and r.attempt == 0 and (r.fps, r.width) == (FPS, WIDTH)
+               for r in rows.values())
+    assert plan_clips(seeded.job_id) == ids and len(clips(seeded.job_id)) == 5
+
+
+def test_a_new_analysis_supersedes_clips_it_no_longer_plans(small_clips, store, views) -> None:
+    seeded = seed_phase1(store, [RoomSpec("kitchen", ConfidenceTier.low, M.subtle_pan, [photo_spec(views, "kitchen_a")])])
+    (old,) = plan_clips(seeded.job_id)
+    with session_scope() as session:
+        session.execute(sa.update(AnalysisResult).where(AnalysisResult.job_id == seeded.job_id)
+                        .values(recommended_motion=M.micro_push_out))
+    (new,) = plan_clips(seeded.job_id)
+    status = {c.id: c.status for c in clips(seeded.job_id)}
+    assert new != old and status == {old: ClipStatus.superseded, new: ClipStatus.pending}
+    with session_scope() as session:  # and back: the old clip is wanted again, the new one is not
+        session.execute(sa.update(AnalysisResult).where(AnalysisResult.job_id == seeded.job_id)
+                        .values(recommended_motion=M.subtle_pan))
+    assert plan_clips(seeded.job_id) == [old]
+    assert {c.id: c.status for c in clips(seeded.job_id)} == {old: ClipStatus.pending, new: ClipStatus.superseded}
+
+
+def test_a_clip_renders_uploads_validates_and_a_retry_does_nothing(small_clips, store, views) -> None:
+    seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, M.micro_push_in,
+                                          [photo_spec(views, "living_a")], duration=1.2)])
+    (clip_id,) = plan_clips(seeded.job_id)
+    result = render_clip(clip_id)
+    assert result["status"] == "done" and not result["noop"] and result["chain"] == [clip_id]
+    (row,) = clips(seeded.job_id)
+    assert row.model_used == "parallax-cpu" and row.attempts == 1 and row.gpu_seconds == 0.0
+    assert row.validation_score >= 0.5 and row.validation_metrics["depth_backend"] == "layout-prior"
+    assert row.render_params["backend"] == "parallax" and row.render_params["depth_sources"] == {
+        str(seeded.photo_ids["living_a"]): "phase1"}
+    local = store.get_file(row.s3_uri, Path(get_settings().data_dir) / "check.mp4")
+    info = probe(local)
+    assert (info.width, info.height, info.fps, info.frame_count) == (WIDTH, HEIGHT, FPS, 18)
+    assert row.duration == pytest.approx(1.2)
+
+    again = render_clip(clip_id)
+    (after,) = clips(seeded.job_id)
+    assert again["noop"] and again["status"] == "done"
+    assert (after.attempts, after.updated_at, after.s3_uri) == (1, row.updated_at, row.s3_uri)
+
+
+def test_a_rejected_clip_steps_down_and_every_attempt_is_kept(small_clips, store, views) -> None:
+    """Phase 1 measured depth, but the stored map is flat: the render is a flat card move."""
+    image, _ = views["living_a"]
+    seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, M.subtle_pan,
+                                          [PhotoSpec("living_a", image, np.zeros(image.shape[:2], np.float32))])])
+    with session_scope() as session:  # the photo row says: deep, layered, not planar
+        session.execute(sa.text("UPDATE photos SET depth_variance = 0.05, depth_layering = 3, planarity = 0.2"))
+    (clip_id,) = plan_clips(seeded.job_id)
+    result = render_clip(clip_id)
+    first, second = clips(seeded.job_id)
+    assert (first.id, first.status, first.motion_type, first.attempt) == (clip_id, ClipStatus.rejected, M.subtle_pan, 0)
+    assert "no_parallax" in first.error and first.validation_metrics["parallax"] < 0.03 and first.s3_uri
+    assert (second.status, second.motion_type, second.attempt, second.downgraded_from_id) == (
+        ClipStatus.failed, M.micro_push_in, 1, first.id)
+    assert "nothing safer" in second.error and second.s3_uri and second.render_params["backend"] == "parallax"
+    assert second.render_params["downgrade"]["kind"] == "rejected"
+    assert result["chain"] == [first.id, second.id] and result["status"] == "failed"
+    retry = render_clip(clip_id)  # a failed row is retried (its cause may be gone); same verdict here
+    assert retry["chain"] == [second.id] and retry["status"] == "failed" and len(clips(seeded.job_id)) == 2
+
+
+def test_an_unreadable_photo_is_dropped_and_the_reveal_becomes_a_push_in(small_clips, store, views) -> None:
+    seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.medium, M.two_image_reveal,
+                                          [photo_spec(views, "living_a"), photo_spec(views, "living_b")])])
+    with session_scope() as session:
+        uri = session.execute(sa.text("SELECT s3_uri FROM photos WHERE original_filename = 'living_b'")).scalar()
+    store.delete(uri)
+    (clip_id,) = plan_clips(seeded.job_id)
+    assert render_clip(clip_id)["status"] == "done"
+    first, second = clips(seeded.job_id)
+    assert first.status is ClipStatus.failed and "missing from the store" in first.error
+    assert (second.motion_type, second.source_photo_ids, second.status) == (
+        M.micro_push_in, [seeded.photo_ids["living_a"]], ClipStatus.done)
+    assert second.render_params["downgrade"]["kind"] == "unreadable_sources"
+
+
+def test_a_backend_that_cannot_load_falls_back_to_cpu_parallax(small_clips, store, views, monkeypatch) -> None:
+    monkeypatch.setenv("PICAIVID_GENERATOR", "ltx2")  # and no PICAIVID_LTX2_MODEL: LTX-2 cannot load
+    get_settings.cache_clear()
+    seeded = seed_phase1(store, [RoomSpec("kitchen", ConfidenceTier.low, M.micro_push_out,
+                                          [photo_spec(views, "kitchen_a")])])
+    (clip_id,) = plan_clips(seeded.job_id)
+    assert render_clip(clip_id)["status"] == "done"
+    first, second = clips(seeded.job_id)
+    assert first.status is ClipStatus.failed and "LTX2_MODEL" in first.error
+    assert (second.motion_type, second.model_used, second.render_params["downgrade"]["kind"]) == (
+        M.micro_push_out, "parallax-cpu", "gpu_failure")
+
+
+def test_missing_depth_is_estimated_with_the_phase1_model(small_clips, store, views) -> None:
+    seeded = seed_phase1(store, [RoomSpec("kitchen", ConfidenceTier.low, M.micro_push_in,
+                                          [photo_spec(views, "kitchen_a", depth=False)])])
+    (clip_id,) = plan_clips(seeded.job_id)
+    render_clip(clip_id)
+    (row,) = clips(seeded.job_id)
+    assert row.render_params["depth_sources"] == {str(seeded.photo_ids["kitchen_a"]): "estimated:layout-prior"}
+    assert row.status is ClipStatus.done
+
+
+def test_run_render_goes_on_past_a_broken_room_and_a_rerun_renders_nothing(small_clips, store, views) -> None:
+    junk = PhotoSpec("junk", views["kitchen_a"][0], None)
+    seeded = seed_phase1(store, [
+        RoomSpec("living_room", ConfidenceTier.low, M.micro_push_in, [photo_spec(views, "living_a")]),
+        RoomSpec("kitchen", ConfidenceTier.low, M.micro_push_in, [junk]),
+    ])
+    with session_scope() as session:
+        uri = session.execute(sa.text("SELECT s3_uri FROM photos WHERE original_filename = 'junk'")).scalar()
+    store.put_bytes(uri.split("/artifacts/", 1)[1], b"\xff\xd8 truncated jpeg")
+    summary = run_render(seeded.job_id)
+    assert summary["statuses"] == {"done": 1, "failed": 1}
+    failed = next(c for c in clips(seeded.job_id) if c.status is ClipStatus.failed)
+    assert "unreadable source photos" in failed.error and ("corrupt" in failed.error or "not an image" in failed.error)
+    before = {c.id: (c.status, c.attempts) for c in clips(seeded.job_id)}
+    rerun = run_render(seeded.job_id)
+    assert all(s["noop"] for s in rerun["clips"] if s["status"] == "done")
+    after = {c.id: (c.status, c.attempts) for c in clips(seeded.job_id)}
+    assert {k: v for k, v in after.items() if v[0] is ClipStatus.done} == {
+        k: v for k, v in before.items() if v[0] is ClipStatus.done}
+
+
+def test_gpu_seconds_add_up_on_the_clip_and_the_job(small_clips, store, views) -> None:
+    seeded = seed_phase1(store, [RoomSpec("kitchen", ConfidenceTier.low, M.micro_push_in,
+                                          [photo_spec(views, "kitchen_a")])])
+    (clip_id,) = plan_clips(seeded.job_id)
+    add_gpu_seconds(clip_id, seeded.job_id, 12.5)
+    add_gpu_seconds(clip_id, seeded.job_id, 2.5)
+    with session_scope() as session:
+        assert session.get(Clip, clip_id).gpu_seconds == 15.0
+        assert session.get(Job, seeded.job_id).gpu_seconds == 15.0

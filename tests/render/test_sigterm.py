@@ -1,0 +1,75 @@
+"""Spot interruption for real: a worker process gets SIGTERM in the middle of a render."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from db.enums import ClipStatus, ConfidenceTier, MotionType
+from db.models import Clip
+from db.session import session_scope
+from tasks.media.video import probe
+from tasks.render.clip_unit import render_clip
+from tasks.render.phase import plan_clips
+from tasks.settings import get_settings
+from tasks.storage import keys
+from tests.render.clip_makers import sample_photo
+from tests.render.phase1_rows import PhotoSpec, RoomSpec, seed_phase1
+
+
+def clip_row(clip_id: int) -> Clip:
+    with session_scope() as session:
+        return session.exec(select(Clip).where(Clip.id == clip_id)).one()
+
+
+@pytest.mark.slow
+def test_sigterm_marks_the_clip_interrupted_keeps_partial_output_and_exits(
+    db: str, store, listing_root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # a long clip (40 s at 30 fps), so the signal surely lands mid-render
+    for name, value in (("CLIP_FPS", 30), ("CLIP_WIDTH", 640), ("CLIP_HEIGHT", 360), ("GENERATOR", "parallax")):
+        monkeypatch.setenv(f"PICAIVID_{name}", str(value))
+    get_settings.cache_clear()
+    image, depth = sample_photo(listing_root, "living_a")
+    seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, MotionType.micro_push_in,
+                                          [PhotoSpec("living_a", image, depth)], duration=40.0)])
+    (clip_id,) = plan_clips(seeded.job_id)
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "tasks.render.phase", "--clip", str(clip_id)],
+                                  stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        deadline = time.monotonic() + 60
+        while clip_row(clip_id).status is not ClipStatus.rendering:
+            assert worker.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "the worker never started rendering"
+            time.sleep(0.05)
+        time.sleep(1.5)  # frames are being written now
+        sent = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=120)
+        took = time.monotonic() - sent
+    output = log_path.read_text()
+    print(f"worker exited {took:.2f} s after SIGTERM:\n{output}")
+    assert code == 128 + signal.SIGTERM, output
+    assert took < 120
+    row = clip_row(clip_id)
+    assert row.status is ClipStatus.interrupted and row.s3_uri is None
+    partial_uri = store.uri_for(keys.clip(seeded.job_id, clip_id, partial=True))
+    assert store.exists(partial_uri) and partial_uri in row.error
+    partial = probe(store.get_file(partial_uri, tmp_path / "partial.mp4"))
+    assert 0 < partial.frame_count < 1200 and (partial.width, partial.height) == (640, 360)
+    assert "sigterm_received" in output and "clip_interrupted" in output  # logs flushed before exit
+
+    # the retry (another worker, after the Spot replacement) finishes the same row
+    with session_scope() as session:  # keep the retry short: same row, shorter clip
+        session.get(Clip, clip_id).duration = 1.0
+    result = render_clip(clip_id)
+    assert result["status"] == "done" and result["chain"] == [clip_id]
+    assert clip_row(clip_id).attempts == 2
