@@ -153,7 +153,10 @@ class Settings(BaseSettings):
     duck_music_db: float = Field(
         default=-12.0, description="Music gain under a duck_music shot's own audio."
     )
-    assemble_x264_preset: str = Field(default="veryfast", description="x264 preset of final videos.")
+    assemble_x264_preset: str = Field(
+        default="faster",
+        description="x264 preset of final videos; see bench/results/assemble.md for speed per preset.",
+    )
     assemble_crf: int = Field(default=20, description="x264 CRF of final videos.")
     preview_x264_preset: str = "ultrafast"
     preview_crf: int = 28

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,7 +20,10 @@ from tasks.timeline.edits import EditRefused, apply_edit
 from tasks.timeline.versions import NoTimeline, describe_version, list_versions
 
 app = typer.Typer(help="Timelines: show versions and edit them (each edit writes a new version).", no_args_is_help=True)
-edit_app = typer.Typer(help="Edit the newest timeline version of JOB_ID.", no_args_is_help=True)
+edit_app = typer.Typer(
+    help="Edit the newest timeline version of JOB_ID: edit [--user U] [--base-version N] JOB_ID COMMAND ...",
+    no_args_is_help=True,
+)
 app.add_typer(edit_app, name="edit")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
@@ -29,7 +32,7 @@ Index = Annotated[int, typer.Argument(help="Shot index (0 is the first shot).", 
 
 @dataclass(frozen=True)
 class Target:
-    job_id: uuid.UUID
+    job_id: str  # checked when a subcommand runs, so `edit JOB_ID trim --help` always works
     user: str | None
     base_version: int | None
 
@@ -42,7 +45,7 @@ def _job(job_id: str) -> uuid.UUID:
 @app.command("show")
 def show(
     job_id: Annotated[str, typer.Argument(help="Job id.")],
-    version: Annotated[Optional[int], typer.Option("--version", help="Version number (default: the newest).")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Version number (default: the newest).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """One timeline version: its shots, trims, transitions and beat grid summary."""
@@ -71,21 +74,22 @@ def versions(job_id: Annotated[str, typer.Argument(help="Job id.")], as_json: Js
 def edit(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(help="Job id.")],
-    user: Annotated[Optional[str], typer.Option("--user", help="Who edits (edits.user_id).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Who edits (edits.user_id).")] = None,
     base_version: Annotated[
-        Optional[int], typer.Option("--base-version", help="Refuse unless this is still the newest version.")
+        int | None, typer.Option("--base-version", help="Refuse unless this is still the newest version.")
     ] = None,
 ) -> None:
-    ctx.obj = Target(_job(job_id), user, base_version)
+    ctx.obj = Target(job_id, user, base_version)
 
 
 def _apply(ctx: typer.Context, edit_type: str, payload: dict[str, Any], as_json: bool) -> None:
     target: Target = ctx.obj
     with clear_errors(EditRefused):
-        result = apply_edit(target.job_id, edit_type, payload, user_id=target.user, base_version=target.base_version)
+        result = apply_edit(_job(target.job_id), edit_type, payload, user_id=target.user, base_version=target.base_version)
     emit(result, as_json, lambda r: console.print(
         f"{r['edit_type']}: v{r['base_version']} -> v{r['version']}, {r['total_duration']:.3f} s"
         + (f" ({_applied(r['applied'])})" if r["applied"] else "")
+        + f"\nrender it: picaivid run {r['job_id']} --start-phase assemble"
     ))
 
 
@@ -108,8 +112,8 @@ def reorder(
 def trim(
     ctx: typer.Context,
     index: Index,
-    in_time: Annotated[Optional[float], typer.Option("--in", help="New in point, seconds into the clip.")] = None,
-    out_time: Annotated[Optional[float], typer.Option("--out", help="New out point, seconds into the clip.")] = None,
+    in_time: Annotated[float | None, typer.Option("--in", help="New in point, seconds into the clip.")] = None,
+    out_time: Annotated[float | None, typer.Option("--out", help="New out point, seconds into the clip.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Trim a shot's in and/or out point within its clip."""
@@ -122,7 +126,7 @@ def change_transition(
     ctx: typer.Context,
     index: Index,
     transition: Annotated[str, typer.Argument(help="cut, or an xfade name such as fade, dissolve, slideleft.")],
-    duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds (default: the template's).")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds (default: the template's).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change the transition into a shot."""
@@ -141,16 +145,16 @@ def remove_clip(ctx: typer.Context, index: Index, as_json: JsonFlag = False) -> 
 @edit_app.command("swap-music")
 def swap_music(
     ctx: typer.Context,
-    music: Annotated[Optional[str], typer.Argument(help="A music file (uploaded) or a stored URI.")] = None,
+    music: Annotated[str | None, typer.Argument(help="A music file (uploaded) or a stored URI.")] = None,
     silent: Annotated[bool, typer.Option("--none", help="No music: a silent video.")] = False,
-    bpm: Annotated[Optional[float], typer.Option("--bpm", help="Tempo override.")] = None,
-    beat_offset: Annotated[Optional[float], typer.Option("--beat-offset", help="Seconds to beat one.")] = None,
+    bpm: Annotated[float | None, typer.Option("--bpm", help="Tempo override.")] = None,
+    beat_offset: Annotated[float | None, typer.Option("--beat-offset", help="Seconds to beat one.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Replace the music; the shots are re-cut to its beats."""
     if silent == (music is not None):
         fail("give a music file or URI, or --none")
-    uri = None if silent else _music_uri(ctx.obj.job_id, music)  # type: ignore[arg-type]
+    uri = None if silent else _music_uri(_job(ctx.obj.job_id), music)  # type: ignore[arg-type]
     payload = {"music_uri": uri, **{k: v for k, v in (("bpm", bpm), ("beat_offset", beat_offset)) if v is not None}}
     _apply(ctx, "swap_music", payload, as_json)
 
@@ -180,10 +184,10 @@ def _pair(value: str | None, name: str) -> list[float] | None:
 @edit_app.command("change-pacing")
 def change_pacing(
     ctx: typer.Context,
-    shot_beats: Annotated[Optional[str], typer.Option("--shot-beats", help="Shot length in beats: SHORTEST,LONGEST.")] = None,
-    shot_seconds: Annotated[Optional[str], typer.Option("--shot-seconds", help="Without beat sync: SHORTEST,LONGEST.")] = None,
-    beat_sync: Annotated[Optional[bool], typer.Option("--beat-sync/--no-beat-sync", help="Cut on beats, or evenly.")] = None,
-    target_length: Annotated[Optional[float], typer.Option("--target-length", help="Seconds.")] = None,
+    shot_beats: Annotated[str | None, typer.Option("--shot-beats", help="Shot length in beats: SHORTEST,LONGEST.")] = None,
+    shot_seconds: Annotated[str | None, typer.Option("--shot-seconds", help="Without beat sync: SHORTEST,LONGEST.")] = None,
+    beat_sync: Annotated[bool | None, typer.Option("--beat-sync/--no-beat-sync", help="Cut on beats, or evenly.")] = None,
+    target_length: Annotated[float | None, typer.Option("--target-length", help="Seconds.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change shot lengths, beat sync or the target length; the same shots are re-cut."""

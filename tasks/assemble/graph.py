@@ -52,17 +52,18 @@ def samples(frames: int, fps: int) -> int:
 def fit_filter(fmt: OutputFormat, fit: str) -> str:
     """Scale to the output size: `cover` fills it and crops the overflow, `contain` letterboxes.
 
-    Colours are written as BT.601 limited range, what Phase 2's clips are tagged with, so a
-    clip already at the output size passes through unconverted.
+    Colours are written as BT.601 limited range, what Phase 2's clips are tagged with (for
+    them the conversion is a copy; other inputs are converted). `format=yuv420p` pins 4:2:0
+    before the joins, so format negotiation never picks 4:4:4 for whole shots.
     """
     w, h = fmt.width, fmt.height
-    colour = "out_color_matrix=smpte170m:out_range=tv"
+    colour = "out_color_matrix=bt601:out_range=tv"
     if fit == "cover":
         return f"scale={w}:{h}:force_original_aspect_ratio=increase:{colour},crop={w}:{h},format=yuv420p"
     if fit == "contain":
         return (
             f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:{colour},"
-            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black"
+            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black,format=yuv420p"
         )
     raise ValueError(f"unknown fit {fit!r}; expected cover or contain")
 

@@ -132,7 +132,7 @@ def analyse(y: np.ndarray, params: BeatParams) -> Features:
     return Features(
         onset=onset,
         low_onset=librosa.onset.onset_strength(S=log_mel[low], sr=params.sr, hop_length=params.hop_length),
-        chroma=librosa.feature.chroma_stft(S=power, sr=params.sr),
+        chroma=librosa.feature.chroma_stft(S=power, sr=params.sr, tuning=0.0),  # change, not pitch, matters
         duration=len(y) / params.sr,
     )
 

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tasks.timeline.beats import BeatGrid
-from tasks.timeline.sequencing import Footage, Picks, Shot, fit_shot_count, sequence_shots
+from tasks.timeline.sequencing import (
+    Footage,
+    Picks,
+    Shot,
+    fit_shot_count,
+    sequence_shots,
+)
 from tasks.timeline.templates import Template
 from tasks.timeline.timing import (
     Pacing,

@@ -22,7 +22,12 @@ from db.enums import ClipStatus, RoomType
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
 from db.session import session_scope
 from tasks.analyze.scoring import effective_flags
-from tasks.analyze.selection import Candidate, select_closing, select_opening, select_room_start
+from tasks.analyze.selection import (
+    Candidate,
+    select_closing,
+    select_opening,
+    select_room_start,
+)
 from tasks.storage import get_store
 from tasks.timeline.beats import BeatGrid
 from tasks.timeline.compose import compose_timeline
@@ -44,6 +49,7 @@ class Inputs:
 
 
 def room_type_of(label: str) -> RoomType:
+    """A cluster's label as a RoomType; a label Python does not know walks with the other rooms."""
     try:
         return RoomType(label)
     except ValueError:
@@ -82,7 +88,7 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
             lead = photos[clip.source_photo_ids[0]]
             room = room_type_of(cluster.room_type)
             score = lead.final_score if lead.final_score is not None else 0.0
-            footage.append(Footage(clip.id, cluster.id, room.value, lead.id, clip.duration, score))  # type: ignore[arg-type]
+            footage.append(Footage(clip.id, cluster.id, room, lead.id, clip.duration, score))  # type: ignore[arg-type]
             candidates[lead.id] = Candidate.from_flags(lead.id, room, score, flags[lead.id])  # type: ignore[arg-type]
     return Inputs(job, footage, candidates, left_out)
 
@@ -144,7 +150,7 @@ def run_timeline(job_id: uuid.UUID) -> dict:
         "tempo": grid.tempo if grid else None,
         "tempo_alternatives": list(grid.tempo_alternatives) if grid else [],
         "picks": reasons,
-        "order": [{"clip_id": s.footage.clip_id, "room": s.footage.room_type, "role": s.role} for s in composition.shots],
+        "order": [{"clip_id": s.footage.clip_id, "room": s.footage.room_type.value, "role": s.role} for s in composition.shots],
         "left_out": {str(k): v for k, v in inputs.left_out.items()},
         "notes": composition.notes,
     }

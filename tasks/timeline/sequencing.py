@@ -25,15 +25,12 @@ WALK_THROUGH: tuple[tuple[RoomType, ...], ...] = (
     (RoomType.office, RoomType.laundry, RoomType.garage, RoomType.other),  # other rooms
     (RoomType.backyard, RoomType.pool),  # outdoor / pool
 )
-_OTHER_STOP = next(i for i, stop in enumerate(WALK_THROUGH) if RoomType.other in stop)
 
 
-def walk_rank(room_type: str) -> tuple[int, int]:
-    """(stop on the walk, place within the stop); an unknown label walks with the other rooms."""
-    for stop, types in enumerate(WALK_THROUGH):
-        if room_type in types:
-            return stop, types.index(RoomType(room_type))
-    return _OTHER_STOP, len(WALK_THROUGH[_OTHER_STOP])
+def walk_rank(room_type: RoomType) -> tuple[int, int]:
+    """(stop on the walk, place within the stop)."""
+    stop = next(i for i, types in enumerate(WALK_THROUGH) if room_type in types)
+    return stop, WALK_THROUGH[stop].index(room_type)
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class Footage:
 
     clip_id: int
     room_cluster_id: int
-    room_type: str
+    room_type: RoomType
     lead_photo_id: int
     duration: float  # seconds of rendered video
     score: float  # the lead photo's final_score

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,19 @@ RANGE_WEIGHT = 10.0
 OFF_DOWNBEAT = 0.3
 PHRASE_BONUS = 0.05
 SHORT_PER_S = 100.0
-ANCHORS = (0.5, 0.0, 1.0)  # where in its clip a shot sits: the middle; a repeat, the start, then the end
+
+
+def anchor(occurrence: int) -> float:
+    """Where in its clip a shot sits (0 start, 1 end): the middle, where generated motion is
+    steadiest; a repeat shows another part: the start, the end, then halfway between parts shown."""
+    if occurrence < 3:
+        return (0.5, 0.0, 1.0)[occurrence]
+    n, denominator, value = occurrence - 1, 1.0, 0.0  # van der Corput: 1/4, 3/4, 1/8, 5/8, ...
+    while n:
+        denominator *= 2
+        n, bit = divmod(n, 2)
+        value += bit / denominator
+    return value
 
 
 class TimingError(ValueError):
@@ -223,12 +236,12 @@ def _beat_lengths(segs: Sequence[Segment], rhythm: Rhythm, fps: int) -> list[int
         j = int(prev[k][j])
         positions.append(int(cuts[j]))
     positions = [0, *reversed(positions), int(end[np.argmin(final)])]
-    return [b - a for a, b in zip(positions, positions[1:])]
+    return [b - a for a, b in pairwise(positions)]
 
 
 def _even_lengths(segs: Sequence[Segment], total: int) -> list[int]:
     """Equal exclusive lengths, except where a clip is too short: the others make up for it."""
-    caps = [s.cap - nxt.fade for s, nxt in zip(segs, segs[1:])] + [segs[-1].cap]
+    caps = [s.cap - nxt.fade for s, nxt in pairwise(segs)] + [segs[-1].cap]
     if sum(caps) <= total:
         return caps
     lo, hi = 0, max(caps)  # the largest equal share x with sum(min(cap, x)) <= total
@@ -253,7 +266,7 @@ def plan_timing(shots: Sequence[ShotInput], rhythm: Rhythm, fps: int, audio: Aud
             clip_id=s.clip_id, cap=cap_frames(s.duration, fps), length=0,
             transition=TransitionType.cut if i == 0 else s.transition,
             fade=0 if i == 0 else fade_frames(s.transition, rhythm.transition, fps),
-            anchor=ANCHORS[s.occurrence % len(ANCHORS)], audio=audio,
+            anchor=anchor(s.occurrence), audio=audio,
         )
         for i, s in enumerate(shots)
     ]

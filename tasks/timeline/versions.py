@@ -77,7 +77,7 @@ def read_version(
     query = query.where(Timeline.version == version) if version is not None else query.order_by(Timeline.version.desc())
     timeline = session.exec(query.limit(1)).first()
     if timeline is None:
-        what = f"version {version} of its timeline" if version is not None else "a timeline yet (run Phase 3 first)"
+        what = f"version {version} of its timeline" if version is not None else "timeline yet (run Phase 3 first)"
         raise NoTimeline(f"job {job_id} has no {what}")
     clips = session.exec(
         select(TimelineClip).where(TimelineClip.timeline_id == timeline.id).order_by(TimelineClip.order_index)

@@ -156,3 +156,22 @@ def test_failures_name_the_clip_and_keep_the_previous_final(job, store, cards, m
     assert timelines[2].status is TimelineStatus.ready and timelines[2].rendered_uri is None
     assert timelines[1].status is TimelineStatus.rendered
     assert not list(get_settings().data_dir.glob("assemble-*"))  # scratch space cleaned up
+
+
+def test_clips_music_and_final_go_through_s3(db, fast, s3_bucket, monkeypatch, cards, tmp_path) -> None:
+    from tasks.storage import get_store
+
+    monkeypatch.setenv("PICAIVID_STORAGE_URL", f"s3://{s3_bucket}/picaivid")
+    get_settings.cache_clear()
+    store = get_store()
+    job_id, ids = create_job(store, cards, ["c1", "c3"])
+    music_uri = store.put_file(keys.music(job_id, "m.wav"), make_music(tmp_path / "m.wav", 3.0))
+    add_timeline(job_id, 1, [shot(ids["c1"], cards["c1"], 0.0, 1.0), shot(ids["c3"], cards["c3"], 0.0, 1.0, "fade", 0.2)],
+                 music_uri, size=(1080, 1080))
+
+    result = run_assemble(job_id)
+
+    assert result["uri"] == f"s3://{s3_bucket}/picaivid/jobs/{job_id}/final/v1-1x1.mp4"
+    assert store.get_bytes(result["uri"])[4:8] == b"ftyp"
+    job_row, _ = job_and_timelines(job_id)
+    assert job_row.final_video_uri == result["uri"] and job_row.final_video_facts["frame_count"] == 54

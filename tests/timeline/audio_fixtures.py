@@ -24,7 +24,7 @@ def click_track(
     accent, plain = 0.9 * _tone(700, 0.08, sr), 0.45 * _tone(1500, 0.05, sr)
     for i, t in enumerate(times):
         click = accent if i % beats_per_bar == 0 else plain
-        at = int(round(t * sr))
+        at = round(t * sr)
         n = min(len(click), len(y) - at)
         y[at : at + n] += click[:n]
     return y, times
