@@ -8,6 +8,7 @@ from prefect import flow
 from db.enums import Phase
 from flows.phases import PHASE_FLOWS
 from flows.state import (
+    effective_stop,
     load_job,
     mark_finished,
     parse_phase,
@@ -25,12 +26,10 @@ def create_video(job_id: str, start_phase: str | None = None, stop_after: str | 
     `stop_after` (default: the job's stored stop_after, else the end)."""
     job = load_job(job_id)
     start = parse_phase(start_phase) or resume_phase(job.status, job.current_phase)
-    stop = parse_phase(stop_after)
-    if stop is not None:
-        record_stop_after(job.id, stop)
-    else:
-        stop = job.stop_after
+    stop = effective_stop(start, parse_phase(stop_after), job.stop_after)
     phases = phases_to_run(start, stop)
+    if phases and stop != job.stop_after:
+        record_stop_after(job.id, stop)
     bound = log.bind(job_id=str(job.id))
     if not phases:
         bound.info("create_video.nothing_to_do", status=job.status.value)

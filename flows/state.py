@@ -49,6 +49,16 @@ def resume_phase(status: JobStatus, current_phase: Phase | None) -> Phase | None
     return current_phase
 
 
+def effective_stop(start: Phase | None, explicit: Phase | None, stored: Phase | None) -> Phase | None:
+    """Where this run stops: the phase asked for now, else the job's stored `stop_after` while
+    it still lies ahead (it is kept so a resumed run honours it); one already passed is stale."""
+    if explicit is not None or start is None:
+        return explicit
+    if stored is not None and PHASE_ORDER.index(stored) >= PHASE_ORDER.index(start):
+        return stored
+    return None
+
+
 def phases_to_run(start: Phase | None, stop_after: Phase | None) -> list[Phase]:
     """The contiguous slice of phases from `start` through `stop_after` (or the end)."""
     if start is None:

@@ -45,6 +45,16 @@ def test_phases_to_run() -> None:
         phases_to_run(S, A)
 
 
+def test_effective_stop() -> None:
+    from flows.state import effective_stop
+
+    assert effective_stop(A, T, S) is T  # asked for now wins
+    assert effective_stop(A, None, R) is R  # stored and still ahead: honoured on resume
+    assert effective_stop(R, None, R) is R
+    assert effective_stop(T, None, A) is None  # stored but passed: stale
+    assert effective_stop(None, None, A) is None
+
+
 def test_parse_phase_names_the_choices() -> None:
     assert parse_phase("render") is R
     assert parse_phase(None) is None

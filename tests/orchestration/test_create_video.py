@@ -69,8 +69,8 @@ def test_stop_resume_rerun_and_fail(db: str, small_render: None, prefect_api: No
     assert (job.status, job.current_phase, job.stop_after) == (JobStatus.stopped, Phase.analyze, Phase.analyze)
     assert _count(RoomCluster, job_id) == 5 and _count(AnalysisResult, job_id) == 5 and _count(Clip, job_id) == 0
 
-    # 2. resume: the stored stop_after would stop again, so the engineer asks for the rest
-    result = run_create_video(str(job_id), stop_after=Phase.assemble)
+    # 2. resume: from the job's state, the stored stop_after already passed
+    result = run_create_video(str(job_id))
     assert result["phases"] == ["render", "timeline", "assemble"]
     job = _job(job_id)
     assert job.status is JobStatus.completed and job.final_video_uri
@@ -92,6 +92,7 @@ def test_stop_resume_rerun_and_fail(db: str, small_render: None, prefect_api: No
         clips_after = {c.id: (c.status, c.s3_uri) for c in s.exec(select(Clip).where(Clip.job_id == job_id))}
     assert versions == [1, 2] and clips_after == clips_before
     assert _job(job_id).status is JobStatus.stopped
+    assert _job(job_id).stop_after is Phase.timeline
 
     # 5. a failing phase: a clip file vanished from the store before assembly
     with session_scope() as s:

@@ -18,6 +18,7 @@ from tasks.render.generator import (
     generate_clip,
     load_backend,
 )
+from tasks.render.motions import SINGLE_IMAGE_MOTIONS
 from tasks.settings import Settings
 
 
@@ -60,12 +61,16 @@ def test_requests_are_checked() -> None:
     assert request([image], [depth], duration=2.5, fps=30).n_frames == 75
 
 
-def test_parallax_clip_is_encoded_at_the_requested_shape(living, tmp_path: Path) -> None:
-    image, depth = living
-    clip = generate_clip(request([image], [depth]), ParallaxBackend(), tmp_path / "c.mp4", Settings())
-    assert (clip.info.width, clip.info.height, clip.info.frame_count, clip.info.fps) == (320, 180, 12, 12.0)
+@pytest.mark.parametrize("motion", list(MotionType))
+def test_every_motion_is_encoded_at_the_requested_size_rate_and_length(motion, living, living_b, tmp_path) -> None:
+    (a, da), (b, db) = living, living_b
+    req = request([a, b], [da, db], motion, duration=1.5, fps=24)
+    clip = generate_clip(req, ParallaxBackend(), tmp_path / "c.mp4", Settings())
+    info = clip.info
+    assert (info.width, info.height, info.fps, info.frame_count) == (320, 180, 24.0, 36)
+    assert info.duration == pytest.approx(1.5) and (info.codec, info.pix_fmt) == ("h264", "yuv420p")
     assert clip.backend == "parallax-cpu" and not clip.uses_gpu and not clip.is_3d
-    assert clip.metadata["overscan"] == 1.0 and clip.path.stat().st_size > 0
+    assert clip.metadata["views"] == (1 if motion in SINGLE_IMAGE_MOTIONS else 2)
 
 
 class ShortBackend:
