@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 
 from db.enums import ClipStatus, ConfidenceTier
-from db.models import Clip, Job, Photo, RoomCluster
+from db.models import Clip, Photo, RoomCluster
 from db.session import session_scope
 from tasks.media.video import VideoError, probe
+from tasks.costs import record_gpu_seconds
 from tasks.render.downgrade import FailureKind, RenderStep, safer_step
 from tasks.render.generator import (
     BackendUnavailable,
@@ -203,6 +203,8 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
             step = safer_step(claim.step, FailureKind.gpu_failure)
             return _fail(claim, str(err), step, FailureKind.gpu_failure)
         request = _request(claim, sources)
+        bound.info("clip_render_started", backend=backend.name, motion=claim.step.motion.value,
+                   frames=request.n_frames, size=f"{request.width}x{request.height}")
         try:
             rendered = _timed_generation(claim, request, backend, out_path, settings)
         except Interrupted:
@@ -264,17 +266,10 @@ def _timed_generation(claim: Claim, request: ClipRequest, backend: ClipBackend, 
         return generate_clip(request, backend, out_path, settings)
     finally:
         if backend.uses_gpu:
-            add_gpu_seconds(claim.clip_id, claim.job_id, time.monotonic() - started)
+            record_gpu_seconds(claim.job_id, claim.clip_id, time.monotonic() - started)
 
 
 # --------------------------------------------------------------------------- state changes
-
-
-def add_gpu_seconds(clip_id: int, job_id: uuid.UUID, seconds: float) -> None:
-    """Cost control: GPU wall time into the clip and its job, in one transaction."""
-    with session_scope() as session:
-        session.execute(sa.update(Clip).where(Clip.id == clip_id).values(gpu_seconds=Clip.gpu_seconds + seconds))
-        session.execute(sa.update(Job).where(Job.id == job_id).values(gpu_seconds=Job.gpu_seconds + seconds))
 
 
 def _mark_validating(claim: Claim, uri: str, rendered: RenderedClip, sources: Sources) -> None:

@@ -3,7 +3,7 @@
 `plan_clips(job_id)` turns Phase 1's rows into pending `clips` rows: one per room cluster
 (its hero first, the motion the analysis recommends, shrunk to what the cluster's usable
 photos support), plus a clip for the job's opening or closing photo where that photo does
-not already lead a room's clip. Rows are keyed by the natural key (job, cluster, motion,
+not already lead a room's clip, plus a single-image clip for every other usable view. Rows are keyed by the natural key (job, cluster, motion,
 source photos, attempt) and inserted with ON CONFLICT DO NOTHING, so planning twice plans
 once; rows from an older analysis that the current plan no longer contains are marked
 superseded. `run_render(job_id)` is the local, sequential runner: plan, then
@@ -115,6 +115,30 @@ def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo]
     return extra
 
 
+def view_clips(planned: list[PlannedClip], photos_by_cluster: dict[int, list[Photo]]) -> list[PlannedClip]:
+    """A single-image clip for each usable view that no planned clip shows yet.
+
+    A room photographed from several angles then gives several shots, so the timeline has
+    footage to fill its target length without repeating a clip.
+    """
+    from tasks.analyze.plan import MOTION_DURATION_S
+
+    shown = {photo_id for p in planned for photo_id in p.source_photo_ids}
+    extra: list[PlannedClip] = []
+    for cluster_id, photos in sorted(photos_by_cluster.items()):
+        for photo in sorted((p for p in photos if usable(p)), key=lambda p: (-(p.final_score or 0.0), p.id)):
+            if photo.id in shown:
+                continue
+            motion = (MotionType.subtle_pan, MotionType.micro_push_out)[len(extra) % 2]
+            extra.append(PlannedClip(
+                room_cluster_id=cluster_id, motion=motion, source_photo_ids=(photo.id,),  # type: ignore[arg-type]
+                tier=ConfidenceTier.low, duration=MOTION_DURATION_S[motion],
+                params={"role": "view", "pan_direction": "left" if len(extra) % 4 < 2 else "right"},
+            ))
+            shown.add(photo.id)  # type: ignore[arg-type]
+    return extra
+
+
 def plan_clips(job_id: uuid.UUID | str) -> list[int]:
     """Create (or find) the pending clip rows of the job's plan; returns their ids in plan order."""
     job_id = uuid.UUID(str(job_id))
@@ -131,6 +155,7 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
                 by_cluster.setdefault(photo.room_cluster_id, []).append(photo)
         planned = room_clips(results, by_cluster)
         planned += bookend_clips(job, planned, photos)  # type: ignore[arg-type]
+        planned += view_clips(planned, by_cluster)
         ids = [_insert_planned(session, job_id, p, settings) for p in planned]
         superseded = _supersede_others(session, job_id, ids)
     log.info("clips_planned", job_id=str(job_id), clips=len(ids), superseded=superseded)

@@ -15,7 +15,8 @@ from db.enums import MotionType as M
 from db.models import AnalysisResult, Clip, Job
 from db.session import session_scope
 from tasks.media.video import probe
-from tasks.render.clip_unit import add_gpu_seconds, render_clip
+from tasks.costs import record_gpu_seconds
+from tasks.render.clip_unit import render_clip
 from tasks.render.phase import plan_clips, run_render
 from tasks.settings import get_settings
 from tests.render.phase1_rows import PhotoSpec, RoomSpec, seed_phase1
@@ -74,6 +75,21 @@ def test_plan_follows_the_analysis_and_is_idempotent(small_clips, store, views) 
     assert all(r.status is ClipStatus.pending and r.attempt == 0 and (r.fps, r.width) == (FPS, WIDTH)
                for r in rows.values())
     assert plan_clips(seeded.job_id) == ids and len(clips(seeded.job_id)) == 5
+
+
+def test_every_other_usable_view_gets_its_own_clip(small_clips, store, views) -> None:
+    seeded = seed_phase1(store, [
+        RoomSpec("kitchen", ConfidenceTier.low, M.micro_push_in,
+                 [photo_spec(views, "kitchen_a"), photo_spec(views, "kitchen_b"), photo_spec(views, "living_b")]),
+    ])
+    ids = plan_clips(seeded.job_id)
+    rows = {c.id: c for c in clips(seeded.job_id)}
+    p = seeded.photo_ids
+    shots = sorted((rows[i].render_params["role"], tuple(rows[i].source_photo_ids)) for i in ids)
+    views_shown = {s[1][0] for s in shots if s[0] == "view"}
+    assert len(ids) == 3 and [s[0] for s in shots].count("room") == 1
+    assert views_shown | {s[1][0] for s in shots if s[0] == "room"} == {p["kitchen_a"], p["kitchen_b"], p["living_b"]}
+    assert all(rows[i].motion_type in (M.subtle_pan, M.micro_push_out) for i in ids if rows[i].render_params["role"] == "view")
 
 
 def test_a_new_analysis_supersedes_clips_it_no_longer_plans(small_clips, store, views) -> None:
@@ -198,8 +214,8 @@ def test_gpu_seconds_add_up_on_the_clip_and_the_job(small_clips, store, views) -
     seeded = seed_phase1(store, [RoomSpec("kitchen", ConfidenceTier.low, M.micro_push_in,
                                           [photo_spec(views, "kitchen_a")])])
     (clip_id,) = plan_clips(seeded.job_id)
-    add_gpu_seconds(clip_id, seeded.job_id, 12.5)
-    add_gpu_seconds(clip_id, seeded.job_id, 2.5)
+    record_gpu_seconds(seeded.job_id, clip_id, 12.5)
+    record_gpu_seconds(seeded.job_id, clip_id, 2.5)
     with session_scope() as session:
         assert session.get(Clip, clip_id).gpu_seconds == 15.0
         assert session.get(Job, seeded.job_id).gpu_seconds == 15.0

@@ -46,10 +46,11 @@ def test_sigterm_marks_the_clip_interrupted_keeps_partial_output_and_exits(
         worker = subprocess.Popen([sys.executable, "-m", "tasks.render.phase", "--clip", str(clip_id)],
                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         deadline = time.monotonic() + 60
-        while clip_row(clip_id).status is not ClipStatus.rendering:
+        while "clip_render_started" not in log_path.read_text():
             assert worker.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "the worker never started rendering"
             time.sleep(0.05)
+        assert clip_row(clip_id).status is ClipStatus.rendering
         time.sleep(1.5)  # frames are being written now
         sent = time.monotonic()
         worker.send_signal(signal.SIGTERM)
