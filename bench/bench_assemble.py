@@ -13,8 +13,9 @@ The 15-clip timeline is 60 s: 4.3 s shots, nine 0.5 s transitions (fade, dissolv
 and five cuts. "Bare encode" is the cost of encoding those same 1800 output frames with the same
 encoder settings (tasks.assemble.graph.Encoder), measured as: decode the assembled video and
 re-encode it, minus decoding it alone. Each scenario runs in a fresh process so its peak memory
-(the largest ffmpeg child's RSS plus the Python process's) is its own. The machine is shared:
-the load average and CPU seconds are recorded beside wall-clock times.
+(the largest ffmpeg child's RSS plus the Python process's) is its own. The machine is shared, so
+assembly and bare encode alternate `--repeat` times and the best of each is kept (the run least
+disturbed by others); the load average and CPU seconds are recorded beside wall-clock times.
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def main() -> None:
     parser.add_argument("--unbounded", action="store_true",
                         help="also render the 60 shots as one segment, to show what segmenting saves")
     parser.add_argument("--preset", help="x264 preset for this run (default: the setting)")
+    parser.add_argument("--repeat", type=int, default=2, help="alternating runs of each; the best counts")
     args = parser.parse_args()
     if args.preset:
         os.environ["PICAIVID_ASSEMBLE_X264_PRESET"] = args.preset
@@ -217,18 +219,23 @@ def main() -> None:
         tmp = Path(tmp_name)
         track = music(tmp)
         spec = timeline_15(paths, track)
-        run = in_fresh_process(assemble, spec, tmp / "a15", settings.assemble_segment_shots)
-        bare = in_fresh_process(bare_encode, Path(run.extra["path"]), tmp)
+        runs, bares = [], []
+        for _ in range(args.repeat):
+            runs.append(in_fresh_process(assemble, spec, tmp / "a15", settings.assemble_segment_shots))
+            bares.append(in_fresh_process(bare_encode, Path(runs[-1].extra["path"]), tmp).extra)
+        run = min(runs, key=lambda r: r.wall_s)
+        run.cpu_s = min(r.cpu_s for r in runs)
+        bare = {key: min(b[key] for b in bares) for key in bares[0]}
         facts = run.extra["facts"]
-        ratio, cpu_ratio = run.wall_s / bare.extra["encode_wall"], run.cpu_s / bare.extra["encode_cpu"]
-        verdict = "meets" if ratio <= TARGET_RATIO and run.peak_gb < TARGET_PEAK_GB else "misses"
+        ratio, cpu_ratio = run.wall_s / bare["encode_wall"], run.cpu_s / bare["encode_cpu"]
+        verdict = "meets" if ratio <= TARGET_RATIO and max(r.peak_gb for r in runs) < TARGET_PEAK_GB else "misses"
         out.append(
             f"- 15 clips -> {facts['duration']:.2f} s {facts['width']}x{facts['height']}@{facts['fps']:g} "
             f"({facts['frame_count']} frames, {run.extra['segments']} segments, x264 {run.extra['preset']} "
             f"crf {run.extra['crf']}, {facts['loudness_lufs']} LUFS): assemble {run.wall_s:.1f} s wall / "
-            f"{run.cpu_s:.1f} CPU s, peak {run.peak_gb:.2f} GB; bare encode of the same frames "
-            f"{bare.extra['encode_wall']:.1f} s wall / {bare.extra['encode_cpu']:.1f} CPU s (re-encode "
-            f"{bare.extra['reencode_wall']:.1f} s - decode {bare.extra['decode_wall']:.1f} s) -> "
+            f"{run.cpu_s:.1f} CPU s, peak {max(r.peak_gb for r in runs):.2f} GB; bare encode of the same frames "
+            f"{bare['encode_wall']:.1f} s wall / {bare['encode_cpu']:.1f} CPU s (re-encode "
+            f"{bare['reencode_wall']:.1f} s - decode {bare['decode_wall']:.1f} s; best of {args.repeat}) -> "
             f"{ratio:.2f}x wall, {cpu_ratio:.2f}x CPU: {verdict} the target (<= {TARGET_RATIO}x, < {TARGET_PEAK_GB} GB)"
         )
         print(out[-1], flush=True)

@@ -41,13 +41,18 @@ def run_assemble(
     A preview (540p, fast preset) is uploaded beside the finals under `<fmt>-preview` and
     returned, but it neither replaces the job's final video nor marks the timeline rendered.
     """
+    with structlog.contextvars.bound_contextvars(job_id=str(job_id)):
+        return assemble(job_id, timeline_version, fmt, preview)
+
+
+def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, preview: bool) -> dict:
     settings = get_settings()
     store = get_store()
     timeline, rows = load_timeline(job_id, timeline_version)
     output = resolve_format(
         fmt, timeline.width, timeline.height, preview=preview, preview_short_side=settings.preview_short_side
     )
-    bound = log.bind(job_id=str(job_id), timeline_version=timeline.version, format=output.name)
+    bound = log.bind(timeline_version=timeline.version, format=output.name)
     bound.info("assemble.started", shots=len(rows))
     if not preview:
         set_timeline_status(timeline.id, TimelineStatus.rendering)
@@ -62,10 +67,10 @@ def run_assemble(
                 "mix_loudness_lufs": result.loudness_in.integrated if result.loudness_in else None,
             }
             uri = store.put_file(keys.final(job_id, timeline.version, output.name), result.path, "video/mp4")
-    except BaseException:
+    except BaseException as err:
         if not preview:
             set_timeline_status(timeline.id, timeline.status)
-        bound.error("assemble.failed")
+        bound.error("assemble.failed", error=f"{type(err).__name__}: {err}")
         raise
     if not preview:
         record_final(job_id, timeline.id, uri, facts)

@@ -141,7 +141,8 @@ def mix_audio(
     )
     measured = parse_loudnorm(stderr)
     loudnorm = None if measured.silent else normalize_filter(options.loudness, measured)
-    encode = ["-c:a", "aac", "-b:a", options.audio_bitrate, str(out)]
+    # The fast coder takes half the CPU of the default twoloop one, transparently at 256k.
+    encode = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", options.audio_bitrate, str(out)]
     ffmpeg(mix_command(bed_list, music, frames, fps, loudnorm, encode), f"mixing audio ({what})")
     return None if measured.silent else measured
 
