@@ -45,8 +45,8 @@ TARGET_RATIO, TARGET_PEAK_GB = 1.3, 1.5
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     from tasks.media.ffmpeg import ffmpeg_exe
 
     return f"{cpu}, {os.cpu_count()} cores, ffmpeg {Path(ffmpeg_exe()).name}, load {os.getloadavg()[0]:.1f}"

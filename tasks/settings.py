@@ -154,8 +154,9 @@ class Settings(BaseSettings):
         default=-12.0, description="Music gain under a duck_music shot's own audio."
     )
     assemble_x264_preset: str = Field(
-        default="faster",
-        description="x264 preset of final videos; see bench/results/assemble.md for speed per preset.",
+        default="fast",
+        description="x264 preset of final videos. Assembly must also decode every clip; with fast the "
+        "encode dominates (within 1.3x of a bare encode on 2 cores, bench/results/assemble.md).",
     )
     assemble_crf: int = Field(default=20, description="x264 CRF of final videos.")
     preview_x264_preset: str = "ultrafast"

@@ -69,8 +69,8 @@ def parse_loudnorm(stderr: str) -> Measurement:
 
 def parse_ebur128(stderr: str) -> tuple[float | None, float | None]:
     """(integrated LUFS, true peak dBTP) from ebur128's summary; None where there is no signal."""
-    integrated = re.findall(r"^\s*I:\s+(-?[\d.]+|-inf) LUFS", stderr, flags=re.M)
-    peak = re.findall(r"^\s*Peak:\s+(-?[\d.]+|-inf) dBFS", stderr, flags=re.M)
+    integrated = re.findall(r"^\s*I:\s+(-?[\d.]+|-inf) LUFS", stderr, flags=re.MULTILINE)
+    peak = re.findall(r"^\s*Peak:\s+(-?[\d.]+|-inf) dBFS", stderr, flags=re.MULTILINE)
     if not integrated:
         raise ValueError("ffmpeg printed no ebur128 summary")
     lufs = float(integrated[-1])

@@ -13,9 +13,22 @@ import structlog
 
 from tasks.assemble.errors import AssembleError
 from tasks.assemble.formats import OutputFormat
-from tasks.assemble.graph import Encoder, MusicPlan, concat_list, join_command, mix_command, segment_command
+from tasks.assemble.graph import (
+    Encoder,
+    MusicPlan,
+    concat_list,
+    join_command,
+    mix_command,
+    segment_command,
+)
 from tasks.assemble.layout import TimelineSpec, frame_layout
-from tasks.assemble.loudness import LoudnessTarget, Measurement, measure_filter, normalize_filter, parse_loudnorm
+from tasks.assemble.loudness import (
+    LoudnessTarget,
+    Measurement,
+    measure_filter,
+    normalize_filter,
+    parse_loudnorm,
+)
 from tasks.assemble.mixing import music_gain_expression, policy_gains
 from tasks.assemble.segments import plan_segments
 from tasks.assemble.sources import inspect_sources

@@ -75,7 +75,7 @@ def run_ffmpeg(args: Sequence[str], what: str) -> str:
     points at the input that caused it.
     """
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-y", *args]
-    proc = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(command, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode != 0:
         raise FFmpegError(what, proc.returncode, error_lines(proc.stderr))
     return "\n".join(strip_level(line) for line in proc.stderr.splitlines())

@@ -10,6 +10,7 @@ another pitch, so band energies tell music from clip audio.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -170,8 +171,8 @@ def band_level(audio: np.ndarray, hz: float, start: float, end: float) -> float:
 
 def shot(clip_no: int, path: Path, in_time: float, out_time: float, transition: str = "cut",
          transition_duration: float = 0.0, policy: str = "music_only") -> dict:
-    return dict(clip_no=clip_no, path=path, in_time=in_time, out_time=out_time, transition=transition,
-                transition_duration=transition_duration, policy=policy)
+    return {"clip_no": clip_no, "path": path, "in_time": in_time, "out_time": out_time, "transition": transition,
+                "transition_duration": transition_duration, "policy": policy}
 
 
 def spec_of(shots: list[dict], fps: int = 30, music: Path | None = None):
@@ -204,5 +205,5 @@ def expected_codes(spec) -> dict[int, tuple[int, int]]:
 
 def cut_frames(thumbs: list[np.ndarray], threshold: float = 20.0) -> list[int]:
     """Frames whose colours differ sharply from the frame before: the first frame after a cut."""
-    diffs = [np.abs(b.astype(np.int16) - a).mean() for a, b in zip(thumbs, thumbs[1:])]
+    diffs = [np.abs(b.astype(np.int16) - a).mean() for a, b in itertools.pairwise(thumbs)]
     return [i + 1 for i, d in enumerate(diffs) if d > threshold]

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tasks.media.ffmpeg import FFmpegError, FFmpegNotFound, error_lines, ffmpeg_exe, run_ffmpeg
+from tasks.media.ffmpeg import (
+    FFmpegError,
+    FFmpegNotFound,
+    error_lines,
+    ffmpeg_exe,
+    run_ffmpeg,
+)
 from tasks.settings import get_settings
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def test_sixty_shots_of_odd_lengths_do_not_drift() -> None:
     spans = frame_layout(spec)
     assert spans[-1].end == to_frames(spec.total_duration, 30)
     assert all(abs(s.frames - 30.3) <= 1 for s in spans)
-    for before, after in zip(spans, spans[1:]):
+    for before, after in itertools.pairwise(spans):
         assert before.end - after.start == after.fade_in == before.fade_out
 
 

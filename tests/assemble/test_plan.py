@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import pytest
 
 from db.enums import AudioPolicy
 from tasks.assemble.formats import resolve_format
-from tasks.assemble.graph import Encoder, MusicPlan, concat_list, mix_command, samples, segment_command
+from tasks.assemble.graph import (
+    Encoder,
+    MusicPlan,
+    concat_list,
+    mix_command,
+    samples,
+    segment_command,
+)
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.loudness import parse_ebur128, parse_loudnorm
 from tasks.assemble.mixing import CUT_RAMP_S, Gains, music_gain_expression, policy_gains
@@ -41,7 +49,7 @@ def test_segments_are_bounded_and_cover_every_frame_once(kinds, max_shots) -> No
     assert all(1 <= len(seg.pieces) <= max_shots for seg in segments)
     assert covers_every_frame_once(segments, spans)
     assert segments[0].start == 0 and segments[-1].end == spans[-1].end
-    for before, after in zip(segments, segments[1:]):
+    for before, after in itertools.pairwise(segments):
         assert before.end == after.start
         # A boundary never falls inside a transition: the first piece starts with no blend.
         assert after.pieces[0].fade_in == 0
@@ -75,7 +83,7 @@ def test_policy_table() -> None:
 def evaluate(expression: str, t: float) -> float:
     """ffmpeg's expression, evaluated in Python (clip() is the only function it uses)."""
     python = expression.replace("clip(", "_clip(")
-    return eval(python, {"_clip": lambda x, lo, hi: min(max(x, lo), hi), "t": t})  # noqa: S307
+    return eval(python, {"_clip": lambda x, lo, hi: min(max(x, lo), hi), "t": t})
 
 
 def test_music_gain_follows_the_shots_and_ramps_across_transitions() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,7 @@ def test_preview_is_540p_and_exact(env, cards, tmp_path) -> None:
     check_frames(result.path, spec)
 
 
+@pytest.mark.slow
 def test_segments_split_inside_shots_and_join_seamlessly(env, cards, tmp_path, monkeypatch) -> None:
     """All-transition timeline in segments of two: frames and clip audio match the unsplit render."""
     shots = [
@@ -177,7 +179,7 @@ def test_other_frame_rates_are_normalised(env, cards, tmp_path) -> None:
     codes, _ = read_video(result.path)
     shown = [c.frame_no for c in codes[:60] if c.clean]
     assert shown[0] == 0 and shown[-1] == 47  # all 48 source frames span the 60 output frames
-    assert all(b - a in (0, 1) for a, b in zip(shown, shown[1:]))
+    assert all(b - a in (0, 1) for a, b in itertools.pairwise(shown))
 
 
 def test_contain_letterboxes_instead_of_cropping(env, cards, tmp_path, monkeypatch) -> None:
@@ -221,3 +223,10 @@ def test_same_timeline_same_frames(env, cards, tmp_path) -> None:
     second = render(spec, tmp_path / "b").path.read_bytes()
     assert first == second
     assert frame_layout(spec)[-1].end == 150
+
+
+def test_a_single_shot_timeline(env, cards, tmp_path) -> None:
+    spec = spec_of([shot(5, cards["c5"], 0.7, 2.2)])
+    result = render(spec, tmp_path)
+    assert (result.segments, result.frames) == (1, 45)
+    check_frames(result.path, spec)
