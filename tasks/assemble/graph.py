@@ -1,9 +1,10 @@
 """ffmpeg command lines for each render step, as pure functions of the plan.
 
-Three kinds of run:
-- a segment: its pieces' clips in, one `filter_complex` (trim on the output frame grid,
-  scale/crop or pad to the output size, fps normalisation, cuts and xfades), out an H.264
-  segment plus a float WAV "bed" of the shots' own audio on exactly the same samples;
+Four kinds of run:
+- a segment's video: its pieces' clips in, one `filter_complex` (trim on the output frame
+  grid, scale/crop or pad to the output size, fps normalisation, cuts and xfades), out H.264;
+- a segment's bed (only when some shot's own audio plays): those clips' audio, faded with the
+  transitions, as float WAV on exactly the segment's samples;
 - the mix: the beds joined, the music trimmed (looped if short) and faded, its gain following
   the shots' audio_policy, then loudnorm (pass 1 measures, pass 2 applies) and AAC;
 - the join: segments and audio stream-copied into one mp4 with `+faststart`.
@@ -68,58 +69,63 @@ def fit_filter(fmt: OutputFormat, fit: str) -> str:
     raise ValueError(f"unknown fit {fit!r}; expected cover or contain")
 
 
-def segment_command(
-    segment: Segment,
-    shots: tuple[Shot, ...],
-    fps: int,
-    fmt: OutputFormat,
-    fit: str,
-    encoder: Encoder,
-    clip_gains: dict[int, float],
-    video_out: Path,
-    bed_out: Path,
+def segment_video_command(
+    segment: Segment, shots: tuple[Shot, ...], fps: int, fmt: OutputFormat, fit: str, encoder: Encoder, out: Path
 ) -> list[str]:
-    """One segment: video to `video_out`, the shots' own audio to `bed_out`.
-
-    `clip_gains` maps a shot index to the gain of its own audio, for shots whose audio plays.
-    """
+    """One segment's pictures: every piece on the output grid and size, joined, encoded."""
     inputs: list[str] = []
     chains: list[str] = []
-    audio_labels: list[str] = []
     fitting = fit_filter(fmt, fit)
     for k, piece in enumerate(segment.pieces):
-        shot = shots[piece.span.index]
         end = piece.source_start + piece.frames
-        inputs += ["-t", seconds(end + SOURCE_SLACK_FRAMES + 1, fps), "-i", str(shot.path)]
+        inputs += read_until(end, fps, shots[piece.span.index].path)
         chains.append(
             f"[{k}:v:0]setpts=PTS-STARTPTS,fps={fps},tpad=stop_mode=clone:stop={SOURCE_SLACK_FRAMES},"
             f"trim=start_frame={piece.source_start}:end_frame={end},setpts=PTS-STARTPTS,"
             f"{fitting},setsar=1[v{k}]"
         )
-        gain = clip_gains.get(piece.span.index)
-        if gain is not None:
-            chains.append(piece_audio(k, piece, segment.start, fps, gain))
-            audio_labels.append(f"[a{k}]")
-
     chains += sequence(segment, shots, fps)
-
-    length = samples(segment.end, fps) - samples(segment.start, fps)
-    silence = f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={length}"
-    if audio_labels:
-        chains.append(f"{silence}[base]")
-        chains.append(
-            f"[base]{''.join(audio_labels)}amix=inputs={1 + len(audio_labels)}:normalize=0"
-            ":duration=first:dropout_transition=0[aout]"
-        )
-    else:
-        chains.append(f"{silence}[aout]")
-
     return [
         *inputs,
         "-filter_complex", ";".join(chains),
-        "-map", "[vout]", "-fps_mode", "passthrough", *encoder.args(fps), str(video_out),
-        "-map", "[aout]", "-c:a", "pcm_f32le", str(bed_out),
+        "-map", "[vout]", "-fps_mode", "passthrough", *encoder.args(fps), str(out),
     ]
+
+
+def segment_bed_command(
+    segment: Segment, shots: tuple[Shot, ...], fps: int, clip_gains: dict[int, float], out: Path
+) -> list[str]:
+    """One segment's "bed": its shots' own audio, on exactly the segment's samples.
+
+    `clip_gains` maps a shot index to the gain of its own audio, for shots whose audio plays;
+    only those clips are opened, and only their audio is read.
+    """
+    inputs: list[str] = []
+    chains: list[str] = []
+    labels: list[str] = []
+    for piece in segment.pieces:
+        gain = clip_gains.get(piece.span.index)
+        if gain is None:
+            continue
+        k = len(labels)
+        inputs += ["-vn", *read_until(piece.source_start + piece.frames, fps, shots[piece.span.index].path)]
+        chains.append(piece_audio(k, piece, segment.start, fps, gain))
+        labels.append(f"[a{k}]")
+    length = samples(segment.end, fps) - samples(segment.start, fps)
+    chains.append(f"{silence(length)}[base]")
+    chains.append(
+        f"[base]{''.join(labels)}amix=inputs={1 + len(labels)}:normalize=0:duration=first:dropout_transition=0[aout]"
+    )
+    return [*inputs, "-filter_complex", ";".join(chains), "-map", "[aout]", "-c:a", "pcm_f32le", str(out)]
+
+
+def read_until(frame: int, fps: int, path: Path) -> list[str]:
+    """Input options reading `path` only as far as output frame `frame` (plus the slack)."""
+    return ["-t", seconds(frame + SOURCE_SLACK_FRAMES + 1, fps), "-i", str(path)]
+
+
+def silence(samples_: int) -> str:
+    return f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples_}"
 
 
 def sequence(segment: Segment, shots: tuple[Shot, ...], fps: int) -> list[str]:
@@ -184,19 +190,26 @@ class MusicPlan:
 
 
 def mix_command(
-    bed_list: Path, music: MusicPlan | None, total_frames: int, fps: int, loudnorm: str | None, output: list[str]
+    bed_list: Path | None, music: MusicPlan | None, total_frames: int, fps: int, loudnorm: str | None,
+    output: list[str],
 ) -> list[str]:
-    """The final audio: beds plus music, `loudnorm` (a filter, or None) last, then `output`."""
+    """The final audio: the beds (silence when no shot's own audio plays) plus the music,
+    `loudnorm` (a filter, or None) last, then `output`."""
     total = samples(total_frames, fps)
-    inputs = ["-f", "concat", "-safe", "0", "-i", str(bed_list)]
-    chains = [f"[0:a]atrim=end_sample={total},asetpts=PTS-STARTPTS[bed]"]
+    inputs: list[str] = []
+    if bed_list is not None:
+        inputs += ["-f", "concat", "-safe", "0", "-i", str(bed_list)]
+        chains = [f"[0:a]atrim=end_sample={total},asetpts=PTS-STARTPTS[bed]"]
+    else:
+        chains = [f"{silence(total)}[bed]"]
     mixed = "bed"
     if music is not None:
+        music_input = 0 if bed_list is None else 1
         inputs += ["-stream_loop", "-1", "-t", f"{total / SAMPLE_RATE + 1:.3f}", "-i", str(music.path)]
         quarter = total // 4  # fades never take more than a quarter of a short video each
         fade_in = min(round(music.fade_in_s * SAMPLE_RATE), quarter)
         fade_out = min(round(music.fade_out_s * SAMPLE_RATE), quarter)
-        chain = f"[1:a:0]{AUDIO_FORMAT},asetpts=PTS-STARTPTS,atrim=end_sample={total}"
+        chain = f"[{music_input}:a:0]{AUDIO_FORMAT},asetpts=PTS-STARTPTS,atrim=end_sample={total}"
         if fade_in:
             chain += f",afade=t=in:ss=0:ns={fade_in}"
         if fade_out:

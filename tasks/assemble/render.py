@@ -6,6 +6,8 @@ Every intermediate lives in `workdir`, so a failure leaves nothing anywhere else
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from tasks.assemble.graph import (
     concat_list,
     join_command,
     mix_command,
-    segment_command,
+    segment_bed_command,
+    segment_video_command,
 )
 from tasks.assemble.layout import TimelineSpec, frame_layout
 from tasks.assemble.loudness import (
@@ -30,7 +33,7 @@ from tasks.assemble.loudness import (
     parse_loudnorm,
 )
 from tasks.assemble.mixing import music_gain_expression, policy_gains
-from tasks.assemble.segments import plan_segments
+from tasks.assemble.segments import Segment, plan_segments
 from tasks.assemble.sources import inspect_sources
 from tasks.media.ffmpeg import FFmpegError, run_ffmpeg
 from tasks.settings import Settings
@@ -84,7 +87,11 @@ class RenderResult:
 
 
 def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -> RenderResult:
-    """Render `spec` to `workdir`/final.mp4 (H.264 yuv420p + AAC, +faststart)."""
+    """Render `spec` to `workdir`/final.mp4 (H.264 yuv420p + AAC, +faststart).
+
+    The audio (beds, both loudness passes, AAC) is mostly single-threaded and independent of
+    the pictures, so it runs beside the video segments and fills the cores x264 leaves idle.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     spans = frame_layout(spec)
     sources = inspect_sources(spec, spans)
@@ -95,25 +102,6 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
         if gain.clip > 0 and sources[spec.shots[span.index].clip_id].has_audio
     }
     segments = plan_segments(spans, options.max_shots)
-    bound = log.bind(shots=len(spans), segments=len(segments), format=options.fmt.name)
-    bound.info("assemble.render.started", frames=spans[-1].end)
-
-    videos, beds = [], []
-    for segment in segments:
-        video, bed = workdir / f"segment-{segment.index:03d}.mp4", workdir / f"segment-{segment.index:03d}.wav"
-        clip_ids = ", ".join(str(spec.shots[p.span.index].clip_id) for p in segment.pieces)
-        ffmpeg(
-            segment_command(
-                segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder, clip_gains, video, bed
-            ),
-            f"segment {segment.index + 1} of {len(segments)}, clips {clip_ids}",
-        )
-        videos.append(video)
-        beds.append(bed)
-        bound.info("assemble.segment.rendered", segment=segment.index, frames=segment.frames)
-
-    bed_list = workdir / "beds.txt"
-    bed_list.write_text(concat_list(beds))
     music = (
         MusicPlan(
             spec.music,
@@ -124,10 +112,27 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
         if spec.music is not None
         else None
     )
+    bound = log.bind(shots=len(spans), segments=len(segments), format=options.fmt.name)
+    bound.info("assemble.render.started", frames=spans[-1].end)
+
     audio = workdir / "audio.m4a"
-    measured = mix_audio(bed_list, music, spans[-1].end, spec.fps, options, audio)
-    for bed in beds:
-        bed.unlink()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assemble-audio") as pool:
+        mixing = pool.submit(
+            contextvars.copy_context().run,
+            render_audio, spec, segments, clip_gains, music, spans[-1].end, options, workdir, audio,
+        )
+        videos = []
+        for segment in segments:
+            video = workdir / f"segment-{segment.index:03d}.mp4"
+            ffmpeg(
+                segment_video_command(segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder, video),
+                f"segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
+            )
+            videos.append(video)
+            bound.info("assemble.segment.rendered", segment=segment.index, frames=segment.frames)
+            if mixing.done():
+                mixing.result()  # an audio failure stops the video work early
+        measured = mixing.result()
 
     video_list = workdir / "segments.txt"
     video_list.write_text(concat_list(videos))
@@ -139,15 +144,48 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
     return RenderResult(final, spans[-1].end, len(segments), measured)
 
 
+def render_audio(
+    spec: TimelineSpec,
+    segments: tuple[Segment, ...],
+    clip_gains: dict[int, float],
+    music: MusicPlan | None,
+    frames: int,
+    options: RenderOptions,
+    workdir: Path,
+    out: Path,
+) -> Measurement | None:
+    """Beds (where some shot's own audio plays), then the mix with two-pass loudness."""
+    bed_list = None
+    beds = []
+    if clip_gains:
+        for segment in segments:
+            bed = workdir / f"bed-{segment.index:03d}.wav"
+            ffmpeg(
+                segment_bed_command(segment, spec.shots, spec.fps, clip_gains, bed),
+                f"audio of segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
+            )
+            beds.append(bed)
+        bed_list = workdir / "beds.txt"
+        bed_list.write_text(concat_list(beds))
+    measured = mix_audio(bed_list, music, frames, spec.fps, options, out)
+    for bed in beds:
+        bed.unlink()
+    return measured
+
+
+def clips_of(spec: TimelineSpec, segment: Segment) -> str:
+    return "clips " + ", ".join(str(spec.shots[p.span.index].clip_id) for p in segment.pieces)
+
+
 def mix_audio(
-    bed_list: Path, music: MusicPlan | None, frames: int, fps: int, options: RenderOptions, out: Path
+    bed_list: Path | None, music: MusicPlan | None, frames: int, fps: int, options: RenderOptions, out: Path
 ) -> Measurement | None:
     """Two-pass loudnorm: measure the mix, then normalise it while encoding AAC.
 
     A silent mix (no music, no audible clip audio) has no loudness to normalise: it is
     encoded as silence of the right length, which players still expect to find.
     """
-    what = f"music {music.path.name}" if music else "clip audio"
+    what = f"music {music.path.name}" if music else "without music"
     stderr = ffmpeg(
         mix_command(bed_list, music, frames, fps, measure_filter(options.loudness), ["-f", "null", "-"]),
         f"measuring loudness ({what})",
