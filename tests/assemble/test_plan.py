@@ -16,7 +16,6 @@ from tasks.assemble.graph import (
     concat_list,
     mix_command,
     samples,
-    segment_command,
 )
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.loudness import parse_ebur128, parse_loudnorm
@@ -99,18 +98,23 @@ def test_music_gain_follows_the_shots_and_ramps_across_transitions() -> None:
     assert evaluate(music_gain_expression(spans, [0.5, 0.5, 0.5], 30), 4.0) == 0.5
 
 
-def test_segment_command_has_one_input_per_piece_and_exact_lengths(tmp_path) -> None:
+def test_segment_commands_open_only_what_they_need(tmp_path) -> None:
     spec = spec_of([shot(i, tmp_path / f"c{i}.mp4", 0.0, 2.0, "fade" if i else "cut", 0.5 if i else 0.0) for i in range(20)])
     spans = frame_layout(spec)
     fmt = resolve_format("16x9", 1920, 1080, preview=False, preview_short_side=540)
     for segment in plan_segments(spans, 8):
-        args = segment_command(segment, spec.shots, 30, fmt, "cover", Encoder("veryfast", 20), {3: 1.0},
-                               tmp_path / "v.mp4", tmp_path / "b.wav")
-        assert args.count("-i") == len(segment.pieces) <= 8
-        graph = args[args.index("-filter_complex") + 1]
-        assert f"atrim=end_sample={samples(segment.end, 30) - samples(segment.start, 30)}" in graph
+        video = segment_video_command(segment, spec.shots, 30, fmt, "cover", Encoder("veryfast", 20), tmp_path / "v.mp4")
+        assert video.count("-i") == len(segment.pieces) <= 8
+        graph = video[video.index("-filter_complex") + 1]
         assert graph.count("xfade=") == sum(1 for p in segment.pieces[1:] if p.fade_in)
-        assert graph.count(":a:0]") == sum(1 for p in segment.pieces if p.span.index == 3)
+        assert ":a:0]" not in graph
+
+        bed = segment_bed_command(segment, spec.shots, 30, {3: 1.0, 11: 0.5}, tmp_path / "b.wav")
+        audible = [p for p in segment.pieces if p.span.index in (3, 11)]
+        assert bed.count("-i") == len(audible) and bed.count("-vn") == len(audible)
+        graph = bed[bed.index("-filter_complex") + 1]
+        assert f"atrim=end_sample={samples(segment.end, 30) - samples(segment.start, 30)}" in graph
+        assert graph.count(":a:0]") == len(audible)
 
 
 def test_mix_command_trims_music_to_the_video(tmp_path) -> None:
@@ -119,7 +123,10 @@ def test_mix_command_trims_music_to_the_video(tmp_path) -> None:
     graph = args[args.index("-filter_complex") + 1]
     assert "atrim=end_sample=144000" in graph and "afade=t=out:ss=108000:ns=36000" in graph
     assert args[args.index("-stream_loop") + 1] == "-1"  # loops a track shorter than the video
-    assert "loudnorm" not in graph
+    assert "[1:a:0]" in graph and "loudnorm" not in graph
+    silent = mix_command(None, music, 90, 30, "loudnorm=I=-14", ["out.m4a"])
+    graph = silent[silent.index("-filter_complex") + 1]
+    assert "anullsrc" in graph and "[0:a:0]" in graph and "loudnorm=I=-14" in graph
 
 
 def test_concat_list_quotes_paths(tmp_path) -> None:
