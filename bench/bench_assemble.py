@@ -194,11 +194,81 @@ def bare_encode(video: Path, workdir: Path) -> dict:
             "reencode_wall": t1 - t0, "decode_wall": t2 - t1}
 
 
+def loudness(spec) -> dict:
+    """A 540p preview of `spec`: its loudness and true peak after two-pass loudnorm and AAC."""
+    from tasks.assemble.formats import resolve_format
+    from tasks.assemble.probe import probe_output
+    from tasks.assemble.render import render_options, render_timeline
+    from tasks.logs import configure_logging
+    from tasks.settings import get_settings
+
+    configure_logging(level="WARNING")
+    settings = get_settings()
+    fmt = resolve_format("16x9", WIDTH, HEIGHT, preview=True, preview_short_side=settings.preview_short_side)
+    with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
+        result = render_timeline(spec, render_options(fmt, settings), Path(tmp))
+        facts = probe_output(result.path)
+    return {"in": result.loudness_in.integrated if result.loudness_in else None,
+            "lufs": facts["loudness_lufs"], "tp": facts["true_peak_dbtp"]}
+
+
 # ----------------------------------------------------------------------------- main
+
+
+def speed_lines(spec, tmp: Path, repeat: int, max_shots: int) -> list[str]:
+    runs, bares = [], []
+    for _ in range(repeat):
+        runs.append(in_fresh_process(assemble, spec, tmp / "a15", max_shots))
+        bares.append(in_fresh_process(bare_encode, Path(runs[-1].extra["path"]), tmp).extra)
+    run = min(runs, key=lambda r: r.wall_s)
+    cpu_s, peak_gb = min(r.cpu_s for r in runs), max(r.peak_gb for r in runs)
+    bare = {key: min(b[key] for b in bares) for key in bares[0]}
+    facts = run.extra["facts"]
+    ratio, cpu_ratio = run.wall_s / bare["encode_wall"], cpu_s / bare["encode_cpu"]
+    verdict = "meets" if ratio <= TARGET_RATIO and peak_gb < TARGET_PEAK_GB else "misses"
+    line = (
+        f"- 15 clips -> {facts['duration']:.2f} s {facts['width']}x{facts['height']}@{facts['fps']:g} "
+        f"({facts['frame_count']} frames, {run.extra['segments']} segments, x264 {run.extra['preset']} "
+        f"crf {run.extra['crf']}, {facts['loudness_lufs']} LUFS): assemble {run.wall_s:.1f} s wall / "
+        f"{cpu_s:.1f} CPU s, peak {peak_gb:.2f} GB; bare encode of the same frames "
+        f"{bare['encode_wall']:.1f} s wall / {bare['encode_cpu']:.1f} CPU s (re-encode "
+        f"{bare['reencode_wall']:.1f} s - decode {bare['decode_wall']:.1f} s; best of {repeat}) -> "
+        f"{ratio:.2f}x wall, {cpu_ratio:.2f}x CPU: {verdict} the target (<= {TARGET_RATIO}x, < {TARGET_PEAK_GB} GB)"
+    )
+    return [line]
+
+
+def long_lines(spec, tmp: Path, shot_limits: list[int]) -> list[str]:
+    lines = []
+    for max_shots in shot_limits:
+        r = in_fresh_process(assemble, spec, tmp / f"a60-{max_shots}", max_shots)
+        f = r.extra["facts"]
+        lines.append(
+            f"- 60 shots (1.25 s, up to 3.5 s into their clips, 0.25 s dissolves) -> {f['duration']:.2f} s, "
+            f"{f['frame_count']} frames, {r.extra['segments']} segment(s) of <= {max_shots} shots: "
+            f"{r.wall_s:.1f} s wall, peak {r.peak_gb:.2f} GB"
+        )
+    return lines
+
+
+def loudness_lines(paths: list[Path]) -> list[str]:
+    """Each shared music track under four 5 s shots (20 s preview): loudness after the mix."""
+    from tasks.settings import get_settings
+    from tests.assemble.media import shot, spec_of
+
+    settings = get_settings()
+    target = f"{settings.loudness_lufs} LUFS, <= {settings.true_peak_dbtp} dBTP"
+    readings = []
+    for track in sorted((SHARED / "music").glob("*.ogg")):
+        spec = spec_of([shot(i, paths[i], 0.0, 5.0) for i in range(4)], FPS, track)
+        r = in_fresh_process(loudness, spec).extra
+        readings.append(f"{track.stem} {r['in']} -> {r['lufs']} LUFS / {r['tp']} dBTP")
+    return [f"- loudness (target {target}): " + "; ".join(readings)] if readings else []
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip-speed", action="store_true", help="skip the 15-clip speed run")
     parser.add_argument("--skip-long", action="store_true", help="skip the 60-shot memory run")
     parser.add_argument("--unbounded", action="store_true",
                         help="also render the 60 shots as one segment, to show what segmenting saves")
@@ -213,43 +283,21 @@ def main() -> None:
     configure_logging(level="WARNING")
     settings = get_settings()
     paths = clips(settings.data_dir.resolve() / "bench" / "assemble-clips")
-    stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}"
-    out = [f"\n### {stamp}\n"]
+    out = [f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}\n"]
     with tempfile.TemporaryDirectory(prefix="bench-assemble-", dir=settings.data_dir) as tmp_name:
         tmp = Path(tmp_name)
         track = music(tmp)
-        spec = timeline_15(paths, track)
-        runs, bares = [], []
-        for _ in range(args.repeat):
-            runs.append(in_fresh_process(assemble, spec, tmp / "a15", settings.assemble_segment_shots))
-            bares.append(in_fresh_process(bare_encode, Path(runs[-1].extra["path"]), tmp).extra)
-        run = min(runs, key=lambda r: r.wall_s)
-        run.cpu_s = min(r.cpu_s for r in runs)
-        bare = {key: min(b[key] for b in bares) for key in bares[0]}
-        facts = run.extra["facts"]
-        ratio, cpu_ratio = run.wall_s / bare["encode_wall"], run.cpu_s / bare["encode_cpu"]
-        verdict = "meets" if ratio <= TARGET_RATIO and max(r.peak_gb for r in runs) < TARGET_PEAK_GB else "misses"
-        out.append(
-            f"- 15 clips -> {facts['duration']:.2f} s {facts['width']}x{facts['height']}@{facts['fps']:g} "
-            f"({facts['frame_count']} frames, {run.extra['segments']} segments, x264 {run.extra['preset']} "
-            f"crf {run.extra['crf']}, {facts['loudness_lufs']} LUFS): assemble {run.wall_s:.1f} s wall / "
-            f"{run.cpu_s:.1f} CPU s, peak {max(r.peak_gb for r in runs):.2f} GB; bare encode of the same frames "
-            f"{bare['encode_wall']:.1f} s wall / {bare['encode_cpu']:.1f} CPU s (re-encode "
-            f"{bare['reencode_wall']:.1f} s - decode {bare['decode_wall']:.1f} s; best of {args.repeat}) -> "
-            f"{ratio:.2f}x wall, {cpu_ratio:.2f}x CPU: {verdict} the target (<= {TARGET_RATIO}x, < {TARGET_PEAK_GB} GB)"
-        )
-        print(out[-1], flush=True)
+        sections = []
+        if not args.skip_speed:
+            sections.append(lambda: speed_lines(timeline_15(paths, track), tmp, args.repeat, settings.assemble_segment_shots))
         if not args.skip_long:
-            long_spec = timeline_60(paths, track)
-            for max_shots in [settings.assemble_segment_shots] + ([60] if args.unbounded else []):
-                r = in_fresh_process(assemble, long_spec, tmp / f"a60-{max_shots}", max_shots)
-                f = r.extra["facts"]
-                out.append(
-                    f"- 60 shots (1.25 s, 0.25 s dissolves) -> {f['duration']:.2f} s, {f['frame_count']} frames, "
-                    f"{r.extra['segments']} segment(s) of <= {max_shots} shots: {r.wall_s:.1f} s wall, "
-                    f"peak {r.peak_gb:.2f} GB"
-                )
-                print(out[-1], flush=True)
+            limits = [settings.assemble_segment_shots] + ([60] if args.unbounded else [])
+            sections.append(lambda: long_lines(timeline_60(paths, track), tmp, limits))
+        sections.append(lambda: loudness_lines(paths))
+        for section in sections:
+            for line in section():
+                out.append(line)
+                print(line, flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     if not RESULTS.exists():
         RESULTS.write_text("# Phase 4 assembly: speed and memory\n\nAppended by `python -m bench.bench_assemble`.\n")

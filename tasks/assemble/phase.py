@@ -3,8 +3,9 @@
 Reads one timeline version (the newest unless told) with its shots and clips, fetches the clip
 files and music from the artifact store, renders, probes, uploads to `keys.final`, and only
 then records the result: `jobs.final_video_uri` / `final_video_facts` and the timeline marked
-rendered. Any failure before that point changes nothing that existed before (the previous
-final video and its URI stay); the caller marks the job failed.
+rendered. The timeline shows `rendering` meanwhile; any failure gives it back its old status
+and changes nothing else (the previous final video and its URI stay); the caller marks the
+job failed.
 """
 
 from __future__ import annotations

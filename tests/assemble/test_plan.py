@@ -16,6 +16,8 @@ from tasks.assemble.graph import (
     concat_list,
     mix_command,
     samples,
+    segment_bed_command,
+    segment_video_command,
 )
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.loudness import parse_ebur128, parse_loudnorm

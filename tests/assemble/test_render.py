@@ -230,3 +230,12 @@ def test_a_single_shot_timeline(env, cards, tmp_path) -> None:
     result = render(spec, tmp_path)
     assert (result.segments, result.frames) == (1, 45)
     check_frames(result.path, spec)
+
+
+def test_an_audio_failure_beside_the_video_is_raised(env, cards, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PICAIVID_AUDIO_BITRATE", "loud")
+    get_settings.cache_clear()
+    spec = spec_of([shot(1, cards["c1"], 0.0, 1.0), shot(3, cards["c3"], 0.0, 1.0)], music=make_music(tmp_path / "m.wav", 3))
+    with pytest.raises(AssembleError, match=r"mixing audio \(music m\.wav.*\n.*loud"):
+        render(spec, tmp_path)
+    assert not (tmp_path / "work" / "final.mp4").exists()
