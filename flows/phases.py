@@ -65,7 +65,7 @@ def clip_state(clip_id: int) -> dict:
 FINAL_CLIP_STATES = frozenset({"done", "failed"})
 
 
-@task(name="dispatch-clip", retries=3, retry_delay_seconds=[10, 60, 180], tags=["gpu-render"])
+@task(name="dispatch-clip", tags=["gpu-render"])
 def dispatch_clip(clip_id: int) -> dict:
     """Have one clip rendered and return its final state from Postgres.
 
@@ -104,7 +104,11 @@ def _render_all(job_id: uuid.UUID) -> dict:
 
     clip_ids = plan_clips(job_id)
     todo = [c for c in clip_ids if clip_state(c)["status"] not in FINAL_CLIP_STATES]
-    states = [f.result() for f in dispatch_clip.map(todo)] if todo else []
+    settings = get_settings()
+    dispatch = dispatch_clip.with_options(
+        retries=settings.render_dispatch_retries, retry_delay_seconds=settings.render_dispatch_retry_delays
+    )
+    states = [f.result() for f in dispatch.map(todo)] if todo else []
     done = sum(s["status"] == "done" for s in states) + len(clip_ids) - len(todo)
     if clip_ids and done == 0:
         raise RuntimeError(f"no clip of job {job_id} could be rendered: " + "; ".join(

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     )
     render_clip_deployment: str = "render-clip/render-clip"
     render_dispatch_retries: int = Field(default=3, description="Re-dispatches of an interrupted clip (Spot).")
+    render_dispatch_retry_delays: list[float] = Field(
+        default_factory=lambda: [10.0, 60.0, 180.0],
+        description="Seconds before each re-dispatch (the last repeats): time for Spot capacity to come back.",
+    )
     clip_crf: int = Field(default=18, description="x264 CRF of rendered clips: lower is better and bigger.")
     clip_x264_preset: str = Field(
         default="superfast",

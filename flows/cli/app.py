@@ -118,6 +118,7 @@ def relay(
     queue_url: Annotated[Optional[str], typer.Option("--queue-url", help="Default: PICAIVID_QUEUE_URL.")] = None,
     dead_letter_url: Annotated[Optional[str], typer.Option("--dead-letter-url", help="Default: PICAIVID_DEAD_LETTER_QUEUE_URL.")] = None,
     deployment: Annotated[str, typer.Option("--deployment")] = "create-video/create-video",
+    wait_seconds: Annotated[int, typer.Option("--wait-seconds", min=0, max=20, help="SQS long-poll wait.")] = 20,
 ) -> None:
     """Long-poll the Rails queue and start one create_video run per message (until SIGTERM)."""
     from flows.relay import PrefectLauncher, Relay
@@ -128,7 +129,7 @@ def relay(
     dead_letter_url = dead_letter_url or settings.dead_letter_queue_url
     if not queue_url or not dead_letter_url:
         fail("set --queue-url and --dead-letter-url (or PICAIVID_QUEUE_URL / PICAIVID_DEAD_LETTER_QUEUE_URL)")
-    Relay(queue_url, dead_letter_url, PrefectLauncher(deployment)).run_forever()
+    Relay(queue_url, dead_letter_url, PrefectLauncher(deployment), wait_seconds=wait_seconds).run_forever()
 
 
 @app.command("gpu-usage")

@@ -1,0 +1,314 @@
+"""End to end through the local stack: SQS message → relay → Prefect server → workers → mp4 in S3.
+
+A real Prefect server with a CPU and a GPU process pool and a worker each, every deployment
+made by `prefect deploy --all`, the relay as its own process, moto for SQS and S3 over HTTP,
+and the session's embedded PostgreSQL. Clips are small so the whole pipeline stays quick;
+every process runs production code paths with the CPU backends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from sqlmodel import func, select
+
+from db.enums import ClipStatus, JobStatus
+from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline, TimelineClip
+from db.session import session_scope
+from flows.local_stack import LocalStack, StackConfig
+from tasks.intake import JobRequest, create_job
+from tasks.media.video import probe
+from tasks.sample_listing import make_listing
+
+pytestmark = pytest.mark.slow
+
+RUN_TIMEOUT_S = 480
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bucket(moto_endpoint: str) -> str:
+    name = f"picaivid-e2e-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
+                 aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def pipeline_settings(migrated_db_url: str, moto_endpoint: str, bucket: str,
+                      tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """What the test process and every stack process share: database, S3 on moto, small clips."""
+    return {
+        "DATABASE_URL": migrated_db_url,
+        "PICAIVID_STORAGE_URL": f"s3://{bucket}/e2e",
+        "PICAIVID_DATA_DIR": str(tmp_path_factory.mktemp("stack-data")),
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PICAIVID_CLIP_WIDTH": "320",
+        "PICAIVID_CLIP_HEIGHT": "180",
+        "PICAIVID_RENDER_DISPATCH_RETRY_DELAYS": "[1]",
+        "OMP_NUM_THREADS": "1",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(pipeline_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    from tests.conftest import _free_port
+
+    config = StackConfig(root=tmp_path_factory.mktemp("stack"), port=_free_port(), ui=False,
+                         env=pipeline_settings, worker_poll_seconds=1.0, gpu_slots=1)
+    with LocalStack(config) as running:
+        yield running
+
+
+@pytest.fixture
+def on_stack(db: str, stack: LocalStack, pipeline_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    """This test process configured like the stack's processes and pointed at its API."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tasks.settings import get_settings
+
+    for key, value in pipeline_settings.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    with temporary_settings({PREFECT_API_URL: stack.config.api_url}):
+        yield stack
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def listing(tmp_path_factory: pytest.TempPathFactory):
+    return make_listing(tmp_path_factory.mktemp("listing"), seed=1, size=(320, 214), music_seconds=30)
+
+
+@pytest.fixture
+def queues(on_stack: LocalStack) -> dict[str, str]:
+    sqs = boto3.client("sqs")
+    tag = uuid.uuid4().hex[:8]
+    return {"queue": sqs.create_queue(QueueName=f"jobs-{tag}")["QueueUrl"],
+            "dlq": sqs.create_queue(QueueName=f"jobs-dlq-{tag}")["QueueUrl"]}
+
+
+@pytest.fixture
+def relay(on_stack: LocalStack, queues: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """`picaivid relay` as its own process, with the stack's environment."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from flows.cli import app; app()", "relay", "--queue-url", queues["queue"],
+         "--dead-letter-url", queues["dlq"], "--wait-seconds", "1"],
+        env={**os.environ, **on_stack.env()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _create_job(listing) -> uuid.UUID:
+    request = JobRequest(listing.root / "photos", listing.overrides_path, listing.music_path, "square", 8.0, True, None)
+    return create_job(request).id
+
+
+def _send(queue_url: str, body: str) -> None:
+    boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+
+
+def _wait_for(what: str, check: Callable[[], object], timeout_s: float, stack: LocalStack, poll_s: float = 0.5) -> object:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (value := check()):
+            return value
+        time.sleep(poll_s)
+    logs = "\n".join(f"--- {name}\n{stack.log_tail(name)}" for name in ("worker-picaivid-cpu", "worker-picaivid-gpu"))
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}\n{logs}")
+
+
+def _job(job_id: uuid.UUID) -> Job:
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def _flow_run(run_id: str):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(uuid.UUID(run_id))
+
+
+def _runs_of(deployment: str) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])))
+
+
+def _finished_run(job_id: uuid.UUID, stack: LocalStack):
+    """The job's create-video run, once it has ended (it must have completed)."""
+    def ended():
+        run_id = _job(job_id).flow_run_id
+        run = _flow_run(run_id) if run_id else None
+        return run if run is not None and run.state.is_final() else None
+
+    run = _wait_for(f"job {job_id}'s create-video run to end", ended, RUN_TIMEOUT_S, stack, poll_s=2)
+    assert run.state.is_completed(), f"{run.state.name}: {run.state.message}\n{stack.log_tail('worker-picaivid-cpu', 80)}"
+    return run
+
+
+def _count(model, job_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(model)
+    if model is TimelineClip:
+        query = query.join(Timeline, Timeline.id == TimelineClip.timeline_id).where(Timeline.job_id == job_id)
+    else:
+        query = query.where(model.job_id == job_id)
+    with session_scope() as s:
+        return s.exec(query).one()
+
+
+def _stop_relay(relay: subprocess.Popen) -> str:
+    relay.send_signal(signal.SIGTERM)
+    out, _ = relay.communicate(timeout=60)
+    assert relay.returncode == 0, out
+    return out
+
+
+def test_message_to_video_through_both_pools(on_stack: LocalStack, queues: dict[str, str], relay: subprocess.Popen,
+                                              listing) -> None:
+    job_id = _create_job(listing)
+    message = json.dumps({"job_id": str(job_id), "action": "run"})
+    _send(queues["queue"], message)
+    _send(queues["queue"], message)  # Rails retried: still one video
+    _send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "delete"}))
+    _send(queues["queue"], "not json")
+
+    run = _finished_run(job_id, on_stack)
+    log = _stop_relay(relay)
+
+    # one create-video run for the job, on the CPU pool
+    runs = [r for r in _runs_of("create-video") if r.parameters.get("job_id") == str(job_id)]
+    assert [r.id for r in runs] == [run.id]
+    assert run.work_pool_name == on_stack.config.cpu_pool
+    assert "relay.duplicate" in log
+
+    # both bad messages in the dead-letter queue, with their reasons; the queue is empty
+    sqs = boto3.client("sqs")
+    dead = sqs.receive_message(QueueUrl=queues["dlq"], MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
+    assert len(reasons) == 2 and "not JSON" in reasons[1] and "action" in reasons[0]
+    assert not sqs.receive_message(QueueUrl=queues["queue"], WaitTimeSeconds=0).get("Messages")
+
+    # every table filled, the video in the bucket
+    job = _job(job_id)
+    assert job.status is JobStatus.completed and job.flow_run_id == str(run.id)
+    for model in (Photo, RoomCluster, AnalysisResult, Clip, Timeline, TimelineClip):
+        assert _count(model, job_id) > 0, model.__tablename__
+    bucket, key = job.final_video_uri.removeprefix("s3://").split("/", 1)
+    assert bucket == os.environ["PICAIVID_STORAGE_URL"].removeprefix("s3://").split("/")[0]
+    video = Path(on_stack.root / "final.mp4")
+    boto3.client("s3").download_file(bucket, key, str(video))
+    assert abs(probe(video).duration - 8.0) <= 1 / 30 + 1e-6
+
+    # each clip its own render-clip run, on the GPU pool
+    with session_scope() as s:
+        clip_ids = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
+    clip_runs = [r for r in _runs_of("render-clip") if r.parameters["clip_id"] in clip_ids]
+    assert len(clip_ids) >= 5
+    assert {r.parameters["clip_id"] for r in clip_runs} == clip_ids
+    assert {r.work_pool_name for r in clip_runs} == {on_stack.config.gpu_pool}
+    assert all(r.state.is_completed() for r in clip_runs)
+
+
+def _deployment_names() -> set[str]:
+    import yaml
+
+    spec = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
+    return {d["name"] for d in spec["deployments"]}
+
+
+def _timeline_versions(job_id: uuid.UUID) -> list[int]:
+    with session_scope() as s:
+        return sorted(s.exec(select(Timeline.version).where(Timeline.job_id == job_id)))
+
+
+def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -> None:
+    """`prefect deploy --all` made every deployment of prefect.yaml; each phase deployment then
+    reruns its phase on the job's current data and touches nothing else."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    with get_client(sync_client=True) as client:
+        deployments = client.read_deployments()
+    assert {d.name for d in deployments} == _deployment_names()
+    pools = {d.name: d.work_pool_name for d in deployments}
+    assert pools.pop("render-clip") == on_stack.config.gpu_pool
+    assert set(pools.values()) == {on_stack.config.cpu_pool}
+
+    def run_phase(phase: str):
+        run = run_deployment(f"{phase}/{phase}", parameters={"job_id": str(job_id)}, timeout=RUN_TIMEOUT_S)
+        assert run.state.is_completed(), f"{phase}: {run.state.message}\n{on_stack.log_tail('worker-picaivid-cpu', 60)}"
+        assert run.work_pool_name == on_stack.config.cpu_pool
+        return run
+
+    job_id = _create_job(listing)
+    run_phase("analyze")
+    assert _count(AnalysisResult, job_id) > 0 and _count(Clip, job_id) == 0
+    run_phase("render")
+    with session_scope() as s:
+        clips = {c.id: c.s3_uri for c in s.exec(select(Clip).where(Clip.job_id == job_id))}
+    assert clips and _timeline_versions(job_id) == []
+    run_phase("timeline")
+    run_phase("timeline")  # a rebuild is a new version; the old one is kept
+    assert _timeline_versions(job_id) == [1, 2]
+    run_phase("assemble")
+    job = _job(job_id)
+    assert job.final_video_uri and "v2" in job.final_video_uri.rsplit("/", 1)[1]
+    run_phase("render")  # nothing unfinished: no clip rendered again, no row added
+    with session_scope() as s:
+        assert {c.id: c.s3_uri for c in s.exec(select(Clip).where(Clip.job_id == job_id))} == clips
+
+
+def test_worker_killed_mid_clip_is_recovered(on_stack: LocalStack, queues: dict[str, str], relay: subprocess.Popen,
+                                             listing) -> None:
+    """A Spot interruption: the clip's process gets SIGTERM and its worker dies; a new worker
+    comes up, the dispatcher re-dispatches, and the clip finishes in its own row."""
+    job_id = _create_job(listing)
+    _send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "run"}))
+
+    def rendering_clip() -> int | None:
+        with session_scope() as s:
+            return s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.status == ClipStatus.rendering)).first()
+
+    victim = _wait_for("a clip to start rendering", rendering_clip, RUN_TIMEOUT_S, on_stack, poll_s=0.05)
+    with session_scope() as s:
+        planned = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
+    victim_run = next(r for r in _runs_of("render-clip") if r.parameters["clip_id"] == victim)
+    os.kill(int(victim_run.infrastructure_pid), signal.SIGTERM)  # Spot's notice
+    on_stack.kill_worker(on_stack.config.gpu_pool)  # the instance is gone
+    on_stack.start_worker(on_stack.config.gpu_pool)  # capacity comes back
+
+    _finished_run(job_id, on_stack)
+    _stop_relay(relay)
+
+    with session_scope() as s:
+        clip = s.get(Clip, victim)
+        first_tries = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
+    assert first_tries == planned and victim in planned  # no duplicate rows: the interrupted clip finished in place
+    assert clip.status is ClipStatus.done and clip.attempts >= 2
+    runs = sorted((r for r in _runs_of("render-clip") if r.parameters["clip_id"] == victim), key=lambda r: r.name)
+    assert [r.name for r in runs][:2] == [f"clip-{victim}-try-1", f"clip-{victim}-try-2"]
+    assert not runs[0].state.is_completed() and runs[-1].state.is_completed()
+    assert _job(job_id).status is JobStatus.completed
