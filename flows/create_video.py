@@ -6,7 +6,7 @@ import structlog
 from prefect import flow
 
 from db.enums import Phase
-from flows.phases import PHASE_FLOWS
+from flows.phases import PHASE_FLOWS, phases_of_one_run
 from flows.state import (
     effective_stop,
     load_job,
@@ -35,9 +35,9 @@ def create_video(job_id: str, start_phase: str | None = None, stop_after: str | 
         bound.info("create_video.nothing_to_do", status=job.status.value)
         return {"job_id": str(job.id), "phases": [], "status": job.status.value}
     bound.info("create_video.started", phases=[p.value for p in phases])
-    results: dict[str, object] = {}
-    for phase in phases:
-        results[phase.value] = PHASE_FLOWS[phase](str(job.id))
+    with phases_of_one_run():
+        for phase in phases:
+            PHASE_FLOWS[phase](str(job.id))
     final = mark_finished(job.id, phases[-1])
     bound.info("create_video.finished", status=final.status.value)
     return {"job_id": str(job.id), "phases": [p.value for p in phases], "status": final.status.value}

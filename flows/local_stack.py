@@ -80,6 +80,7 @@ class LocalStack:
         self.logs = self.root / "logs"
         self.server: subprocess.Popen | None = None
         self.workers: dict[str, subprocess.Popen] = {}
+        self.relay: subprocess.Popen | None = None
 
     # ----------------------------------------------------------------------- environment
 
@@ -133,8 +134,8 @@ class LocalStack:
         self.stop()
 
     def stop(self, grace_s: float = 20.0) -> None:
-        """Workers first (SIGTERM to their process groups, so flow runs stop too), then the server."""
-        procs = [*self.workers.values(), *([self.server] if self.server else [])]
+        """Relay and workers first (SIGTERM to their process groups, so flow runs stop too), then the server."""
+        procs = [p for p in (self.relay, *self.workers.values(), self.server) if p is not None]
         for proc in procs:
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
@@ -145,7 +146,12 @@ class LocalStack:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
         self.workers.clear()
-        self.server = None
+        self.server = self.relay = None
+
+    def exited(self) -> list[str]:
+        """The parts that have stopped on their own (a healthy stack returns [])."""
+        parts = {"server": self.server, "relay": self.relay, **{f"worker-{k}": v for k, v in self.workers.items()}}
+        return [name for name, proc in parts.items() if proc is not None and proc.poll() is not None]
 
     # ----------------------------------------------------------------------- parts
 
@@ -221,6 +227,14 @@ class LocalStack:
         proc = self.workers.pop(pool)
         proc.send_signal(sig)
         proc.wait()
+
+    def start_relay(self, queue_url: str, dead_letter_url: str, wait_seconds: int = 20) -> subprocess.Popen:
+        """`picaivid relay` on the stack: Rails' messages become create-video runs here too."""
+        self.relay = self._spawn("relay", [
+            sys.executable, "-c", "from flows.cli import app; app()", "relay", "--queue-url", queue_url,
+            "--dead-letter-url", dead_letter_url, "--wait-seconds", str(wait_seconds),
+        ])
+        return self.relay
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"

@@ -4,7 +4,9 @@ so each can run alone (a Prefect deployment per phase) or inside `create_video`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -13,17 +15,31 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from db.enums import Phase
 from flows.progress import notify
-from flows.state import load_job, mark_failed, mark_phase_started
+from flows.state import load_job, mark_failed, mark_finished, mark_phase_started
 from tasks.settings import get_settings
 
 log = structlog.get_logger(__name__)
+
+_in_create_video: ContextVar[bool] = ContextVar("in_create_video", default=False)
+
+
+@contextmanager
+def phases_of_one_run() -> Iterator[None]:
+    """create_video runs its phases inside this: it, not each phase, says where the job ends."""
+    token = _in_create_video.set(True)
+    try:
+        yield
+    finally:
+        _in_create_video.reset(token)
 
 
 def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> Any:
     """Move the job into `phase`, do the work, and on failure record it on the job.
 
     Earlier phases' rows and artifacts are never touched here: each phase replaces only its
-    own outputs, and only once it has succeeded.
+    own outputs, and only once it has succeeded. A phase run alone (its own deployment)
+    leaves the job stopped after it (completed after assembly), so a later create_video
+    resumes from the next phase.
     """
     job = load_job(job_id)
     bound = log.bind(job_id=str(job.id), phase=phase.value)
@@ -39,6 +55,8 @@ def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> An
         notify(phase.value, "failed")
         raise
     bound.info("phase.finished", result=result)
+    if not _in_create_video.get():
+        mark_finished(job.id, phase)
     notify(phase.value, "finished")
     return result
 
@@ -138,11 +156,17 @@ def timeline(job_id: str) -> Any:
 
 
 @flow(name="assemble", log_prints=True)
-def assemble(job_id: str) -> Any:
-    """Phase 4: ffmpeg renders the newest timeline version; nothing else is read."""
+def assemble(job_id: str, timeline_version: int | None = None, fmt: str | None = None, preview: bool = False) -> Any:
+    """Phase 4: ffmpeg renders a timeline version (default: the newest); nothing else is read.
+
+    `fmt` picks another aspect (16x9, 9x16, 1x1). A preview (540p) leaves the job's state and
+    final video alone, so it is not a phase run.
+    """
     from tasks.assemble.phase import run_assemble
 
-    return run_phase(job_id, Phase.assemble, run_assemble)
+    if preview:
+        return run_assemble(load_job(job_id).id, timeline_version, fmt, preview=True)
+    return run_phase(job_id, Phase.assemble, lambda jid: run_assemble(jid, timeline_version, fmt))
 
 
 PHASE_FLOWS = {Phase.analyze: analyze, Phase.render: render, Phase.timeline: timeline, Phase.assemble: assemble}

@@ -13,6 +13,7 @@ from rich.table import Table
 from db.enums import PHASE_ORDER
 from flows.cli.output import clear_errors, console, emit, fail
 from flows.cli.report import report
+from flows.cli.stack import app as stack_app
 from flows.cli.timeline import app as timeline_app
 from flows.state import JobNotFound, PhaseOrderError, as_uuid
 from tasks.intake import IntakeError, JobRequest, create_job
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(job_app, name="job")
 app.command("report")(report)
 app.add_typer(timeline_app, name="timeline")
+app.add_typer(stack_app, name="stack")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 PHASES = ", ".join(p.value for p in PHASE_ORDER)

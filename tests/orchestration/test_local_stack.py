@@ -105,15 +105,12 @@ def queues(on_stack: LocalStack) -> dict[str, str]:
 @pytest.fixture
 def relay(on_stack: LocalStack, queues: dict[str, str]) -> Iterator[subprocess.Popen]:
     """`picaivid relay` as its own process, with the stack's environment."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from flows.cli import app; app()", "relay", "--queue-url", queues["queue"],
-         "--dead-letter-url", queues["dlq"], "--wait-seconds", "1"],
-        env={**os.environ, **on_stack.env()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    proc = on_stack.start_relay(queues["queue"], queues["dlq"], wait_seconds=1)
     yield proc
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+    on_stack.relay = None
 
 
 def _create_job(listing) -> uuid.UUID:
@@ -179,11 +176,12 @@ def _count(model, job_id: uuid.UUID) -> int:
         return s.exec(query).one()
 
 
-def _stop_relay(relay: subprocess.Popen) -> str:
-    relay.send_signal(signal.SIGTERM)
-    out, _ = relay.communicate(timeout=60)
-    assert relay.returncode == 0, out
-    return out
+def _stop_relay(stack: LocalStack) -> str:
+    """SIGTERM: the relay finishes the message in hand and exits cleanly."""
+    assert stack.relay is not None and stack.relay.poll() is None, stack.log_tail("relay")
+    stack.relay.send_signal(signal.SIGTERM)
+    assert stack.relay.wait(timeout=60) == 0, stack.log_tail("relay")
+    return stack.log_tail("relay", 200)
 
 
 def test_message_to_video_through_both_pools(on_stack: LocalStack, queues: dict[str, str], relay: subprocess.Popen,
@@ -196,7 +194,7 @@ def test_message_to_video_through_both_pools(on_stack: LocalStack, queues: dict[
     _send(queues["queue"], "not json")
 
     run = _finished_run(job_id, on_stack)
-    log = _stop_relay(relay)
+    log = _stop_relay(on_stack)
 
     # one create-video run for the job, on the CPU pool
     runs = [r for r in _runs_of("create-video") if r.parameters.get("job_id") == str(job_id)]
@@ -301,7 +299,7 @@ def test_worker_killed_mid_clip_is_recovered(on_stack: LocalStack, queues: dict[
     on_stack.start_worker(on_stack.config.gpu_pool)  # capacity comes back
 
     _finished_run(job_id, on_stack)
-    _stop_relay(relay)
+    _stop_relay(on_stack)
 
     with session_scope() as s:
         clip = s.get(Clip, victim)
@@ -312,3 +310,38 @@ def test_worker_killed_mid_clip_is_recovered(on_stack: LocalStack, queues: dict[
     assert [r.name for r in runs][:2] == [f"clip-{victim}-try-1", f"clip-{victim}-try-2"]
     assert not runs[0].state.is_completed() and runs[-1].state.is_completed()
     assert _job(job_id).status is JobStatus.completed
+
+
+def test_stack_up_command(migrated_db_url: str, tmp_path: Path) -> None:
+    """`picaivid stack up`: one command brings up server, pools, deployments and workers, and
+    SIGTERM takes it all down again."""
+    import urllib.request
+
+    from tests.conftest import _free_port
+
+    port, root = _free_port(), tmp_path / "stack"
+    env = {**os.environ, "DATABASE_URL": migrated_db_url, "PICAIVID_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from flows.cli import app; app()", "stack", "up", "--port", str(port),
+         "--root", str(root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (root / "stack.env").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+            time.sleep(0.5)
+        api = f"http://127.0.0.1:{port}/api"
+        assert f"PREFECT_API_URL={api}" in (root / "stack.env").read_text()
+        request = urllib.request.Request(f"{api}/deployments/filter", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert {d["name"] for d in json.load(resp)} == _deployment_names()
+        workers = [p for p in (root / "logs").iterdir() if p.name.startswith("worker-")]
+        assert len(workers) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, out
+    assert "stack up" in out
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
