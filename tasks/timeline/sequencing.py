@@ -101,7 +101,7 @@ _DROP_ORDER = {"room": 0, "repeat": 0, "room_start": 1}  # dropped first: a room
 def fit_shot_count(shots: Sequence[Shot], max_shots: int, min_shots: int, allow_repeats: bool) -> list[Shot]:
     """At most `max_shots`: the opening and closing stay, then each room's first shot, best
     scores first. Fewer than `min_shots`, and only where the template allows repeats: the
-    middle shots are shown again, in order, before the closing."""
+    middle shots are shown again, in order, before the closing, never a clip right after itself."""
     shots = list(shots)
     middle = [i for i, s in enumerate(shots) if s.role not in ("opening", "closing")]
     excess = len(shots) - max(max_shots, 1)
