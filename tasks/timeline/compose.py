@@ -122,7 +122,7 @@ def compose_timeline(
     if composition.fill["method"] == "shortened":
         notes.append(
             f"the footage fills only {composition.total_duration:.2f} s of {rhythm.total:.2f} s"
-            + (" (no other clip can go between repeats)" if template.allow_repeats
-               else f" (the {template.name} template shows no clip twice)")
+            + (f" (even repeating: at most {rhythm.shot_count_range()[1]} shots, never a clip right after itself)"
+               if template.allow_repeats else f" (the {template.name} template shows no clip twice)")
         )
     return composition

@@ -179,7 +179,7 @@ def test_a_tiny_listing_fills_a_repeating_template_without_a_clip_following_itse
 def test_a_single_clip_cannot_repeat_so_the_video_is_shortened_and_says_so() -> None:
     c = compose("square", [5.0], regular_grid(120, 100), 30)
     assert len(c.rows) == 1 and c.fill["method"] == "shortened" and c.total_duration == 5.0
-    assert any("no other clip can go between repeats" in n for n in c.notes)
+    assert any("never a clip right after itself" in n for n in c.notes)
 
 
 def test_transitions_follow_the_template_rules() -> None:
