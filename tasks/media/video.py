@@ -75,6 +75,8 @@ class VideoWriter:
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
         stream.thread_count = threads
+        # a keyframe every second: Phase 4 trims deep into clips, and a seek decodes from the keyframe before it
+        stream.codec_context.gop_size = fps
         stream.options = {"preset": preset, "crf": str(crf)}
         ctx = stream.codec_context
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = BT601

@@ -16,6 +16,8 @@ import torch
 from diffusers import DiffusionPipeline, ModelMixin
 from diffusers.hooks import apply_group_offloading, apply_layerwise_casting
 
+from tasks.render.sizing import LONGEST_CLIP_FRAMES
+
 GB = 10**9
 GiB = 2**30
 FP8 = torch.float8_e4m3fn
@@ -108,7 +110,7 @@ def working_set_bytes(width: int, height: int, num_frames: int, tiled: bool) -> 
     return max(denoise, decode)
 
 
-REFERENCE_SHAPE = (1280, 736, 161)
+REFERENCE_SHAPE = (1280, 736, LONGEST_CLIP_FRAMES)
 """The largest clip the render phase asks for: 1080p output generated at ~0.94 MP, 5.3 s at 30 fps."""
 
 

@@ -3,10 +3,12 @@
 `plan_clips(job_id)` turns Phase 1's rows into pending `clips` rows: one per room cluster
 (its hero first, the motion the analysis recommends, shrunk to what the cluster's usable
 photos support), plus a clip for the job's opening or closing photo where that photo does
-not already lead a room's clip, plus a single-image clip for every other usable view. Rows are keyed by the natural key (job, cluster, motion,
-source photos, attempt) and inserted with ON CONFLICT DO NOTHING, so planning twice plans
-once; rows from an older analysis that the current plan no longer contains are marked
-superseded. `run_render(job_id)` is the local, sequential runner: plan, then
+not already lead a room's clip, plus a single-image clip for every other usable view.
+Durations are then sized so the clips can fill the job's target length (tasks.render.sizing).
+Rows are keyed by the natural key (job, cluster, motion, source photos, attempt) and inserted
+with ON CONFLICT DO NOTHING, so planning twice plans once; a planned row not rendered yet
+follows a changed duration, a rendered one keeps its footage. Rows from an older analysis that
+the current plan no longer contains are marked superseded. `run_render(job_id)` is the local, sequential runner: plan, then
 `render_clip` every planned chain (a done one is a no-op). The Prefect fan-out calls the
 same two functions.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +31,9 @@ from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
 from tasks.render.downgrade import fit_motion, sources_for
 from tasks.render.interrupt import Interrupted, stop_on_sigterm
+from tasks.render.sizing import clip_cap, footage_goal, sized_durations
 from tasks.settings import Settings, get_settings
+from tasks.timeline.templates import get_template
 
 log = structlog.get_logger(__name__)
 
@@ -156,10 +160,25 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
         planned = room_clips(results, by_cluster)
         planned += bookend_clips(job, planned, photos)  # type: ignore[arg-type]
         planned += view_clips(planned, by_cluster)
+        planned = size_clips(planned, job, settings.clip_fps)
         ids = [_insert_planned(session, job_id, p, settings) for p in planned]
+        short = [i for i, p in zip(ids, planned) if _follow_duration(session, i, p.duration, settings.clip_fps)]
         superseded = _supersede_others(session, job_id, ids)
-    log.info("clips_planned", job_id=str(job_id), clips=len(ids), superseded=superseded)
+    log.info("clips_planned", job_id=str(job_id), clips=len(ids), superseded=superseded,
+             seconds=round(sum(p.duration for p in planned), 3))
+    if short:
+        log.warning("rendered_clips_shorter_than_plan", job_id=str(job_id), clip_ids=short)
     return ids
+
+
+def size_clips(planned: list[PlannedClip], job: Job, fps: int) -> list[PlannedClip]:
+    """The plan with durations sized to fill the job's target length (tasks.render.sizing)."""
+    template = get_template(job.template_type)
+    goal = footage_goal(template, job.target_length or template.target_length,
+                        job.enable_beat_sync and job.music_uri is not None, job.bpm, len(planned))
+    durations = sized_durations([p.duration for p in planned], [clip_cap(p.motion, fps) for p in planned], goal, fps)
+    return [replace(p, duration=d, params={**p.params, "natural_duration": p.duration})
+            for p, d in zip(planned, durations)]
 
 
 def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, settings: Settings) -> int:
@@ -181,6 +200,20 @@ def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, s
             WHERE id IN (SELECT id FROM chain) AND status = 'superseded'
         """), {"roots": [row.id]})
     return row.id
+
+
+def _follow_duration(session: Session, clip_id: int, duration: float, fps: int) -> bool:
+    """Rows of the clip's chain not rendered yet take the plan's duration. A rendered clip keeps
+    its footage (GPU time is the cost; Phase 3 fills with what exists): True when it is shorter
+    than the plan now asks by more than a frame."""
+    session.execute(sa.text(CHAIN + """
+        UPDATE clips SET duration = :duration, updated_at = now()
+        WHERE id IN (SELECT id FROM chain) AND status = 'pending' AND s3_uri IS NULL AND duration <> :duration
+    """), {"roots": [clip_id], "duration": duration})
+    shortest = session.execute(sa.text(CHAIN + """
+        SELECT min(duration) FROM clips WHERE id IN (SELECT id FROM chain) AND status = 'done'
+    """), {"roots": [clip_id]}).scalar()
+    return shortest is not None and shortest < duration - 1 / fps
 
 
 def _supersede_others(session: Session, job_id: uuid.UUID, plan_ids: list[int]) -> int:

@@ -3,12 +3,19 @@
 Sequencing orders the shots, this decides how many fit the length (dropping the least
 important or, where the template allows, repeating), sets the transitions by the template's
 rules, and hands the result to timing.
+
+Filling the length: Phase 2 sizes the clips so their footage covers the target
+(tasks.render.sizing), so the shots normally fill it. Where the footage still falls short (a
+tiny listing, clips at the generator's limit), a template that allows repeats shows clips
+again, never one right after itself; a template that does not keeps every clip once and the
+video ends early. `Composition.fill` records which happened, for the timeline row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tasks.timeline.beats import BeatGrid
 from tasks.timeline.sequencing import (
@@ -42,6 +49,20 @@ class Composition:
     @property
     def total_duration(self) -> float:
         return total_duration(self.rows, self.fps)
+
+    @property
+    def fill(self) -> dict[str, Any]:
+        """How the length was filled: `footage` (each clip once), `repeats` (some shown again)
+        or `shortened` (the last resort: the video ends before the target)."""
+        repeats = sum(1 for s in self.shots if s.occurrence > 0)
+        short = self.total_duration < self.rhythm.total - 1 / self.fps
+        return {
+            "method": "shortened" if short else "repeats" if repeats else "footage",
+            "target": round(self.rhythm.total, 6),
+            "total": self.total_duration,
+            "footage": round(footage_seconds([s for s in self.shots if s.occurrence == 0], 0.0), 6),
+            "repeats": repeats,
+        }
 
 
 def footage_seconds(shots: Sequence[Shot], transition: float) -> float:
@@ -98,9 +119,10 @@ def compose_timeline(
         )
     if grid is not None and grid.music_duration < pacing.target_length:
         notes.append(f"the music lasts {grid.music_duration:.2f} s, less than the {pacing.target_length:g} s target")
-    if composition.total_duration < rhythm.total - 1 / template.fps:
+    if composition.fill["method"] == "shortened":
         notes.append(
             f"the footage fills only {composition.total_duration:.2f} s of {rhythm.total:.2f} s"
-            + ("" if template.allow_repeats else f" (the {template.name} template shows no clip twice)")
+            + (f" (even repeating: at most {rhythm.shot_count_range()[1]} shots, never a clip right after itself)"
+               if template.allow_repeats else f" (the {template.name} template shows no clip twice)")
         )
     return composition

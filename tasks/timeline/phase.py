@@ -30,7 +30,7 @@ from tasks.analyze.selection import (
 )
 from tasks.storage import get_store
 from tasks.timeline.beats import BeatGrid
-from tasks.timeline.compose import compose_timeline
+from tasks.timeline.compose import Composition, compose_timeline
 from tasks.timeline.music import analyse_music
 from tasks.timeline.sequencing import Footage, Picks
 from tasks.timeline.templates import Template, get_template
@@ -111,9 +111,11 @@ def choose_picks(footage: list[Footage], candidates: dict[int, Candidate], templ
     return picks, reasons
 
 
-def timeline_beat_grid(grid: BeatGrid | None, pacing: Pacing) -> dict[str, Any]:
-    """The timeline.beat_grid document: the grid (when there is music) and the pacing used."""
-    return {**(grid.to_json() if grid else {}), "pacing": pacing.to_json()}
+def timeline_beat_grid(grid: BeatGrid | None, pacing: Pacing, composition: Composition) -> dict[str, Any]:
+    """The timeline.beat_grid document: the grid (when there is music), the pacing used, how
+    the length was filled and what fell short, so the row says what happened."""
+    return {**(grid.to_json() if grid else {}), "pacing": pacing.to_json(),
+            "fill": composition.fill, "notes": composition.notes}
 
 
 def run_timeline(job_id: uuid.UUID) -> dict:
@@ -133,7 +135,7 @@ def run_timeline(job_id: uuid.UUID) -> dict:
     with session_scope() as session:
         lock_job(session, job_id)
         timeline = write_version(
-            session, job_id, composition.rows, beat_grid=timeline_beat_grid(grid, pacing),
+            session, job_id, composition.rows, beat_grid=timeline_beat_grid(grid, pacing, composition),
             template_type=template.name, music_uri=job.music_uri,
             fps=template.fps, width=template.width, height=template.height,
         )
@@ -152,6 +154,7 @@ def run_timeline(job_id: uuid.UUID) -> dict:
         "picks": reasons,
         "order": [{"clip_id": s.footage.clip_id, "room": s.footage.room_type.value, "role": s.role} for s in composition.shots],
         "left_out": {str(k): v for k, v in inputs.left_out.items()},
+        "fill": composition.fill,
         "notes": composition.notes,
     }
     bound.info("timeline.built", version=version, shots=summary["shots"], total=summary["total_duration"],

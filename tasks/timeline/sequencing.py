@@ -10,6 +10,7 @@ no clip appears twice unless `fit_shot_count` is told the template allows repeat
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -100,7 +101,7 @@ _DROP_ORDER = {"room": 0, "repeat": 0, "room_start": 1}  # dropped first: a room
 def fit_shot_count(shots: Sequence[Shot], max_shots: int, min_shots: int, allow_repeats: bool) -> list[Shot]:
     """At most `max_shots`: the opening and closing stay, then each room's first shot, best
     scores first. Fewer than `min_shots`, and only where the template allows repeats: the
-    middle shots are shown again, in order, before the closing."""
+    middle shots are shown again, in order, before the closing, never a clip right after itself."""
     shots = list(shots)
     middle = [i for i, s in enumerate(shots) if s.role not in ("opening", "closing")]
     excess = len(shots) - max(max_shots, 1)
@@ -110,14 +111,31 @@ def fit_shot_count(shots: Sequence[Shot], max_shots: int, min_shots: int, allow_
             drop = list(range(1, len(shots)))[: excess]
         shots = [s for i, s in enumerate(shots) if i not in set(drop)]
     if allow_repeats and shots and len(shots) < min_shots:
-        body = [s for s in shots if s.role not in ("opening", "closing")] or [s for s in shots if s.role != "closing"] or shots
         tail = [shots.pop()] if len(shots) > 1 and shots[-1].role == "closing" else []
-        seen = {s.footage.clip_id: 1 for s in shots}
-        k = 0
-        while len(shots) + len(tail) < min_shots:
-            source = body[k % len(body)]
-            shots.append(replace(source, role="repeat", occurrence=seen[source.footage.clip_id]))
-            seen[source.footage.clip_id] += 1
-            k += 1
-        shots += tail
+        shots += _repeats(shots, tail, min_shots - len(shots) - len(tail)) + tail
     return shots
+
+
+def _repeats(shots: Sequence[Shot], tail: Sequence[Shot], count: int) -> list[Shot]:
+    """Up to `count` repeats to go between `shots` and `tail`: the middle shots again in order
+    (every shot when the middle has fewer than two clips), skipping any that would follow the
+    same clip; fewer where no other clip can go next (a single clip cannot repeat)."""
+    middle = [s for s in shots if s.role not in ("opening", "closing")]
+    pool = middle if len({s.footage.clip_id for s in middle}) > 1 else [*shots, *tail]
+    seen = Counter(s.footage.clip_id for s in [*shots, *tail])
+    added: list[Shot] = []
+    previous = shots[-1].footage.clip_id
+    k = 0
+    while len(added) < count:
+        final = len(added) == count - 1 and tail
+        for source in pool[k % len(pool):] + pool[: k % len(pool)]:
+            k += 1
+            clip = source.footage.clip_id
+            if clip != previous and not (final and clip == tail[0].footage.clip_id):
+                break
+        else:
+            return added
+        added.append(replace(source, role="repeat", occurrence=seen[clip]))
+        seen[clip] += 1
+        previous = clip
+    return added

@@ -95,11 +95,18 @@ class Rhythm:
         total = pacing.target_length
         if grid is not None:
             total = min(total, grid.music_duration)
-        if pacing.beat_sync and grid is not None:
-            p = grid.period
-            return cls(grid, (pacing.shot_beats[0] * p, pacing.shot_beats[1] * p),
-                       template.transition_beats * p, template.closing_hold_beats * p, total)
-        return cls(None, pacing.shot_seconds, template.transition_seconds, 0.0, total)
+        synced = grid if pacing.beat_sync else None
+        return cls.at_period(template, pacing, synced.period if synced else None, total, synced)
+
+    @classmethod
+    def at_period(cls, template: Template, pacing: Pacing, period: float | None, total: float,
+                  grid: BeatGrid | None = None) -> Rhythm:
+        """In beats of `period` seconds, or in seconds when None. Phase 2 sizes clips with an
+        assumed period before the music is analysed; Phase 3 passes the grid's."""
+        if period is None:
+            return cls(None, pacing.shot_seconds, template.transition_seconds, 0.0, total)
+        return cls(grid, (pacing.shot_beats[0] * period, pacing.shot_beats[1] * period),
+                   template.transition_beats * period, template.closing_hold_beats * period, total)
 
     def shot_count_range(self) -> tuple[int, int]:
         """(fewest, most) shots that fill the total at lengths inside the range."""

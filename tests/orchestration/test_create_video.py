@@ -38,10 +38,10 @@ def listing(tmp_path_factory: pytest.TempPathFactory):
     return make_listing(tmp_path_factory.mktemp("listing"), seed=1, size=(320, 214), music_seconds=30)
 
 
-def _create(listing, target: float = 8.0) -> uuid.UUID:
+def _create(listing, target: float = 8.0, template: str = "square") -> uuid.UUID:
     res = CliRunner().invoke(app, [
         "job", "create", "--photos", str(listing.root / "photos"), "--metadata", str(listing.overrides_path),
-        "--music", str(listing.music_path), "--template", "square", "--target-length", str(target), "--json",
+        "--music", str(listing.music_path), "--template", template, "--target-length", str(target), "--json",
     ])
     assert res.exit_code == 0, res.output
     return uuid.UUID(json.loads(res.stdout)["job_id"])
@@ -111,3 +111,21 @@ def test_stop_resume_rerun_and_fail(db: str, small_render: None, prefect_api: No
 
     shown = CliRunner().invoke(app, ["show", str(job_id), "--json"])
     assert json.loads(shown.stdout)["job"]["status"] == "failed"
+
+
+def test_a_no_repeat_template_fills_its_target_from_clips_sized_for_it(db: str, small_render: None, prefect_api: None,
+                                                                      listing) -> None:
+    """The standard template shows each clip once; at Phase 1's durations the clips fall short of
+    28 s, so Phase 2 renders them longer and Phase 3 fills the length with every cut on a beat."""
+    job_id = _create(listing, target=28.0, template="standard")
+    run_create_video(str(job_id), stop_after=Phase.timeline)
+    with session_scope() as s:
+        done = s.exec(select(Clip).where(Clip.job_id == job_id, Clip.status == ClipStatus.done)).all()
+        timeline = s.exec(select(Timeline).where(Timeline.job_id == job_id)).one()
+        rows = s.exec(select(TimelineClip).where(TimelineClip.timeline_id == timeline.id)).all()
+    natural = sum(c.render_params["natural_duration"] for c in done) - 0.5 * (len(done) - 1)  # 120 BPM: 1 beat fades
+    assert natural < 28.0 < sum(c.duration for c in done)  # Phase 1's lengths would not fill it
+    assert abs(timeline.total_duration - 28.0) <= 1 / 30
+    assert timeline.beat_grid["fill"]["method"] == "footage" and len({r.clip_id for r in rows}) == len(rows)
+    beats = timeline.beat_grid["beats"]
+    assert all(min(abs(b - r.start_time) for b in beats) <= 1 / 30 for r in rows if r.order_index > 0)

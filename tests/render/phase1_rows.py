@@ -51,10 +51,11 @@ def jpeg(image: np.ndarray) -> bytes:
 
 
 def seed_phase1(store: ArtifactStore, rooms: list[RoomSpec], opening: str | None = None,
-                closing: str | None = None) -> SeededJob:
+                closing: str | None = None, target_length: float = 1.0) -> SeededJob:
+    """The default target (no music) is one the rooms' own durations cover: clips keep them, not sized up."""
     seeded = SeededJob(uuid.uuid4())
     with session_scope() as session:
-        session.add(Job(id=seeded.job_id, listing_id="test"))
+        session.add(Job(id=seeded.job_id, listing_id="test", target_length=target_length))
         session.flush()
         for room in rooms:
             cluster = RoomCluster(job_id=seeded.job_id, room_type=room.room_type, confidence_tier=room.tier,

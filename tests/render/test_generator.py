@@ -88,3 +88,22 @@ def test_a_backend_that_delivers_the_wrong_length_is_caught(tmp_path: Path) -> N
     image = np.zeros((40, 60, 3), np.uint8)
     with pytest.raises(BadRender, match="asked 320x180x12"):
         generate_clip(request([image], [None]), ShortBackend(), tmp_path / "c.mp4", Settings())
+
+
+def keyframe_indices(path: Path) -> list[int]:
+    import av
+
+    with av.open(str(path)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
+    packets.sort(key=lambda p: p.pts)  # demux order is decode order; frames are numbered by pts
+    return [i for i, p in enumerate(packets) if p.is_keyframe]
+
+
+def test_a_rendered_clip_has_a_keyframe_every_second(living, tmp_path) -> None:
+    """Phase 4 trims deep into clips: a seek then decodes at most a second, not the whole clip."""
+    image, depth = living
+    clip = generate_clip(request([image], [depth], MotionType.subtle_pan, duration=3.5, fps=12),
+                         ParallaxBackend(), tmp_path / "c.mp4", Settings())
+    keys = keyframe_indices(clip.path)
+    assert clip.info.frame_count == 42 and keys[0] == 0
+    assert len(keys) >= 4 and max(b - a for a, b in zip(keys, [*keys[1:], 42])) <= 12

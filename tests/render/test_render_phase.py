@@ -108,6 +108,26 @@ def test_a_new_analysis_supersedes_clips_it_no_longer_plans(small_clips, store, 
     assert {c.id: c.status for c in clips(seeded.job_id)} == {old: ClipStatus.pending, new: ClipStatus.superseded}
 
 
+def test_durations_are_sized_to_the_target_and_only_unrendered_clips_follow_a_change(small_clips, store, views) -> None:
+    """No music: even pacing, the standard template's 0.6 s transitions; two shots share the target."""
+    seeded = seed_phase1(store, [
+        RoomSpec("kitchen", ConfidenceTier.low, M.subtle_pan, [photo_spec(views, "kitchen_a")]),
+        RoomSpec("living_room", ConfidenceTier.low, M.micro_push_in, [photo_spec(views, "living_a")]),
+    ], target_length=6.0)
+    ids = plan_clips(seeded.job_id)
+    first = clips(seeded.job_id)
+    assert [c.duration for c in first] == [50 / FPS] * 2  # (6 + 0.6) / 2 = 3.3 s, up to a whole frame
+    assert all(c.render_params["natural_duration"] == 1.0 for c in first)
+    rendered, waiting = ids
+    with session_scope() as session:  # one clip has been rendered meanwhile
+        session.execute(sa.update(Clip).where(Clip.id == rendered).values(status=ClipStatus.done, s3_uri="file:///x.mp4"))
+        session.execute(sa.update(Job).where(Job.id == seeded.job_id).values(target_length=8.0))
+    assert plan_clips(seeded.job_id) == ids  # the same rows: duration is not part of the natural key
+    after = {c.id: c for c in clips(seeded.job_id)}
+    assert after[waiting].duration == 65 / FPS and after[waiting].status is ClipStatus.pending  # (8 + 0.6) / 2
+    assert after[rendered].duration == 50 / FPS and after[rendered].s3_uri == "file:///x.mp4"  # its footage is kept
+
+
 def test_a_clip_renders_uploads_validates_and_a_retry_does_nothing(small_clips, store, views) -> None:
     seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, M.micro_push_in,
                                           [photo_spec(views, "living_a")], duration=1.2)])

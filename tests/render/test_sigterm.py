@@ -39,8 +39,10 @@ def test_sigterm_marks_the_clip_interrupted_keeps_partial_output_and_exits(
     get_settings.cache_clear()
     image, depth = sample_photo(listing_root, "living_a")
     seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, MotionType.micro_push_in,
-                                          [PhotoSpec("living_a", image, depth)], duration=40.0)])
+                                          [PhotoSpec("living_a", image, depth)])])
     (clip_id,) = plan_clips(seeded.job_id)
+    with session_scope() as session:  # longer than the planner would ever ask (tasks.render.sizing caps it)
+        session.get(Clip, clip_id).duration = 40.0
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         worker = subprocess.Popen([sys.executable, "-m", "tasks.render.phase", "--clip", str(clip_id)],

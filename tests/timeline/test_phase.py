@@ -81,7 +81,8 @@ def test_no_music_is_a_silent_timeline_at_template_pacing(db: str, store) -> Non
     job = seed(store, house(), target_length=24.0)
     summary = run_timeline(job.job_id)
     timeline, rows = shots(job.job_id)
-    assert set(timeline.beat_grid) == {"pacing"} and summary["tempo"] is None and not summary["beat_sync"]
+    assert set(timeline.beat_grid) == {"pacing", "fill", "notes"} and summary["tempo"] is None and not summary["beat_sync"]
+    assert timeline.beat_grid["fill"] == summary["fill"] and summary["fill"]["method"] == "footage"
     assert timeline.music_uri is None
     assert {r.audio_policy for r in rows} == {AudioPolicy.music_only}
     lengths = np.diff([r.start_time for r in rows] + [timeline.total_duration])

@@ -145,13 +145,15 @@ def test_too_little_footage_shortens_the_video_and_says_so() -> None:
     c = compose("standard", [3.0] * 5, regular_grid(120, 200), 60)
     assert c.total_duration < 15
     assert any("footage fills only" in n and "shows no clip twice" in n for n in c.notes)
+    assert c.fill == {"method": "shortened", "target": 60, "total": c.total_duration, "footage": 15.0, "repeats": 0}
     assert all(on_beat(r.start_time, regular_grid(120, 200).beats, 30) for r in c.rows[1:])
 
 
 def test_social_repeats_clips_to_fill_its_length_from_other_parts_of_them() -> None:
     c = compose("social", [4.0] * 4, regular_grid(128, 100), 20)
     assert abs(c.total_duration - 20) <= 1 / 30
-    assert len(c.rows) > 4
+    assert len(c.rows) > 4 and c.fill["method"] == "repeats" and c.fill["repeats"] == len(c.rows) - 4
+    assert all(a.clip_id != b.clip_id for a, b in pairwise(c.rows))  # never the same clip twice in a row
     repeated = [r for r in c.rows if sum(x.clip_id == r.clip_id for x in c.rows) > 1]
     assert repeated
     by_clip: dict[int, list[float]] = {}
@@ -163,6 +165,21 @@ def test_social_repeats_clips_to_fill_its_length_from_other_parts_of_them() -> N
 def test_standard_never_repeats() -> None:
     c = compose("standard", [4.0] * 4, regular_grid(128, 100), 60)
     assert len({r.clip_id for r in c.rows}) == len(c.rows)
+
+
+@pytest.mark.parametrize("clips", [2, 3])
+def test_a_tiny_listing_fills_a_repeating_template_without_a_clip_following_itself(clips: int) -> None:
+    """Opening and closing only, or one room between them: the bookends take turns with it."""
+    c = compose("square", [5.0] * clips, regular_grid(120, 100), 30)
+    assert abs(c.total_duration - 30) <= 1 / 30 and c.fill["method"] == "repeats"
+    assert all(a.clip_id != b.clip_id for a, b in pairwise(c.rows))
+    assert c.rows[0].clip_id == 1 and c.rows[-1].clip_id == clips  # the bookends stay at the ends
+
+
+def test_a_single_clip_cannot_repeat_so_the_video_is_shortened_and_says_so() -> None:
+    c = compose("square", [5.0], regular_grid(120, 100), 30)
+    assert len(c.rows) == 1 and c.fill["method"] == "shortened" and c.total_duration == 5.0
+    assert any("never a clip right after itself" in n for n in c.notes)
 
 
 def test_transitions_follow_the_template_rules() -> None:
