@@ -88,8 +88,8 @@ def dispatch_clip(clip_id: int) -> dict:
     """Have one clip rendered and return its final state from Postgres.
 
     `deployment` dispatch starts a render-clip flow run on the GPU pool and waits for it. The
-    idempotency key is salted with this task's run count: a reused key would hand back the
-    crashed run instead of starting a new one.
+    idempotency key names the job, the clip, this dispatch and its try: a reused key hands
+    back the old run (even a crashed one, or another render of the clip) instead of a new one.
     """
     settings = get_settings()
     state = clip_state(clip_id)
@@ -102,7 +102,7 @@ def dispatch_clip(clip_id: int) -> dict:
         run = run_deployment(
             settings.render_clip_deployment,
             parameters={"clip_id": clip_id},
-            idempotency_key=f"render-clip:{clip_id}:try-{task_run.run_count}",
+            idempotency_key=f"render-clip:{state['job_id']}:{clip_id}:{task_run.id}:try-{task_run.run_count}",
             flow_run_name=f"clip-{clip_id}-try-{task_run.run_count}",
             timeout=None,
         )

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import boto3
 import pytest
 from sqlmodel import func, select
 
-from db.enums import ClipStatus, JobStatus
+from db.enums import ClipStatus, JobStatus, Phase
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline, TimelineClip
 from db.session import session_scope
 from flows.local_stack import LocalStack, StackConfig
@@ -146,12 +147,14 @@ def _flow_run(run_id: str):
         return client.read_flow_run(uuid.UUID(run_id))
 
 
-def _runs_of(deployment: str) -> list:
+def _runs_of(deployment: str, since: datetime) -> list:
+    """The deployment's runs created since `since` (clip ids restart with each test's database)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
     with get_client(sync_client=True) as client:
-        return client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])))
+        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])))
+    return [r for r in runs if r.created >= since]
 
 
 def _finished_run(job_id: uuid.UUID, stack: LocalStack):
@@ -186,6 +189,7 @@ def _stop_relay(stack: LocalStack) -> str:
 
 def test_message_to_video_through_both_pools(on_stack: LocalStack, queues: dict[str, str], relay: subprocess.Popen,
                                               listing) -> None:
+    since = datetime.now(UTC)
     job_id = _create_job(listing)
     message = json.dumps({"job_id": str(job_id), "action": "run"})
     _send(queues["queue"], message)
@@ -197,7 +201,7 @@ def test_message_to_video_through_both_pools(on_stack: LocalStack, queues: dict[
     log = _stop_relay(on_stack)
 
     # one create-video run for the job, on the CPU pool
-    runs = [r for r in _runs_of("create-video") if r.parameters.get("job_id") == str(job_id)]
+    runs = [r for r in _runs_of("create-video", since) if r.parameters.get("job_id") == str(job_id)]
     assert [r.id for r in runs] == [run.id]
     assert run.work_pool_name == on_stack.config.cpu_pool
     assert "relay.duplicate" in log
@@ -223,11 +227,11 @@ def test_message_to_video_through_both_pools(on_stack: LocalStack, queues: dict[
     # each clip its own render-clip run, on the GPU pool
     with session_scope() as s:
         clip_ids = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
-    clip_runs = [r for r in _runs_of("render-clip") if r.parameters["clip_id"] in clip_ids]
+    clip_runs = [r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] in clip_ids]
     assert len(clip_ids) >= 5
     assert {r.parameters["clip_id"] for r in clip_runs} == clip_ids
     assert {r.work_pool_name for r in clip_runs} == {on_stack.config.gpu_pool}
-    assert all(r.state.is_completed() for r in clip_runs)
+    assert all(r.state.is_completed() for r in clip_runs) and len(clip_runs) == len(clip_ids)
 
 
 def _deployment_names() -> set[str]:
@@ -255,8 +259,9 @@ def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -
     assert pools.pop("render-clip") == on_stack.config.gpu_pool
     assert set(pools.values()) == {on_stack.config.cpu_pool}
 
-    def run_phase(phase: str):
-        run = run_deployment(f"{phase}/{phase}", parameters={"job_id": str(job_id)}, timeout=RUN_TIMEOUT_S)
+    def run_phase(phase: str, **parameters: object):
+        run = run_deployment(f"{phase}/{phase}", parameters={"job_id": str(job_id), **parameters},
+                             timeout=RUN_TIMEOUT_S)
         assert run.state.is_completed(), f"{phase}: {run.state.message}\n{on_stack.log_tail('worker-picaivid-cpu', 60)}"
         assert run.work_pool_name == on_stack.config.cpu_pool
         return run
@@ -264,6 +269,8 @@ def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -
     job_id = _create_job(listing)
     run_phase("analyze")
     assert _count(AnalysisResult, job_id) > 0 and _count(Clip, job_id) == 0
+    job = _job(job_id)
+    assert (job.status, job.current_phase) == (JobStatus.stopped, Phase.analyze)  # resumable from render
     run_phase("render")
     with session_scope() as s:
         clips = {c.id: c.s3_uri for c in s.exec(select(Clip).where(Clip.job_id == job_id))}
@@ -274,6 +281,12 @@ def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -
     run_phase("assemble")
     job = _job(job_id)
     assert job.final_video_uri and "v2" in job.final_video_uri.rsplit("/", 1)[1]
+    assert job.status is JobStatus.completed
+    run_phase("assemble", fmt="9x16", preview=True)  # a 540p vertical preview: the job is left as it was
+    assert _job(job_id).final_video_uri == job.final_video_uri and _job(job_id).status is JobStatus.completed
+    bucket, prefix = os.environ["PICAIVID_STORAGE_URL"].removeprefix("s3://").split("/", 1)
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/jobs/{job_id}/final/")["Contents"]]
+    assert any(k.endswith("9x16-preview.mp4") for k in keys), keys
     run_phase("render")  # nothing unfinished: no clip rendered again, no row added
     with session_scope() as s:
         assert {c.id: c.s3_uri for c in s.exec(select(Clip).where(Clip.job_id == job_id))} == clips
@@ -283,6 +296,7 @@ def test_worker_killed_mid_clip_is_recovered(on_stack: LocalStack, queues: dict[
                                              listing) -> None:
     """A Spot interruption: the clip's process gets SIGTERM and its worker dies; a new worker
     comes up, the dispatcher re-dispatches, and the clip finishes in its own row."""
+    since = datetime.now(UTC)
     job_id = _create_job(listing)
     _send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "run"}))
 
@@ -290,11 +304,24 @@ def test_worker_killed_mid_clip_is_recovered(on_stack: LocalStack, queues: dict[
         with session_scope() as s:
             return s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.status == ClipStatus.rendering)).first()
 
-    victim = _wait_for("a clip to start rendering", rendering_clip, RUN_TIMEOUT_S, on_stack, poll_s=0.05)
+    def settled(clip_id: int) -> tuple[ClipStatus, str | None] | None:
+        with session_scope() as s:
+            clip = s.get(Clip, clip_id)
+        return (clip.status, clip.error) if clip.status in (ClipStatus.interrupted, ClipStatus.done) else None
+
+    victim = None
+    for _ in range(5):  # a clip renders in about a second: if the signal came too late, take the next one
+        candidate = _wait_for("a clip to start rendering", rendering_clip, RUN_TIMEOUT_S, on_stack, poll_s=0.05)
+        run = next(r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == candidate)
+        os.kill(int(run.infrastructure_pid), signal.SIGTERM)  # Spot's two-minute notice
+        status, error = _wait_for(f"clip {candidate} to stop", lambda: settled(candidate), 60, on_stack)
+        if status is ClipStatus.interrupted:
+            assert "SIGTERM" in error
+            victim = candidate
+            break
+    assert victim is not None, "no clip was caught mid-render"
     with session_scope() as s:
         planned = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
-    victim_run = next(r for r in _runs_of("render-clip") if r.parameters["clip_id"] == victim)
-    os.kill(int(victim_run.infrastructure_pid), signal.SIGTERM)  # Spot's notice
     on_stack.kill_worker(on_stack.config.gpu_pool)  # the instance is gone
     on_stack.start_worker(on_stack.config.gpu_pool)  # capacity comes back
 
@@ -306,7 +333,7 @@ def test_worker_killed_mid_clip_is_recovered(on_stack: LocalStack, queues: dict[
         first_tries = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
     assert first_tries == planned and victim in planned  # no duplicate rows: the interrupted clip finished in place
     assert clip.status is ClipStatus.done and clip.attempts >= 2
-    runs = sorted((r for r in _runs_of("render-clip") if r.parameters["clip_id"] == victim), key=lambda r: r.name)
+    runs = sorted((r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == victim), key=lambda r: r.name)
     assert [r.name for r in runs][:2] == [f"clip-{victim}-try-1", f"clip-{victim}-try-2"]
     assert not runs[0].state.is_completed() and runs[-1].state.is_completed()
     assert _job(job_id).status is JobStatus.completed
