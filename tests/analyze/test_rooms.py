@@ -151,3 +151,18 @@ def test_fallback_labels_sample_exteriors_and_interiors(sample) -> None:
     listing, photos = sample
     labels = label_rooms(ClassicalEmbedder(), photos)
     assert [lab.is_exterior for lab in labels] == [p.room_type in EXTERIOR_ROOMS for p in listing.photos]
+
+
+def test_fallback_names_every_room_of_the_sample_listing(sample) -> None:
+    """Rooms and their labels with the fallback backends: each view group is one cluster, and
+    each cluster (and each photo) carries the room the scene was built as."""
+    listing, photos = sample
+    embedder = ClassicalEmbedder()
+    clusters = group_rooms(embedder.embed(photos), embedder.backend)
+    labels = label_rooms(embedder, photos)
+    assert [lab.room_type for lab in labels] == [p.room_type for p in listing.photos]
+    named = {c: lab.room_type for c, lab in label_clusters(labels, clusters).items()}
+    truth = {c: p.room_type for c, p in zip(clusters, listing.photos)}
+    assert named == truth and len(named) == len({p.view_group for p in listing.photos})
+    assert set(named.values()) == {RoomType.front_exterior, RoomType.living_room, RoomType.kitchen,
+                                   RoomType.bedroom, RoomType.bathroom}
