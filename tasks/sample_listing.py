@@ -123,6 +123,8 @@ def _texture(material: str, u: np.ndarray, v: np.ndarray, base: np.ndarray) -> n
         shade = 0.9 + 0.05 * np.sin(u * 80) * np.sin(v * 70) - 0.35 * seam.astype(np.float32)
     elif material == "paint":
         shade = 0.97 + 0.03 * np.sin(u * 7 + v * 5)
+    elif material == "dado_tile":  # wall tiles to 1.2 m, paint above
+        return np.where((v < 1.2)[:, None], _texture("wall_tile", u, v, base), _texture("paint", u, v, base))
     else:  # glossy / plain
         shade = np.ones_like(u)
     return base[None, :] * shade[:, None]
@@ -319,7 +321,7 @@ def _scenes(rng: np.random.Generator) -> dict[RoomType, Scene]:
         Box((0.0, 0, 1.22), (0.6, 0.4, 1.58), "plain", jitter((0.97, 0.97, 0.97))),    # toilet
         Box((0.0, 0.4, 1.2), (0.2, 0.8, 1.6), "plain", jitter((0.97, 0.97, 0.97))),
         Box((0.0, 0.9, 2.2), (0.04, 1.4, 2.7), "fabric", jitter((0.35, 0.5, 0.55))),   # towel
-    ], [("west", 1.9, 2.6, 1.5, 2.2)], wall_material="wall_tile")
+    ], [("west", 1.9, 2.6, 1.5, 2.2)], wall_material="dado_tile")
     exterior = Scene(RoomType.front_exterior, False, Box((-40, -1, -40), (40, 0, 80), "grass", jitter((0.32, 0.55, 0.25))),
                      (0.0, 0.0, 0.0), "grass", (
         Box((-6.0, 0, 12.0), (6.0, 5.5, 20.0), "brick", jitter((0.62, 0.36, 0.28))),   # house

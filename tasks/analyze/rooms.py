@@ -6,10 +6,16 @@ photos are close *on average*, so one lucky pair cannot chain two rooms together
 count has to be known in advance.
 
 Labels: with OpenCLIP weights, zero-shot classification against text prompts for every
-`RoomType`. Without weights, `classical_room_scores` applies a few hand-written rules to colour
-and edge statistics. Those rules tell exteriors from interiors well (a blue, smooth sky across
-the top is hard to fake indoors) but only weakly tell one interior room from another; the
-measured accuracy of both parts is in bench/results/analyze.md.
+`RoomType`. Without weights, `classical_room_evidence` applies a few hand-written rules to colour
+and edge statistics of one photo. What they can see: sky over the top of the frame (exterior),
+cyan water (pool), long level lines at counter height (kitchen cabinets and worktops), vertical
+edges and white surfaces (bathroom), a pale block low in the frame (a made bed) and how calm the
+room is. What they cannot see: objects. A white sofa reads as a bed, dark bedding as a sofa, a
+pale blue wall near the ceiling as sky, a white-cabinet utility room as a kitchen; dining rooms,
+offices, laundries, garages, hallways, backyards and aerials are never named. The rules were set
+by looking at the shared houses photos and the sample listing, so their measured accuracy there
+(bench/results/analyze.md) is a training-set number: exterior vs interior is reliable, interior
+room types are a rough guess on real photos.
 """
 
 from __future__ import annotations
@@ -238,7 +244,7 @@ def classical_room_evidence(cues: dict[str, float]) -> dict[RoomType, float]:
     """
     outdoors = 12.0 * (cues["sky_top"] - SKY_EXTERIOR) + 4.0 * cues["vegetation"]
     indoors = -outdoors
-    no_sky = max(0.0, 1.0 - cues["sky_top"] / SKY_EXTERIOR)
+    no_sky = float(np.clip(2.0 * (1.0 - cues["sky_top"] / SKY_EXTERIOR), 0.0, 1.0))
     calm = 4.0 * (cues["smooth_low"] - 0.5) - 4.0 * (cues["edges_mid"] - 0.45)
     bed = 8.0 * (cues["pale_low"] - cues["white"] - 0.06)
     never = -1e9
@@ -248,7 +254,7 @@ def classical_room_evidence(cues: dict[str, float]) -> dict[RoomType, float]:
     evidence[RoomType.kitchen] = (
         indoors + 8.0 * (cues["edges_mid"] - 0.45) + 20.0 * no_sky * (cues["counter_lines"] - 0.1)
     )
-    evidence[RoomType.bathroom] = indoors + 10.0 * (cues["vertical_share"] - 0.38) + 3.0 * cues["white"]
+    evidence[RoomType.bathroom] = indoors + 10.0 * (cues["vertical_share"] - 0.38) + 5.0 * cues["white"]
     evidence[RoomType.bedroom] = indoors + calm + bed
     evidence[RoomType.living_room] = indoors + calm - bed - 0.5
     evidence[RoomType.other] = -3.0  # a photo no rule claims
