@@ -2,9 +2,12 @@
 
 Tests, the demo and the benchmarks need photos whose answers are known: which room each
 shows, which views overlap, how deep each pixel is, and music of a known tempo. The photos
-are ray-cast from simple 3D scenes (box rooms with textured floors, walls, windows and
-furniture at several depths; a house front on a lawn under a sky), so perspective,
-parallax and depth layering are real. Everything is deterministic from the seed.
+are ray-cast from simple 3D scenes (a house front on a lawn under a sky; box rooms with
+textured floors, walls and windows, furnished as real rooms are, at real sizes: a kitchen with
+rows of cabinets under a worktop and splashback, an island and a fridge; a half-tiled bathroom
+with vanity, mirror, bath and WC; a bedroom with a made bed, pillows and bedside lamps; a living
+room with a cushioned sofa, armchair, coffee table and TV), so perspective, parallax and depth
+layering are real. Everything is deterministic from the seed.
 """
 
 from __future__ import annotations

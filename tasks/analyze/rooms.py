@@ -233,8 +233,8 @@ def classical_room_evidence(cues: dict[str, float]) -> dict[RoomType, float]:
     - pool: an exterior with cyan water in the lower third.
     - kitchen: a busy middle band and long level lines across the frame at counter height
       (worktop edges, rows of cabinet doors and drawers, splashback courses). Facades have long
-      level lines too, so the line cue only counts without sky.
-    - bathroom: vertical edges (mirrors, glass, vanities) and white fixtures.
+      level lines too, so the line cue fades out as sky appears.
+    - bathroom: vertical edges (mirrors, glass, vanities) and white fixtures and tiles.
     - bedroom: a calm room (smooth low in the frame, a quiet middle band) with a pale block in
       the lower centre that is not part of an all-white room: the made bed.
     - living room: a calm room without that pale block (a sofa is upholstered in colour).

@@ -17,6 +17,7 @@ from tasks.analyze.rooms import (
     PROMPT_TEMPLATES,
     ROOM_ORDER,
     RoomLabel,
+    classical_room_evidence,
     group_rooms,
     label_clusters,
     label_rooms,
@@ -103,6 +104,21 @@ def test_classical_labels_when_the_embedder_has_no_text() -> None:
     assert out[1].room_type == RoomType.pool
     assert not out[2].is_exterior
     assert sum(out[2].scores.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_classical_rules_on_hand_made_cues() -> None:
+    calm_room = {"sky_top": 0.0, "vegetation": 0.0, "water_low": 0.0, "edges_mid": 0.2, "vertical_share": 0.3,
+                 "smooth_low": 0.6, "white": 0.02, "counter_lines": 0.05, "pale_low": 0.3}
+
+    def best(**change: float) -> RoomType:
+        evidence = classical_room_evidence({**calm_room, **change})
+        return max(evidence, key=evidence.__getitem__)
+
+    assert best() == RoomType.bedroom  # calm, a pale block low in the frame: the made bed
+    assert best(pale_low=0.0) == RoomType.living_room  # calm, upholstered in colour
+    assert best(counter_lines=0.3, edges_mid=0.4) == RoomType.kitchen  # level lines at counter height
+    assert best(counter_lines=0.3, edges_mid=0.4, sky_top=0.5) == RoomType.front_exterior  # a facade's lines
+    assert best(white=0.45, pale_low=0.5, vertical_share=0.35) == RoomType.bathroom  # pale because all white
 
 
 HOUSE_LABELS = {"frontal": RoomType.front_exterior, "kitchen": RoomType.kitchen,
