@@ -117,7 +117,12 @@ def test_run_refuses_reversed_phases(db: str, tmp_path: Path) -> None:
 def test_db_upgrade_reports_revision(db: str) -> None:
     res = invoke("db", "upgrade", "--json")
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["revision"] == "0001"
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+    assert head is not None and json.loads(res.stdout)["revision"] == head
 
 
 def test_embedded_postgres_when_database_url_is_unset(tmp_path: Path) -> None:
