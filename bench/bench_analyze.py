@@ -215,14 +215,29 @@ def label_accuracy(embedder, photos: list[np.ndarray], truth: list[str]) -> str:
     return f"exterior vs interior {exterior:.1%}, room type {room:.1%} ({detail})"
 
 
-def sample_photos() -> tuple[list[np.ndarray], list[str]]:
+def sample_photos(seed: int) -> tuple[list[np.ndarray], list[str], list[int]]:
+    """The rendered sample listing: photos, true room per photo, true view group per photo."""
     import tempfile
 
     from tasks.sample_listing import make_listing
 
     with tempfile.TemporaryDirectory() as tmp:
-        listing = make_listing(Path(tmp), seed=0, music_seconds=2)
-        return [load_rgb(p.path) for p in listing.photos], [p.room_type.value for p in listing.photos]
+        listing = make_listing(Path(tmp), seed=seed, music_seconds=2)
+        return ([load_rgb(p.path) for p in listing.photos], [p.room_type.value for p in listing.photos],
+                [p.view_group for p in listing.photos])
+
+
+def cluster_labels(embedder, photos: list[np.ndarray], truth: list[str], groups: list[int]) -> str:
+    """Grouping and per-cluster labels as Phase 1 makes them, against the true rooms."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from tasks.analyze.rooms import group_rooms, label_clusters, label_rooms
+
+    found = group_rooms(embedder.embed(photos), embedder.backend)
+    named = label_clusters(label_rooms(embedder, photos), found)
+    right = sum(all(named[c].room_type.value == t for c, t in zip(found, truth) if c == k) for k in named)
+    return (f"clusters: adjusted Rand index {adjusted_rand_score(groups, found):.2f}, "
+            f"{right} of {len(named)} clusters labelled right ({len(set(groups))} rooms)")
 
 
 def grouping_sets() -> dict[str, tuple[list[np.ndarray], list[int]]]:
@@ -292,8 +307,11 @@ def quality() -> list[str]:
     photos, truth = house_photos()
     lines.append("- room labels, houses (48 photos, 12 each frontal/kitchen/bedroom/bathroom), classical-rules: "
                  + label_accuracy(ClassicalEmbedder(), photos, truth))
-    lines.append("- room labels, sample listing seed 0 (10 rendered photos), classical-rules: "
-                 + label_accuracy(ClassicalEmbedder(), *sample_photos()))
+    for seed in range(4):
+        images, rooms, groups = sample_photos(seed)
+        lines.append(f"- room labels, sample listing seed {seed} (10 rendered photos), classical-rules: "
+                     + label_accuracy(ClassicalEmbedder(), images, rooms) + "; "
+                     + cluster_labels(ClassicalEmbedder(), images, rooms, groups))
     lines.append("- room labels, houses, OpenCLIP ViT-B-32 **random weights** (meaningless, checks the zero-shot "
                  "plumbing only): " + label_accuracy(random_clip(Stopwatch()), photos, truth))
     embedder = ClassicalEmbedder()
@@ -322,6 +340,15 @@ def quality() -> list[str]:
 # ----------------------------------------------------------------------------- main
 
 
+def settings_depth_choice() -> str:
+    from tasks.analyze.depth import depth_device, depth_weights_for
+    from tasks.settings import get_settings
+
+    settings = get_settings()
+    device = depth_device(settings)
+    return f"{device}: {depth_weights_for(settings, device) or 'no weights (layout prior)'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=40)
@@ -332,7 +359,7 @@ def main() -> None:
 
     configure_logging(level="WARNING")
     stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}"
-    out = [f"\n### {stamp}\n"]
+    out = [f"\n### {stamp}\n", f"- depth model the settings choose here: {settings_depth_choice()}"]
     for arch in args.depth_arch or ["midas-small-256"]:
         r = speed(arch, args.photos)
         verdict = "meets" if r["total_s"] < 20 and r["outside_share"] <= 0.30 else "misses"

@@ -171,6 +171,11 @@ class Photo(SQLModel, table=True):
 
 
 class RoomCluster(SQLModel, table=True):
+    """One room of one analysis. A rerun of Phase 1 deletes the clusters of the previous analysis
+    that no clip cites and stamps `superseded_at` on the rest (they stay only so that superseded
+    clips, which timelines may still show, keep their room); the current analysis is the job's
+    clusters with `superseded_at` null, each with its analysis_results row."""
+
     __tablename__ = "room_clusters"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -184,6 +189,9 @@ class RoomCluster(SQLModel, table=True):
     overlap_score: float | None = None  # null: overlap not assessed
     depth_variance: float | None = None
     label_confidence: float | None = None
+    superseded_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
     created_at: datetime | None = created_at_field()
     updated_at: datetime | None = updated_at_field()
 

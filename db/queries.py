@@ -6,9 +6,19 @@ import uuid
 from collections import Counter
 
 from sqlmodel import select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline
 from db.session import session_scope
+
+
+def current_clusters(job_id: uuid.UUID) -> SelectOfScalar[RoomCluster]:
+    """The job's current analysis: its clusters that no rerun has superseded, oldest first."""
+    return (
+        select(RoomCluster)
+        .where(RoomCluster.job_id == job_id, RoomCluster.superseded_at.is_(None))  # type: ignore[union-attr]
+        .order_by(RoomCluster.id)
+    )
 
 
 def job_summary(job_id: uuid.UUID) -> dict:
@@ -19,11 +29,7 @@ def job_summary(job_id: uuid.UUID) -> dict:
             raise LookupError(f"no job with id {job_id}")
         photos = s.exec(select(Photo).where(Photo.job_id == job_id)).all()
         results = s.exec(select(AnalysisResult).where(AnalysisResult.job_id == job_id)).all()
-        # The current analysis is the clusters with a plan; older ones stay while clips cite them.
-        clusters = s.exec(
-            select(RoomCluster).join(AnalysisResult, AnalysisResult.room_cluster_id == RoomCluster.id)
-            .where(RoomCluster.job_id == job_id)
-        ).all()
+        clusters = s.exec(current_clusters(job_id)).all()
         clips = s.exec(select(Clip).where(Clip.job_id == job_id)).all()
         timelines = s.exec(
             select(Timeline).where(Timeline.job_id == job_id).order_by(Timeline.version)

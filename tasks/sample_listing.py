@@ -2,9 +2,12 @@
 
 Tests, the demo and the benchmarks need photos whose answers are known: which room each
 shows, which views overlap, how deep each pixel is, and music of a known tempo. The photos
-are ray-cast from simple 3D scenes (box rooms with textured floors, walls, windows and
-furniture at several depths; a house front on a lawn under a sky), so perspective,
-parallax and depth layering are real. Everything is deterministic from the seed.
+are ray-cast from simple 3D scenes (a house front on a lawn under a sky; box rooms with
+textured floors, walls and windows, furnished as real rooms are, at real sizes: a kitchen with
+rows of cabinets under a worktop and splashback, an island and a fridge; a half-tiled bathroom
+with vanity, mirror, bath and WC; a bedroom with a made bed, pillows and bedside lamps; a living
+room with a cushioned sofa, armchair, coffee table and TV), so perspective, parallax and depth
+layering are real. Everything is deterministic from the seed.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Scene:
     floor: str
     objects: tuple[Box, ...]
     windows: tuple[tuple[str, float, float, float, float], ...] = ()  # wall, u0, u1, v0, v1
+    wall_material: str = "paint"
 
 
 @dataclass
@@ -94,10 +98,16 @@ def _texture(material: str, u: np.ndarray, v: np.ndarray, base: np.ndarray) -> n
         grain = 0.06 * np.sin(v * 40.0 + plank * 3.0 + 6 * np.sin(u * 9.0))
         gap = (np.abs(u / 0.18 - np.round(u / 0.18)) < 0.04).astype(np.float32)
         shade = 0.82 + 0.3 * jitter + grain - 0.35 * gap
-    elif material == "tile":
-        gu, gv = np.abs(u / 0.3 - np.round(u / 0.3)), np.abs(v / 0.3 - np.round(v / 0.3))
+    elif material in ("tile", "wall_tile"):  # 30 cm floor tiles, 15 cm wall tiles
+        size = 0.3 if material == "tile" else 0.15
+        gu, gv = np.abs(u / size - np.round(u / size)), np.abs(v / size - np.round(v / size))
         grout = ((gu < 0.05) | (gv < 0.05)).astype(np.float32)
-        shade = 0.95 + 0.08 * _hash01(np.floor(u / 0.3), np.floor(v / 0.3)) - 0.4 * grout
+        shade = 0.95 + 0.08 * _hash01(np.floor(u / size), np.floor(v / size)) - 0.3 * grout
+    elif material == "cabinet":  # 60 cm doors: shadow gaps between them, a bar handle near each top
+        door = np.floor(u / 0.6)
+        gap = (np.abs(u / 0.6 - np.round(u / 0.6)) < 0.015) | (np.abs(v / 0.36 - np.round(v / 0.36)) < 0.02)
+        handle = (np.abs(u - (door + 0.5) * 0.6) < 0.12) & (np.abs(np.mod(v, 0.36) - 0.3) < 0.012)
+        shade = 0.96 - 0.45 * gap.astype(np.float32) - 0.55 * handle.astype(np.float32)
     elif material == "carpet":
         shade = 0.9 + 0.1 * np.sin(u * 55) * np.sin(v * 61)
     elif material == "grass":
@@ -111,8 +121,13 @@ def _texture(material: str, u: np.ndarray, v: np.ndarray, base: np.ndarray) -> n
         shade = 0.8 + 0.35 * _hash01(row, col) - 0.45 * mortar.astype(np.float32)
     elif material == "fabric":
         shade = 0.88 + 0.08 * np.sin(u * 80) + 0.08 * np.sin(v * 75)
+    elif material == "cushion":  # upholstery in 60 cm cushions with sunken seams
+        seam = np.abs(u / 0.6 - np.round(u / 0.6)) < 0.03
+        shade = 0.9 + 0.05 * np.sin(u * 80) * np.sin(v * 70) - 0.35 * seam.astype(np.float32)
     elif material == "paint":
         shade = 0.97 + 0.03 * np.sin(u * 7 + v * 5)
+    elif material == "dado_tile":  # wall tiles to 1.2 m, paint above
+        return np.where((v < 1.2)[:, None], _texture("wall_tile", u, v, base), _texture("paint", u, v, base))
     else:  # glossy / plain
         shade = np.ones_like(u)
     return base[None, :] * shade[:, None]
@@ -147,6 +162,17 @@ def _slab(origin: np.ndarray, dirs: np.ndarray, lo, hi) -> tuple[np.ndarray, np.
     return tnear.max(axis=1), tfar.min(axis=1), tnear.argmax(axis=1), tfar.argmin(axis=1)
 
 
+def _may_hit(origin: np.ndarray, dirs: np.ndarray, box: Box) -> np.ndarray:
+    """Rays that pass within the box's bounding sphere (all of them from inside it): the slab
+    test then runs on those few rays only, which keeps furnished rooms fast to render."""
+    lo, hi = np.asarray(box.lo, np.float32), np.asarray(box.hi, np.float32)
+    to_centre = (lo + hi) / 2 - origin
+    dist, radius = float(np.linalg.norm(to_centre)), float(np.linalg.norm(hi - lo)) / 2
+    if dist <= radius:
+        return np.ones(len(dirs), bool)
+    return dirs @ (to_centre / dist) >= np.sqrt(1.0 - (radius / dist) ** 2)
+
+
 def _render(scene: Scene, cam: Camera, width: int, height: int, rng: np.random.Generator):
     origin = np.asarray(cam.position, np.float32)
     dirs, forward = _rays(cam, width, height)
@@ -156,17 +182,18 @@ def _render(scene: Scene, cam: Camera, width: int, height: int, rng: np.random.G
     normal = np.zeros((n, 3), np.float32)
 
     def shade_hits(mask, t, axis, sign, material, base):
+        """Shade the rays in `mask` (bool over all rays) hit at t along `axis`; t, axis and sign
+        hold one value per ray in the mask."""
         if not mask.any():
             return
-        p = origin + dirs[mask] * t[mask, None]
-        ax = axis[mask]
-        u = np.where(ax == 0, p[:, 2], p[:, 0])
-        v = np.where(ax == 1, p[:, 2], p[:, 1])
+        p = origin + dirs[mask] * t[:, None]
+        u = np.where(axis == 0, p[:, 2], p[:, 0])
+        v = np.where(axis == 1, p[:, 2], p[:, 1])
         color[mask] = _texture(material, u, v, np.asarray(base, np.float32))
-        nrm = np.zeros((mask.sum(), 3), np.float32)
-        nrm[np.arange(mask.sum()), ax] = sign[mask]
+        nrm = np.zeros((len(t), 3), np.float32)
+        nrm[np.arange(len(t)), axis] = sign
         normal[mask] = nrm
-        t_best[mask] = t[mask]
+        t_best[mask] = t
 
     shell = scene.shell
     if scene.interior:
@@ -175,17 +202,17 @@ def _render(scene: Scene, cam: Camera, width: int, height: int, rng: np.random.G
         hit = np.isfinite(t_exit)
         for axis_id, material, base in (
             (1, scene.floor, shell.color),
-            (0, "paint", scene.wall_color),
-            (2, "paint", scene.wall_color),
+            (0, scene.wall_material, scene.wall_color),
+            (2, scene.wall_material, scene.wall_color),
         ):
             m = hit & (ax_exit == axis_id)
             if axis_id == 1:
                 floor = m & (dirs[:, 1] < 0)
                 ceiling = m & (dirs[:, 1] >= 0)
-                shade_hits(floor, t_exit, ax_exit, sign, material, base)
-                shade_hits(ceiling, t_exit, ax_exit, sign, "paint", (0.93, 0.93, 0.9))
+                shade_hits(floor, t_exit[floor], ax_exit[floor], sign[floor], material, base)
+                shade_hits(ceiling, t_exit[ceiling], ax_exit[ceiling], sign[ceiling], "paint", (0.93, 0.93, 0.9))
             else:
-                shade_hits(m, t_exit, ax_exit, sign, material, base)
+                shade_hits(m, t_exit[m], ax_exit[m], sign[m], material, base)
         # windows: bright panes on walls
         p = origin + dirs * t_exit[:, None]
         for wall, u0, u1, v0, v1 in scene.windows:
@@ -200,14 +227,18 @@ def _render(scene: Scene, cam: Camera, width: int, height: int, rng: np.random.G
         color[:] = np.array([0.78, 0.86, 0.95], np.float32) * (1 - sky) + np.array([0.35, 0.55, 0.9], np.float32) * sky
         ground = dirs[:, 1] < -1e-4
         t_ground = np.where(ground, (shell.hi[1] - origin[1]) / np.where(ground, dirs[:, 1], -1), np.inf)
-        axis = np.full(n, 1)
-        shade_hits(ground & (t_ground < SKY_DEPTH_M * 1.5), t_ground, axis, np.ones(n, np.float32), scene.floor, shell.color)
+        lawn = ground & (t_ground < SKY_DEPTH_M * 1.5)
+        k = int(lawn.sum())
+        shade_hits(lawn, t_ground[lawn], np.ones(k, np.intp), np.ones(k, np.float32), scene.floor, shell.color)
 
     for box in scene.objects:
-        t_in, t_out, ax_in, _ = _slab(origin, dirs, box.lo, box.hi)
-        m = (t_in > 1e-3) & (t_in <= t_out) & (t_in < t_best)
-        sign = -np.sign(dirs[np.arange(n), ax_in])
-        shade_hits(m, t_in, ax_in, sign, box.material, box.color)
+        rows = np.flatnonzero(_may_hit(origin, dirs, box))
+        t_in, t_out, ax_in, _ = _slab(origin, dirs[rows], box.lo, box.hi)
+        front = (t_in > 1e-3) & (t_in <= t_out) & (t_in < t_best[rows])
+        mask = np.zeros(n, bool)
+        mask[rows[front]] = True
+        sign = -np.sign(dirs[rows[front], ax_in[front]])
+        shade_hits(mask, t_in[front], ax_in[front], sign, box.material, box.color)
 
     hit_any = np.isfinite(t_best)
     light = np.array([0.35, 0.85, -0.4], np.float32)
@@ -226,42 +257,74 @@ def _render(scene: Scene, cam: Camera, width: int, height: int, rng: np.random.G
 # ----------------------------------------------------------------------------- the house
 
 
-def _room(room_type: RoomType, size, wall, floor, floor_color, objects, windows) -> Scene:
+def _room(room_type: RoomType, size, wall, floor, floor_color, objects, windows, wall_material="paint") -> Scene:
     w, h, d = size
     return Scene(room_type, True, Box((0, 0, 0), (w, h, d), floor, floor_color), wall, floor,
-                 tuple(objects), tuple(windows))
+                 tuple(objects), tuple(windows), wall_material)
 
 
 def _scenes(rng: np.random.Generator) -> dict[RoomType, Scene]:
+    """The rooms, furnished at real sizes (seat 45 cm, counter 90 cm, bed 60 cm, vanity 85 cm)."""
     jitter = lambda c: tuple(float(np.clip(x + rng.normal(0, 0.03), 0, 1)) for x in c)  # noqa: E731
+    sofa, pale, steel = jitter((0.3, 0.36, 0.5)), jitter((0.93, 0.92, 0.88)), jitter((0.75, 0.76, 0.78))
     living = _room(RoomType.living_room, (6.0, 2.7, 7.0), jitter((0.86, 0.82, 0.74)), "wood", jitter((0.62, 0.45, 0.3)), [
-        Box((1.0, 0, 5.6), (4.6, 0.85, 6.6), "fabric", jitter((0.3, 0.36, 0.5))),      # sofa
-        Box((1.0, 0.85, 6.3), (4.6, 1.3, 6.6), "fabric", jitter((0.28, 0.33, 0.47))),   # sofa back
-        Box((2.0, 0, 3.8), (3.8, 0.45, 4.8), "wood", jitter((0.42, 0.28, 0.18))),      # coffee table
-        Box((1.6, 0, 3.2), (4.4, 0.01, 5.4), "carpet", jitter((0.75, 0.7, 0.62))),     # rug
-        Box((5.3, 0, 2.0), (5.9, 1.9, 3.2), "wood", jitter((0.5, 0.36, 0.24))),        # bookcase
+        Box((1.0, 0, 5.8), (4.6, 0.45, 6.8), "cushion", sofa),                         # sofa seat
+        Box((1.0, 0.45, 6.45), (4.6, 0.9, 6.8), "cushion", sofa),                      # sofa back
+        Box((0.75, 0, 5.8), (1.0, 0.62, 6.8), "fabric", sofa),                         # sofa arms
+        Box((4.6, 0, 5.8), (4.85, 0.62, 6.8), "fabric", sofa),
+        Box((1.3, 0.45, 6.2), (1.8, 0.85, 6.45), "fabric", jitter((0.8, 0.62, 0.3))),  # cushions
+        Box((3.8, 0.45, 6.2), (4.3, 0.85, 6.45), "fabric", jitter((0.8, 0.62, 0.3))),
+        Box((2.0, 0, 4.2), (3.6, 0.42, 5.0), "wood", jitter((0.42, 0.28, 0.18))),      # coffee table
+        Box((1.4, 0, 3.4), (4.2, 0.01, 5.6), "carpet", jitter((0.75, 0.7, 0.62))),     # rug
+        Box((0.3, 0, 3.0), (1.1, 0.45, 3.9), "cushion", jitter((0.6, 0.5, 0.4))),      # armchair
+        Box((0.3, 0.45, 3.0), (0.5, 0.85, 3.9), "fabric", jitter((0.6, 0.5, 0.4))),
+        Box((3.3, 1.2, 6.97), (4.3, 1.9, 7.0), "plain", jitter((0.3, 0.45, 0.6))),     # picture
+        Box((5.6, 0, 4.8), (6.0, 2.0, 6.2), "cabinet", jitter((0.5, 0.36, 0.24))),     # bookcase
+        Box((5.5, 0, 2.3), (6.0, 0.5, 4.0), "cabinet", jitter((0.35, 0.25, 0.18))),    # media console
+        Box((5.94, 0.8, 2.5), (6.0, 1.5, 3.8), "plain", jitter((0.08, 0.08, 0.09))),   # television
+        Box((0.5, 0, 6.2), (0.56, 1.4, 6.26), "plain", jitter((0.2, 0.2, 0.2))),       # floor lamp
+        Box((0.33, 1.4, 6.03), (0.73, 1.7, 6.43), "fabric", pale),
         Box((0.2, 0, 1.0), (0.6, 1.5, 1.4), "fabric", jitter((0.3, 0.55, 0.3))),       # plant
-    ], [("north", 1.5, 4.5, 1.0, 2.2), ("west", 2.5, 5.0, 0.9, 2.2)])
+    ], [("north", 1.0, 2.9, 1.0, 2.2), ("west", 4.2, 5.6, 0.9, 2.2)])
     kitchen = _room(RoomType.kitchen, (5.0, 2.7, 5.5), jitter((0.93, 0.93, 0.9)), "tile", jitter((0.8, 0.8, 0.78)), [
-        Box((0.0, 0, 4.9), (5.0, 0.92, 5.5), "plain", jitter((0.95, 0.95, 0.95))),     # counter run
-        Box((0.0, 0.92, 4.9), (5.0, 0.96, 5.5), "plain", jitter((0.2, 0.2, 0.22))),    # worktop
-        Box((0.0, 1.5, 5.15), (5.0, 2.3, 5.5), "plain", jitter((0.95, 0.95, 0.95))),   # wall units
-        Box((1.5, 0, 2.4), (3.5, 0.92, 3.4), "wood", jitter((0.55, 0.4, 0.26))),       # island
-        Box((1.5, 0.92, 2.4), (3.5, 0.97, 3.4), "plain", jitter((0.15, 0.15, 0.17))),  # island top
-        Box((4.3, 0, 3.5), (5.0, 2.0, 4.8), "plain", jitter((0.75, 0.76, 0.78))),      # fridge
+        Box((0.0, 0, 4.9), (5.0, 0.88, 5.5), "cabinet", jitter((0.9, 0.91, 0.9))),    # base cabinets
+        Box((0.0, 0.88, 4.85), (5.0, 0.92, 5.5), "plain", jitter((0.2, 0.2, 0.22))),   # worktop
+        Box((0.0, 0.92, 5.46), (5.0, 1.5, 5.5), "wall_tile", jitter((0.9, 0.9, 0.88))),# splashback
+        Box((0.0, 1.5, 5.15), (5.0, 2.3, 5.5), "cabinet", jitter((0.9, 0.91, 0.9))),   # wall units
+        Box((2.1, 1.6, 5.05), (2.9, 2.3, 5.5), "plain", steel),                        # cooker hood
+        Box((1.5, 0, 2.4), (3.5, 0.88, 3.4), "cabinet", jitter((0.55, 0.4, 0.26))),    # island
+        Box((1.45, 0.88, 2.35), (3.55, 0.92, 3.45), "plain", jitter((0.15, 0.15, 0.17))),
+        Box((1.95, 0, 2.05), (2.05, 0.62, 2.15), "plain", jitter((0.2, 0.2, 0.2))),    # bar stools
+        Box((1.8, 0.62, 1.9), (2.2, 0.68, 2.3), "plain", jitter((0.3, 0.25, 0.2))),
+        Box((2.95, 0, 2.05), (3.05, 0.62, 2.15), "plain", jitter((0.2, 0.2, 0.2))),
+        Box((2.8, 0.62, 1.9), (3.2, 0.68, 2.3), "plain", jitter((0.3, 0.25, 0.2))),
+        Box((4.3, 0, 3.5), (5.0, 2.0, 4.8), "plain", steel),                           # fridge
     ], [("west", 1.5, 3.5, 1.1, 2.1)])
-    bedroom = _room(RoomType.bedroom, (4.5, 2.6, 5.0), jitter((0.8, 0.84, 0.88)), "carpet", jitter((0.72, 0.68, 0.62)), [
-        Box((1.2, 0, 2.8), (3.3, 0.55, 5.0), "fabric", jitter((0.92, 0.92, 0.9))),     # bed
-        Box((1.2, 0.55, 2.8), (3.3, 0.62, 4.0), "fabric", jitter((0.55, 0.25, 0.25))), # throw
-        Box((1.1, 0, 4.8), (3.4, 1.3, 5.0), "wood", jitter((0.4, 0.3, 0.22))),         # headboard
-        Box((0.3, 0, 4.4), (0.8, 0.55, 4.9), "wood", jitter((0.45, 0.32, 0.22))),      # night stand
-        Box((3.7, 0, 4.4), (4.2, 0.55, 4.9), "wood", jitter((0.45, 0.32, 0.22))),
+    bedroom = _room(RoomType.bedroom, (4.5, 2.6, 5.0), jitter((0.86, 0.83, 0.78)), "carpet", jitter((0.72, 0.68, 0.62)), [
+        Box((1.2, 0, 2.8), (3.3, 0.35, 5.0), "wood", jitter((0.4, 0.3, 0.22))),        # bed frame
+        Box((1.25, 0.35, 2.85), (3.25, 0.6, 4.95), "fabric", pale),                    # mattress and duvet
+        Box((1.2, 0.6, 2.8), (3.3, 0.64, 3.4), "fabric", jitter((0.55, 0.25, 0.25))),  # throw
+        Box((1.4, 0.6, 4.35), (2.15, 0.78, 4.75), "fabric", pale),                     # pillows
+        Box((2.35, 0.6, 4.35), (3.1, 0.78, 4.75), "fabric", pale),
+        Box((1.1, 0, 4.85), (3.4, 1.3, 5.0), "fabric", jitter((0.45, 0.42, 0.4))),     # headboard
+        Box((0.3, 0, 4.4), (0.8, 0.55, 4.9), "cabinet", jitter((0.45, 0.32, 0.22))),   # night stands
+        Box((3.7, 0, 4.4), (4.2, 0.55, 4.9), "cabinet", jitter((0.45, 0.32, 0.22))),
+        Box((0.5, 0.55, 4.6), (0.6, 0.85, 4.7), "plain", jitter((0.3, 0.3, 0.3))),     # lamps
+        Box((0.38, 0.85, 4.48), (0.72, 1.1, 4.82), "fabric", pale),
+        Box((3.9, 0.55, 4.6), (4.0, 0.85, 4.7), "plain", jitter((0.3, 0.3, 0.3))),
+        Box((3.78, 0.85, 4.48), (4.12, 1.1, 4.82), "fabric", pale),
+        Box((1.7, 1.45, 4.98), (2.8, 1.95, 5.0), "plain", jitter((0.55, 0.6, 0.5))),   # picture
+        Box((0.0, 0, 1.5), (0.5, 0.8, 2.7), "cabinet", jitter((0.45, 0.32, 0.22))),    # chest of drawers
     ], [("east", 1.0, 3.0, 1.0, 2.1)])
     bathroom = _room(RoomType.bathroom, (3.0, 2.5, 3.5), jitter((0.9, 0.92, 0.93)), "tile", jitter((0.88, 0.9, 0.92)), [
-        Box((0.0, 0, 2.7), (3.0, 0.6, 3.5), "plain", jitter((0.97, 0.97, 0.97))),      # bath
-        Box((0.2, 0, 0.8), (0.8, 0.85, 1.8), "plain", jitter((0.95, 0.95, 0.95))),     # vanity
-        Box((0.0, 1.1, 0.9), (0.05, 1.9, 1.7), "plain", jitter((0.7, 0.8, 0.85))),     # mirror
-    ], [("north", 1.0, 2.0, 1.5, 2.2)])
+        Box((2.25, 0, 1.3), (3.0, 0.58, 3.5), "plain", jitter((0.97, 0.97, 0.97))),    # bath
+        Box((0.9, 0, 2.95), (2.1, 0.82, 3.5), "cabinet", jitter((0.5, 0.38, 0.28))),   # vanity
+        Box((0.88, 0.82, 2.92), (2.12, 0.86, 3.5), "plain", jitter((0.97, 0.97, 0.97))),
+        Box((1.05, 1.05, 3.47), (1.95, 1.85, 3.5), "plain", jitter((0.7, 0.8, 0.85))), # mirror
+        Box((0.0, 0, 1.22), (0.6, 0.4, 1.58), "plain", jitter((0.97, 0.97, 0.97))),    # toilet
+        Box((0.0, 0.4, 1.2), (0.2, 0.8, 1.6), "plain", jitter((0.97, 0.97, 0.97))),
+        Box((0.0, 0.9, 2.2), (0.04, 1.4, 2.7), "fabric", jitter((0.35, 0.5, 0.55))),   # towel
+    ], [("west", 1.9, 2.6, 1.5, 2.2)], wall_material="dado_tile")
     exterior = Scene(RoomType.front_exterior, False, Box((-40, -1, -40), (40, 0, 80), "grass", jitter((0.32, 0.55, 0.25))),
                      (0.0, 0.0, 0.0), "grass", (
         Box((-6.0, 0, 12.0), (6.0, 5.5, 20.0), "brick", jitter((0.62, 0.36, 0.28))),   # house

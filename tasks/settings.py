@@ -43,8 +43,22 @@ class Settings(BaseSettings):
     )
     depth_weights: str | None = Field(
         default=None,
-        description="MiDaS weights: a MiDaS v2.1 small .pt checkpoint (midas_v21_small_256.pt, the "
-        "CPU choice) or a DPT hub id / local folder (MiDaS v3/v3.1). Unset: the layout-prior fallback.",
+        description="MiDaS weights used on any device, over the per-device choice below: a MiDaS v2.1 "
+        "small .pt checkpoint (midas_v21_small_256.pt) or a DPT hub id / local folder (MiDaS v3/v3.1).",
+    )
+    depth_weights_cpu: str | None = Field(
+        default=None,
+        description="MiDaS weights when depth runs on a CPU and depth_weights is unset. Give MiDaS v2.1 "
+        "small (midas_v21_small_256.pt): 40 photos in ~10 s on 2 cores, where DPT-Hybrid takes ~120 s "
+        "(bench/results/analyze.md). Unset: the layout-prior fallback.",
+    )
+    depth_weights_cuda: str | None = Field(
+        default="Intel/dpt-hybrid-midas",
+        description="MiDaS weights when depth runs on CUDA and depth_weights is unset: DPT-Hybrid "
+        "(MiDaS v3) from the hub or a local folder. Empty: the layout-prior fallback.",
+    )
+    depth_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where the depth network runs; auto: CUDA when torch sees a GPU."
     )
     analysis_max_side: int = Field(default=512, description="Longest side photos are analysed at.")
     max_image_pixels: int = Field(default=80_000_000, description="Decompression-bomb guard.")

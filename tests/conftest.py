@@ -66,6 +66,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data_dir = tmp_path / "picaivid"
     monkeypatch.setenv("PICAIVID_DATA_DIR", str(data_dir))
     monkeypatch.setenv("PICAIVID_STORAGE_URL", (tmp_path / "artifacts").as_uri())
+    monkeypatch.setenv("PICAIVID_DEPTH_DEVICE", "cpu")  # a GPU box too: no reaching for hub weights
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
     get_settings.cache_clear()
     yield data_dir

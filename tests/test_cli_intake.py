@@ -117,7 +117,18 @@ def test_run_refuses_reversed_phases(db: str, tmp_path: Path) -> None:
 def test_db_upgrade_reports_revision(db: str) -> None:
     res = invoke("db", "upgrade", "--json")
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["revision"] == "0001"
+    assert json.loads(res.stdout)["revision"] == head_revision()
+
+
+def head_revision() -> str:
+    """The newest migration of this checkout."""
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import MIGRATIONS_DIR
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert head is not None
+    return head
 
 
 def test_embedded_postgres_when_database_url_is_unset(tmp_path: Path) -> None:
@@ -128,8 +139,9 @@ def test_embedded_postgres_when_database_url_is_unset(tmp_path: Path) -> None:
 
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PICAIVID_DATABASE_URL"}}
     env["PICAIVID_DATA_DIR"] = str(tmp_path / "data")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout, not an installed one
     cmd = [sys.executable, "-c", "from flows.cli import app; app()", "db", "upgrade", "--json"]
     out = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["revision"] == "0001"
+    assert json.loads(out.stdout)["revision"] == head_revision()
     assert (tmp_path / "data" / "pgdata" / "PG_VERSION").is_file()

@@ -1,10 +1,11 @@
 """Per-photo depth for planning and validation: MiDaS, or an honest layout-prior fallback.
 
-Learned backends (`settings.depth_weights`): MiDaS v2.1 small from its `.pt` checkpoint (the
-CPU choice: 40 photos in seconds), or any transformers DPT checkpoint of MiDaS v3/v3.1 (hub id
-or folder; DPT-Hybrid costs seconds per photo on a 2-core CPU, see bench/results/analyze.md).
-Without weights, `LayoutDepthEstimator` runs: no learning, just the geometry of the room a
-listing photo is usually taken in.
+Learned backends: MiDaS v2.1 small from its `.pt` checkpoint (the CPU choice: 40 photos in
+seconds), or any transformers DPT checkpoint of MiDaS v3/v3.1 (hub id or folder; DPT-Hybrid costs
+seconds per photo on a 2-core CPU, see bench/results/analyze.md). Which one runs depends on the
+device (`depth_weights_for`): `depth_weights` wherever it is set, else `depth_weights_cpu` on a
+CPU and `depth_weights_cuda` (DPT-Hybrid) on CUDA. Without weights, `LayoutDepthEstimator` runs:
+no learning, just the geometry of the room a listing photo is usually taken in.
 
 Every estimator returns *unit depth*: float32 HxW in [0, 1], 0 = nearest, 1 = farthest,
 
@@ -88,6 +89,7 @@ class LearnedDepthEstimator:
     forward: Callable[[object], object]
     backend: str
     batch_size: int = 16
+    device: str = "cpu"  # where the model lives; batches go there and disparity comes back
 
     def estimate(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
@@ -102,7 +104,8 @@ class LearnedDepthEstimator:
             for indices in by_shape.values():
                 for start in range(0, len(indices), self.batch_size):
                     chunk = indices[start:start + self.batch_size]
-                    disparity = self.forward(torch.stack([inputs[i] for i in chunk])).float().numpy()
+                    batch = torch.stack([inputs[i] for i in chunk]).to(self.device)
+                    disparity = self.forward(batch).float().cpu().numpy()
                     for i, disp in zip(chunk, disparity):
                         h, w = images[i].shape[:2]
                         full = cv2.resize(disp, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -111,12 +114,12 @@ class LearnedDepthEstimator:
 
 
 @lru_cache(maxsize=2)
-def load_dpt(weights: str, batch_size: int = 16) -> LearnedDepthEstimator:
+def load_dpt(weights: str, batch_size: int = 16, device: str = "cpu") -> LearnedDepthEstimator:
     """MiDaS v3/v3.1 (DPT) through transformers: `weights` is a hub id or a save_pretrained folder.
     Cached per process, like every loader here."""
     from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
-    model = AutoModelForDepthEstimation.from_pretrained(weights).eval()
+    model = AutoModelForDepthEstimation.from_pretrained(weights).eval().to(device)
     if model.config.model_type != "dpt":
         raise ValueError(
             f"{weights} is a {model.config.model_type!r} model; the depth code reads MiDaS-style "
@@ -129,6 +132,7 @@ def load_dpt(weights: str, batch_size: int = 16) -> LearnedDepthEstimator:
         forward=lambda batch: model(pixel_values=batch).predicted_depth,
         backend=f"dpt:{weights}",
         batch_size=batch_size,
+        device=device,
     )
 
 
@@ -224,23 +228,24 @@ def midas_small_input(image: np.ndarray):
     return torch.from_numpy(((resized - _IMAGENET_MEAN) / _IMAGENET_STD).transpose(2, 0, 1).copy())
 
 
-def midas_small_estimator(model, backend: str, batch_size: int = 16) -> LearnedDepthEstimator:
+def midas_small_estimator(model, backend: str, batch_size: int = 16, device: str = "cpu") -> LearnedDepthEstimator:
     """Wrap a MidasNet_small for inference. Channels-last memory halves its CPU time (oneDNN
     convolutions run without layout conversions); the numbers are the same."""
     import torch
 
-    model = model.eval().to(memory_format=torch.channels_last)
+    model = model.eval().to(device, memory_format=torch.channels_last)
     return LearnedDepthEstimator(
         model=model,
         preprocess=midas_small_input,
         forward=lambda batch: model(batch.contiguous(memory_format=torch.channels_last)),
         backend=backend,
         batch_size=batch_size,
+        device=device,
     )
 
 
 @lru_cache(maxsize=2)
-def load_midas_small(checkpoint: str, batch_size: int = 16) -> LearnedDepthEstimator:
+def load_midas_small(checkpoint: str, batch_size: int = 16, device: str = "cpu") -> LearnedDepthEstimator:
     """MiDaS v2.1 small from its released state dict (midas_v21_small_256.pt or a copy)."""
     import torch
 
@@ -249,7 +254,7 @@ def load_midas_small(checkpoint: str, batch_size: int = 16) -> LearnedDepthEstim
     if "optimizer" in state:  # a training checkpoint, as MiDaS' own loader accepts
         state = state["model"]
     model.load_state_dict(state)
-    return midas_small_estimator(model, f"midas-small:{checkpoint}", batch_size)
+    return midas_small_estimator(model, f"midas-small:{checkpoint}", batch_size, device)
 
 
 # ----------------------------------------------------------------------------- layout prior
@@ -264,6 +269,7 @@ _CAMERA_HEIGHT, _CEILING_ABOVE, _SIDE_WALL, _BACK_WALL = 1.5, 1.1, 2.5, 7.0
 _OUTDOOR_CAMERA_HEIGHT, _FACADE = 1.6, 15.0
 _MAX_PITCH = np.deg2rad(35.0)
 _MIN_VERTICAL_SEGMENTS = 3
+_VANISHING_MISS = np.sin(np.deg2rad(8.0))  # lines that miss the vertical vanishing point by more are not verticals
 
 
 def _lsd():
@@ -294,7 +300,16 @@ def camera_pitch(grey: np.ndarray, focal: float) -> float:
     p2 = np.c_[(s[:, 2] - w / 2) / focal, (s[:, 3] - h / 2) / focal, ones]
     lines = np.cross(p1, p2)
     lines /= np.linalg.norm(lines[:, :2], axis=1, keepdims=True)
-    vanishing = np.linalg.svd(lines * length[:, None])[2][-1]  # least-squares common point
+    # Least-squares common point. Floorboards and tile joints running away from the camera are
+    # near vertical in the frame too, but meet at the horizon: the line that misses the point
+    # most is dropped and the point fitted again, while any line misses it clearly.
+    vanishing = np.linalg.svd(lines * length[:, None])[2][-1]
+    miss = np.abs(lines @ vanishing)
+    while miss.max() > _VANISHING_MISS and len(lines) > _MIN_VERTICAL_SEGMENTS:
+        keep = np.arange(len(lines)) != np.argmax(miss)
+        lines, length = lines[keep], length[keep]
+        vanishing = np.linalg.svd(lines * length[:, None])[2][-1]
+        miss = np.abs(lines @ vanishing)
     vy, vz = vanishing[1], vanishing[2]
     if vy < 0:
         vy, vz = -vy, -vz
@@ -351,26 +366,46 @@ class LayoutDepthEstimator:
         return out
 
 
+def depth_device(settings: Settings) -> str:
+    """The device the depth network runs on: the setting, or CUDA where "auto" finds a GPU."""
+    if settings.depth_device != "auto":
+        return settings.depth_device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def depth_weights_for(settings: Settings, device: str) -> str | None:
+    """The weights that run on `device`: `depth_weights` anywhere, else the device's own choice
+    (MiDaS v2.1 small on a CPU, where DPT-Hybrid is ~10x slower; DPT-Hybrid on CUDA)."""
+    if settings.depth_weights:
+        return settings.depth_weights
+    return (settings.depth_weights_cuda if device == "cuda" else settings.depth_weights_cpu) or None
+
+
 def load_depth_estimator(settings: Settings | None = None) -> DepthEstimator:
-    """MiDaS when `depth_weights` is set, else the layout prior (with a warning).
+    """MiDaS when weights are set for the device (`depth_weights_for`), else the layout prior
+    (with a warning).
 
     A `.pt`/`.pth` file is a MiDaS v2.1 small checkpoint (the CPU choice); anything else is a
     transformers DPT hub id or folder (MiDaS v3 hybrid/large, v3.1 Swin2/BEiT).
     """
     settings = settings or get_settings()
-    weights = settings.depth_weights
+    device = depth_device(settings)
+    weights = depth_weights_for(settings, device)
     if not weights:
         log.warning(
             "depth_fallback",
             backend=LAYOUT_BACKEND,
-            reason="PICAIVID_DEPTH_WEIGHTS is unset: no MiDaS weights, using the non-learned room-layout prior",
+            reason=f"no MiDaS weights for {device} (PICAIVID_DEPTH_WEIGHTS, PICAIVID_DEPTH_WEIGHTS_"
+            f"{device.upper()}): using the non-learned room-layout prior",
         )
         return LayoutDepthEstimator()
     if weights.endswith((".pt", ".pth")):
-        estimator = load_midas_small(weights, settings.analysis_batch_size)
+        estimator = load_midas_small(weights, settings.analysis_batch_size, device)
     else:
-        estimator = load_dpt(weights, settings.analysis_batch_size)
-    log.info("depth_estimator_loaded", backend=estimator.backend)
+        estimator = load_dpt(weights, settings.analysis_batch_size, device)
+    log.info("depth_estimator_loaded", backend=estimator.backend, device=device)
     return estimator
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import structlog
-from sqlmodel import Session, delete, exists, select, update
+from sqlmodel import Session, delete, exists, func, select, update
 
 from db.enums import ClipStatus
 from db.manual_metadata import ManualMetadata
@@ -448,10 +448,11 @@ def persist(job_id: uuid.UUID, store: ArtifactStore, a: Analysis) -> int:
 
 
 def clear_previous_analysis(s: Session, job_id: uuid.UUID) -> int:
-    """Drop the job's plan rows; keep clips (timelines point at them) but mark them superseded.
+    """Retire the job's analysis; returns how many clips were superseded.
 
-    A cluster a clip still points at stays, without an analysis_results row: the current
-    analysis is exactly the clusters that have one.
+    Plan rows go; clips stay (timelines point at them) but are marked superseded. A cluster no
+    clip cites goes; one a clip cites stays for that clip, stamped `superseded_at`, so the
+    current analysis is exactly the clusters without that stamp.
     """
     superseded = s.exec(
         update(Clip)
@@ -460,11 +461,12 @@ def clear_previous_analysis(s: Session, job_id: uuid.UUID) -> int:
     ).rowcount
     s.exec(delete(AnalysisResult).where(AnalysisResult.job_id == job_id))
     s.exec(update(Photo).where(Photo.job_id == job_id).values(room_cluster_id=None))
+    cited = exists().where(Clip.room_cluster_id == RoomCluster.id)
+    s.exec(delete(RoomCluster).where(RoomCluster.job_id == job_id, ~cited))
     s.exec(
-        delete(RoomCluster).where(
-            RoomCluster.job_id == job_id,
-            ~exists().where(Clip.room_cluster_id == RoomCluster.id),
-        )
+        update(RoomCluster)
+        .where(RoomCluster.job_id == job_id, RoomCluster.superseded_at.is_(None))
+        .values(superseded_at=func.now())
     )
     return superseded
 

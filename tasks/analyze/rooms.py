@@ -6,10 +6,16 @@ photos are close *on average*, so one lucky pair cannot chain two rooms together
 count has to be known in advance.
 
 Labels: with OpenCLIP weights, zero-shot classification against text prompts for every
-`RoomType`. Without weights, `classical_room_scores` applies a few hand-written rules to colour
-and edge statistics. Those rules tell exteriors from interiors well (a blue, smooth sky across
-the top is hard to fake indoors) but only weakly tell one interior room from another; the
-measured accuracy of both parts is in bench/results/analyze.md.
+`RoomType`. Without weights, `classical_room_evidence` applies a few hand-written rules to colour
+and edge statistics of one photo. What they can see: sky over the top of the frame (exterior),
+cyan water (pool), long level lines at counter height (kitchen cabinets and worktops), vertical
+edges and white surfaces (bathroom), a pale block low in the frame (a made bed) and how calm the
+room is. What they cannot see: objects. A white sofa reads as a bed, dark bedding as a sofa, a
+pale blue wall near the ceiling as sky, a white-cabinet utility room as a kitchen; dining rooms,
+offices, laundries, garages, hallways, backyards and aerials are never named. The rules were set
+by looking at the shared houses photos and the sample listing, so their measured accuracy there
+(bench/results/analyze.md) is a training-set number: exterior vs interior is reliable, interior
+room types are a rough guess on real photos.
 """
 
 from __future__ import annotations
@@ -172,6 +178,9 @@ _CUE_SIZE = (160, 120)  # (w, h) the rules look at
 _SKY_B, _SKY_HUE, _SKY_SMOOTH = -8.0, 0.6, 0.25
 SKY_EXTERIOR = 0.2  # sky share of the top third at which a photo counts as an exterior
 _EDGE = 0.25  # gradient magnitude (of L*/100 per pixel, Sobel) that counts as an edge
+# Counter height in a listing photo (camera ~1.5 m up, level): the rows from 35 % to 80 % of the
+# frame's height. A row is a line across the room when a quarter of its pixels are level edges.
+_COUNTER_BAND, _LINE_SPAN = (0.35, 0.8), 0.25
 
 
 def _lab_and_gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -196,8 +205,11 @@ def classical_cues(image: np.ndarray) -> dict[str, float]:
     magnitude = np.hypot(gx, gy)
     edges = magnitude > _EDGE
     steep = np.arctan2(np.abs(gy), np.abs(gx)) < np.deg2rad(20)  # gradient across x: a vertical line
-    h = small.shape[0]
+    level = edges & (np.arctan2(np.abs(gx), np.abs(gy)) < np.deg2rad(15))  # gradient across y: a level line
+    h, w = small.shape[:2]
     top, mid, low = slice(0, h // 3), slice(h // 3, 2 * h // 3), slice(2 * h // 3, h)
+    counter = slice(int(_COUNTER_BAND[0] * h), int(_COUNTER_BAND[1] * h))
+    low_centre = (slice(h // 2, h), slice(w // 5, w - w // 5))
     sky = sky_mask(small)
     water = (a < -8) & (b < -8) & (lum > 35)  # pool cyan: both green-ward and blue-ward
     chroma = np.hypot(a, b)
@@ -209,6 +221,8 @@ def classical_cues(image: np.ndarray) -> dict[str, float]:
         "vertical_share": float(steep[edges].mean()) if edges.any() else 0.0,
         "smooth_low": float((magnitude[low] < _EDGE / 2).mean()),
         "white": float(((lum > 70) & (chroma < 10)).mean()),
+        "counter_lines": float((level[counter].mean(axis=1) > _LINE_SPAN).mean()),
+        "pale_low": float(((lum > 65) & (chroma < 12))[low_centre].mean()),
     }
 
 
@@ -217,21 +231,32 @@ def classical_room_evidence(cues: dict[str, float]) -> dict[RoomType, float]:
 
     - exterior: sky over the top third (plus vegetation); interiors get the opposite.
     - pool: an exterior with cyan water in the lower third.
-    - kitchen: busy middle band (cabinet fronts, appliances and counters at counter height).
-    - bathroom: vertical edges (mirrors, glass, vanities) and white fixtures.
-    - bedroom: a large smooth surface low in the frame (the bed) and a calm middle band.
+    - kitchen: a busy middle band and long level lines across the frame at counter height
+      (worktop edges, rows of cabinet doors and drawers, splashback courses). Facades have long
+      level lines too, so the line cue fades out as sky appears.
+    - bathroom: vertical edges (mirrors, glass, vanities) and white fixtures and tiles.
+    - bedroom: a calm room (smooth low in the frame, a quiet middle band) with a pale block in
+      the lower centre that is not part of an all-white room: the made bed.
+    - living room: a calm room without that pale block (a sofa is upholstered in colour).
     Room types these cues cannot see (backyard, aerial, dining room, office, laundry, garage,
-    hallway, living room) are never chosen: guessing them would only look like knowledge.
+    hallway) are never chosen: guessing them would only look like knowledge. A bedroom with
+    dark bedding reads as a living room, a living room with a white sofa as a bedroom.
     """
     outdoors = 12.0 * (cues["sky_top"] - SKY_EXTERIOR) + 4.0 * cues["vegetation"]
     indoors = -outdoors
+    no_sky = float(np.clip(2.0 * (1.0 - cues["sky_top"] / SKY_EXTERIOR), 0.0, 1.0))
+    calm = 4.0 * (cues["smooth_low"] - 0.5) - 4.0 * (cues["edges_mid"] - 0.45)
+    bed = 8.0 * (cues["pale_low"] - cues["white"] - 0.06)
     never = -1e9
     evidence = {room: never for room in ROOM_ORDER}
     evidence[RoomType.front_exterior] = outdoors
     evidence[RoomType.pool] = outdoors + 30.0 * (cues["water_low"] - 0.15)
-    evidence[RoomType.kitchen] = indoors + 8.0 * (cues["edges_mid"] - 0.45)
-    evidence[RoomType.bathroom] = indoors + 10.0 * (cues["vertical_share"] - 0.38) + 3.0 * cues["white"]
-    evidence[RoomType.bedroom] = indoors + 4.0 * (cues["smooth_low"] - 0.5) - 4.0 * (cues["edges_mid"] - 0.45)
+    evidence[RoomType.kitchen] = (
+        indoors + 8.0 * (cues["edges_mid"] - 0.45) + 20.0 * no_sky * (cues["counter_lines"] - 0.1)
+    )
+    evidence[RoomType.bathroom] = indoors + 10.0 * (cues["vertical_share"] - 0.38) + 5.0 * cues["white"]
+    evidence[RoomType.bedroom] = indoors + calm + bed
+    evidence[RoomType.living_room] = indoors + calm - bed - 0.5
     evidence[RoomType.other] = -3.0  # a photo no rule claims
     return evidence
 

@@ -19,7 +19,8 @@ import structlog
 from sqlmodel import Session, select
 
 from db.enums import ClipStatus, RoomType
-from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
+from db.models import Clip, Job, Photo
+from db.queries import current_clusters
 from db.session import session_scope
 from tasks.analyze.scoring import effective_flags
 from tasks.analyze.selection import (
@@ -60,12 +61,7 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
     job = session.get(Job, job_id)
     if job is None:
         raise LookupError(f"no job with id {job_id}")
-    clusters = {
-        c.id: c for c in session.exec(
-            select(RoomCluster).join(AnalysisResult, AnalysisResult.room_cluster_id == RoomCluster.id)
-            .where(RoomCluster.job_id == job_id)
-        )
-    }
+    clusters = {c.id: c for c in session.exec(current_clusters(job_id))}
     photos = {p.id: p for p in session.exec(select(Photo).where(Photo.job_id == job_id))}
     clips = session.exec(
         select(Clip).where(Clip.job_id == job_id, Clip.status == ClipStatus.done).order_by(Clip.id)

@@ -18,7 +18,9 @@ from tasks.analyze.depth import (
     build_midas_small,
     camera_pitch,
     decode_depth_png,
+    depth_device,
     depth_stats,
+    depth_weights_for,
     encode_depth_png,
     load_depth_estimator,
     midas_small_input,
@@ -186,9 +188,32 @@ def test_midas_small_loads_through_production_path(midas_small_checkpoint) -> No
     np.testing.assert_allclose(depths[1], expected, atol=1e-4)
 
 
+def test_the_device_picks_the_depth_model_unless_weights_are_given() -> None:
+    """MiDaS small on a CPU (DPT-Hybrid is ~10x slower there), DPT-Hybrid on CUDA; explicit
+    `depth_weights` run anywhere; an empty per-device setting means the fallback."""
+    defaults = Settings(depth_weights=None, depth_weights_cpu=None)
+    assert depth_weights_for(defaults, "cuda") == "Intel/dpt-hybrid-midas"
+    assert depth_weights_for(defaults, "cpu") is None
+    both = Settings(depth_weights_cpu="/m/midas_v21_small_256.pt", depth_weights_cuda="Intel/dpt-large")
+    assert depth_weights_for(both, "cpu") == "/m/midas_v21_small_256.pt"
+    assert depth_weights_for(both, "cuda") == "Intel/dpt-large"
+    pinned = both.model_copy(update={"depth_weights": "/m/dpt-folder"})
+    assert depth_weights_for(pinned, "cpu") == depth_weights_for(pinned, "cuda") == "/m/dpt-folder"
+    assert depth_weights_for(Settings(depth_weights_cuda=""), "cuda") is None
+    assert depth_device(Settings(depth_device="cpu")) == "cpu"
+
+
+def test_cpu_runs_the_cpu_weights_through_production_path(midas_small_checkpoint, tmp_path: Path) -> None:
+    path, _ = midas_small_checkpoint
+    settings = Settings(depth_device="cpu", depth_weights_cpu=str(path), depth_weights_cuda=str(tmp_path / "absent"))
+    estimator = load_depth_estimator(settings)
+    assert isinstance(estimator, LearnedDepthEstimator) and estimator.device == "cpu"
+    assert estimator.backend == f"midas-small:{path}"
+
+
 def test_no_depth_weights_means_layout_prior_with_a_warning() -> None:
     with structlog.testing.capture_logs() as logs:
-        estimator = load_depth_estimator(Settings(depth_weights=None))
+        estimator = load_depth_estimator(Settings(depth_weights=None, depth_weights_cpu=None, depth_device="cpu"))
     assert isinstance(estimator, LayoutDepthEstimator) and estimator.backend == LAYOUT_BACKEND
     assert any(e["event"] == "depth_fallback" and e["log_level"] == "warning" for e in logs)
 

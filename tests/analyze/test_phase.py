@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from db.enums import EXTERIOR_ROOMS, ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline, TimelineClip
+from db.queries import job_summary
 from db.session import session_scope
 from tasks.analyze.depth import decode_depth_png
 from tasks.analyze.phase import NoUsablePhotos, run_analyze
@@ -65,18 +66,14 @@ def test_sample_listing_rooms_plan_and_overrides(db, listing):
     summary = run_analyze(job_id)
     job, photos, clusters, results = rows(job_id)
 
-    # Same room, several views: the groups are exactly the listing's rooms.
+    # Same room, several views: the groups are exactly the listing's rooms, each named right.
     truth = {frozenset(g) for g in listing.overlap_groups} | {frozenset({"bathroom_a.jpg"})}
     assert grouping(photos) == truth
-    truth_room = {p.path.name: p.room_type for p in listing.photos}
+    truth_room = {p.path.name: p.room_type.value for p in listing.photos}
     for cluster in clusters.values():
         members = [n for n, p in photos.items() if p.room_cluster_id == cluster.id]
         assert cluster.image_count == len(members)
-        exterior = truth_room[members[0]] in EXTERIOR_ROOMS
-        assert (cluster.room_type in {r.value for r in EXTERIOR_ROOMS}) == exterior, (
-            members,
-            cluster.room_type,
-        )
+        assert {truth_room[n] for n in members} == {cluster.room_type}, members
         assert all(photos[n].room_label == cluster.room_type for n in members)
 
     # One plan per room, internally consistent, with the reasons a person needs.
@@ -269,7 +266,9 @@ def snapshot(job_id: uuid.UUID) -> dict:
             n: (p.final_score, p.room_cluster_id, p.depth_uri, p.room_label, p.usable)
             for n, p in photos.items()
         },
-        "clusters": {cid: (c.room_type, c.confidence_tier, c.image_count) for cid, c in clusters.items()},
+        "clusters": {
+            cid: (c.room_type, c.confidence_tier, c.image_count, c.superseded_at) for cid, c in clusters.items()
+        },
         "results": {
             cid: (r.hero_photo_id, r.recommended_motion, r.debug_metrics) for cid, r in results.items()
         },
@@ -303,6 +302,30 @@ def test_rerun_replaces_the_analysis_and_supersedes_clips(db, listing):
     assert not (set(first_clusters) - {kitchen.room_cluster_id}) & set(clusters)  # the rest replaced
     assert photos["kitchen_a.jpg"].room_label == photos["kitchen_b.jpg"].room_label == "office"
     assert {photos[n].room_cluster_id for n in photos} <= current
+
+
+def test_reruns_stamp_cited_clusters_superseded_and_delete_the_rest(db, listing):
+    """Clusters of an earlier analysis stay only while a clip cites them, stamped superseded_at
+    once; the current analysis is the unstamped clusters, each with its plan, and it is what
+    the readers see."""
+    job_id = create_job(listing_photos(listing, only=["kitchen_a", "kitchen_b", "bedroom_a"]))
+    run_analyze(job_id)
+    _, photos, first, _ = rows(job_id)
+    assert all(c.superseded_at is None for c in first.values())
+    cited = photos["kitchen_a.jpg"].room_cluster_id
+    add_clip_on_a_timeline(job_id, cited, photos["kitchen_a.jpg"].id)
+
+    run_analyze(job_id)
+    _, _, second, results = rows(job_id)
+    stamped = second[cited].superseded_at
+    assert stamped is not None and set(first) & set(second) == {cited}
+    assert {cid for cid, c in second.items() if c.superseded_at is None} == set(results) == set(second) - {cited}
+    assert [c["id"] for c in job_summary(job_id)["analyze"]["clusters"]] == sorted(results)
+
+    run_analyze(job_id)  # no clip cites the second analysis: its clusters go
+    _, _, third, now = rows(job_id)
+    assert set(third) == {cited} | set(now) and not set(results) & set(third)
+    assert third[cited].superseded_at == stamped  # stamped when it was retired, not again
 
 
 class FailingStore(FileStore):

@@ -17,6 +17,7 @@ from tasks.analyze.rooms import (
     PROMPT_TEMPLATES,
     ROOM_ORDER,
     RoomLabel,
+    classical_room_evidence,
     group_rooms,
     label_clusters,
     label_rooms,
@@ -105,6 +106,21 @@ def test_classical_labels_when_the_embedder_has_no_text() -> None:
     assert sum(out[2].scores.values()) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_classical_rules_on_hand_made_cues() -> None:
+    calm_room = {"sky_top": 0.0, "vegetation": 0.0, "water_low": 0.0, "edges_mid": 0.2, "vertical_share": 0.3,
+                 "smooth_low": 0.6, "white": 0.02, "counter_lines": 0.05, "pale_low": 0.3}
+
+    def best(**change: float) -> RoomType:
+        evidence = classical_room_evidence({**calm_room, **change})
+        return max(evidence, key=evidence.__getitem__)
+
+    assert best() == RoomType.bedroom  # calm, a pale block low in the frame: the made bed
+    assert best(pale_low=0.0) == RoomType.living_room  # calm, upholstered in colour
+    assert best(counter_lines=0.3, edges_mid=0.4) == RoomType.kitchen  # level lines at counter height
+    assert best(counter_lines=0.3, edges_mid=0.4, sky_top=0.5) == RoomType.front_exterior  # a facade's lines
+    assert best(white=0.45, pale_low=0.5, vertical_share=0.35) == RoomType.bathroom  # pale because all white
+
+
 HOUSE_LABELS = {"frontal": RoomType.front_exterior, "kitchen": RoomType.kitchen,
                 "bedroom": RoomType.bedroom, "bathroom": RoomType.bathroom}
 
@@ -151,3 +167,18 @@ def test_fallback_labels_sample_exteriors_and_interiors(sample) -> None:
     listing, photos = sample
     labels = label_rooms(ClassicalEmbedder(), photos)
     assert [lab.is_exterior for lab in labels] == [p.room_type in EXTERIOR_ROOMS for p in listing.photos]
+
+
+def test_fallback_names_every_room_of_the_sample_listing(sample) -> None:
+    """Rooms and their labels with the fallback backends: each view group is one cluster, and
+    each cluster (and each photo) carries the room the scene was built as."""
+    listing, photos = sample
+    embedder = ClassicalEmbedder()
+    clusters = group_rooms(embedder.embed(photos), embedder.backend)
+    labels = label_rooms(embedder, photos)
+    assert [lab.room_type for lab in labels] == [p.room_type for p in listing.photos]
+    named = {c: lab.room_type for c, lab in label_clusters(labels, clusters).items()}
+    truth = {c: p.room_type for c, p in zip(clusters, listing.photos)}
+    assert named == truth and len(named) == len({p.view_group for p in listing.photos})
+    assert set(named.values()) == {RoomType.front_exterior, RoomType.living_room, RoomType.kitchen,
+                                   RoomType.bedroom, RoomType.bathroom}
