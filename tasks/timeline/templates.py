@@ -34,6 +34,9 @@ class Template:
     closing_hold_beats: int  # the closing shot lasts this many beats longer than the others
     allow_repeats: bool  # may a clip be shown twice to fill the length
     audio_policy: AudioPolicy = AudioPolicy.music_only  # every shot's, when there is music
+    # The slowest a shot may play to fill the length when the footage is short (1: never
+    # slowed). Below about 0.8 generated motion visibly turns to slow motion.
+    min_playback_speed: float = 0.8
 
     def __post_init__(self) -> None:
         for rule in (self.same_room_transition, self.room_change_transition, self.closing_transition):
@@ -44,6 +47,8 @@ class Template:
         # a transition overlaps the shots on both sides of it, so the shortest shot must hold two
         if 2 * self.transition_beats > self.shot_beats[0] or 2 * self.transition_seconds > self.shot_seconds[0]:
             raise ValueError(f"template {self.name}: transitions longer than half the shortest shot")
+        if not 0 < self.min_playback_speed <= 1:
+            raise ValueError(f"template {self.name}: min_playback_speed must be in (0, 1]")
         if not 0 < self.min_length <= self.target_length <= self.max_length:
             raise ValueError(f"template {self.name}: target_length outside its length range")
 

@@ -10,6 +10,10 @@ to other beats, and no shot asks its clip for more footage than was rendered. Wi
 (or without music) the shots share the length evenly instead. The total is the target to
 within a frame, unless the footage or the music is shorter.
 
+A shot may play slowed down (`speed` < 1, chosen by tasks.timeline.compose when the footage is
+short): its clip then fills `cap / speed` output frames, so every length decided here is in
+output frames and only the trim (source seconds) is scaled by the speed.
+
 Edits reuse `lay_out`: shots keep their lengths, and with beat sync each cut is moved to the
 nearest beat its clips can reach.
 """
@@ -121,6 +125,7 @@ class ShotInput:
     duration: float  # seconds the clip has
     transition: TransitionType  # into this shot (the first is always a cut)
     occurrence: int = 0
+    speed: float = 1.0  # playback speed: the clip fills duration / speed seconds
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,12 @@ class ShotTiming:
     transition: TransitionType
     transition_duration: float
     audio_policy: AudioPolicy
+    speed: float = 1.0
+
+    @property
+    def length(self) -> float:
+        """Seconds the shot lasts on the output: its trim played at its speed."""
+        return (self.out_time - self.in_time) / self.speed
 
 
 @dataclass
@@ -142,13 +153,19 @@ class Segment:
     to the next shot's start; its clip also plays under the next shot's transition."""
 
     clip_id: int
-    cap: int  # frames its clip has
+    cap: int  # source frames its clip has
     length: int
     transition: TransitionType
     fade: int  # frames of the transition into it
     in_frame: int | None = None  # None: placed at the anchor
     anchor: float = 0.5
     audio: AudioPolicy = AudioPolicy.music_only
+    speed: float = 1.0
+
+    @property
+    def reach(self) -> int:
+        """Output frames its clip fills at its speed."""
+        return math.floor(self.cap / self.speed + 1e-6)
 
 
 def transition_for(template: Template, index: int, room_change: bool, closing: bool) -> TransitionType:
@@ -206,7 +223,7 @@ def _beat_lengths(segs: Sequence[Segment], rhythm: Rhythm, fps: int) -> list[int
     hold = rhythm.closing_hold * fps
     share = max((total - hold) / n, 1.0)
     if n == 1:
-        return [min(total, segs[0].cap)]
+        return [min(total, segs[0].reach)]
     cuts, cut_cost = _beat_cuts(rhythm.grid, total, fps)
     if len(cuts) < n - 1:
         raise TimingError(f"{n} shots need {n - 1} cuts but the music has {len(cuts)} beats in {rhythm.total:.2f} s")
@@ -216,17 +233,17 @@ def _beat_lengths(segs: Sequence[Segment], rhythm: Rhythm, fps: int) -> list[int
     prev = np.full((n, len(cuts)), -1, dtype=int)
     first = segs[0]
     demand = cuts + segs[1].fade
-    ok = (demand <= first.cap) & (cuts >= max(first.fade, 1))
+    ok = (demand <= first.reach) & (cuts >= max(first.fade, 1))
     best[1] = np.where(ok, _length_cost(cuts, share, lo, hi) + cut_cost, inf)
     for k in range(2, n):
         seg, fade_next = segs[k - 1], segs[k].fade
         length = cuts[None, :] - cuts[:, None]  # [previous cut, this cut]
-        ok = (length >= max(seg.fade, 1)) & (length + fade_next <= seg.cap)
+        ok = (length >= max(seg.fade, 1)) & (length + fade_next <= seg.reach)
         total_cost = np.where(ok, best[k - 1][:, None] + _length_cost(length, share, lo, hi), inf)
         prev[k] = np.argmin(total_cost, axis=0)
         best[k] = total_cost[prev[k], np.arange(len(cuts))] + cut_cost
     last = segs[-1]
-    end = np.minimum(total, cuts + last.cap)  # the last shot cannot outlast its clip
+    end = np.minimum(total, cuts + last.reach)  # the last shot cannot outlast its clip
     last_len = end - cuts
     ok = last_len >= max(last.fade, 1)
     final = np.where(
@@ -236,7 +253,7 @@ def _beat_lengths(segs: Sequence[Segment], rhythm: Rhythm, fps: int) -> list[int
     if not math.isfinite(final[j]):
         raise TimingError(
             f"no cut plan puts {n} shots on the beats: the clips are too short for the music's "
-            f"{rhythm.grid.tempo:.1f} BPM and the transitions (shortest clip {min(s.cap for s in segs) / fps:.2f} s)"
+            f"{rhythm.grid.tempo:.1f} BPM and the transitions (shortest clip {min(s.reach for s in segs) / fps:.2f} s)"
         )
     positions = [int(cuts[j])]
     for k in range(n - 1, 1, -1):
@@ -248,7 +265,7 @@ def _beat_lengths(segs: Sequence[Segment], rhythm: Rhythm, fps: int) -> list[int
 
 def _even_lengths(segs: Sequence[Segment], total: int) -> list[int]:
     """Equal exclusive lengths, except where a clip is too short: the others make up for it."""
-    caps = [s.cap - nxt.fade for s, nxt in pairwise(segs)] + [segs[-1].cap]
+    caps = [s.reach - nxt.fade for s, nxt in pairwise(segs)] + [segs[-1].reach]
     if sum(caps) <= total:
         return caps
     lo, hi = 0, max(caps)  # the largest equal share x with sum(min(cap, x)) <= total
@@ -273,12 +290,12 @@ def plan_timing(shots: Sequence[ShotInput], rhythm: Rhythm, fps: int, audio: Aud
             clip_id=s.clip_id, cap=cap_frames(s.duration, fps), length=0,
             transition=TransitionType.cut if i == 0 else s.transition,
             fade=0 if i == 0 else fade_frames(s.transition, rhythm.transition, fps),
-            anchor=anchor(s.occurrence), audio=audio,
+            anchor=anchor(s.occurrence), audio=audio, speed=s.speed,
         )
         for i, s in enumerate(shots)
     ]
     for s in segs:
-        if s.cap < 1:
+        if s.reach < 1:
             raise TimingError(f"clip {s.clip_id} has no whole frame of footage")
     if rhythm.grid is not None:
         lengths = _beat_lengths(segs, rhythm, fps)
@@ -300,11 +317,11 @@ def lay_out(
     for k in range(1, len(segs)):
         prev, seg = segs[k - 1], segs[k]
         earliest = starts[-1] + max(prev.fade, 1)
-        latest = starts[-1] + prev.cap - seg.fade  # the previous clip must cover the transition
-        wanted = starts[-1] + min(prev.length, prev.cap - seg.fade)
+        latest = starts[-1] + prev.reach - seg.fade  # the previous clip must cover the transition
+        wanted = starts[-1] + min(prev.length, prev.reach - seg.fade)
         if latest < earliest:
             raise TimingError(
-                f"shot {k - 1} (clip {prev.clip_id}) has {prev.cap / fps:.2f} s of footage, too little "
+                f"shot {k - 1} (clip {prev.clip_id}) has {prev.reach / fps:.2f} s of footage, too little "
                 f"for its transitions ({prev.fade / fps:.2f} s in, {seg.fade / fps:.2f} s out)"
             )
         if grid is not None:
@@ -314,7 +331,7 @@ def lay_out(
             wanted = min(reachable, key=lambda f: (abs(f - wanted), f))
         starts.append(max(earliest, wanted))
     last = segs[-1]
-    end = starts[-1] + min(last.length, last.cap)
+    end = starts[-1] + min(last.length, last.reach)
     if limit is not None:
         end = min(end, frames(limit, fps))
     if end - starts[-1] < max(last.fade, 1):
@@ -323,17 +340,18 @@ def lay_out(
     rows = []
     for k, seg in enumerate(segs):
         fade_next = segs[k + 1].fade if k + 1 < len(segs) else 0
-        need = bounds[k + 1] - bounds[k] + fade_next
-        slack = seg.cap - need
-        in_frame = round(seg.anchor * slack) if seg.in_frame is None else min(seg.in_frame, slack)
+        source = (bounds[k + 1] - bounds[k] + fade_next) * seg.speed  # source frames it plays
+        slack = math.floor(seg.cap - source + 1e-6)
+        in_frame = min(round(seg.anchor * slack) if seg.in_frame is None else seg.in_frame, slack)
         rows.append(ShotTiming(
             clip_id=seg.clip_id,
             in_time=round(in_frame / fps, 6),
-            out_time=round((in_frame + need) / fps, 6),
+            out_time=round((in_frame + source) / fps, 6),
             start_time=round(bounds[k] / fps, 6),
             transition=seg.transition,
             transition_duration=round(seg.fade / fps, 6),
             audio_policy=seg.audio,
+            speed=seg.speed,
         ))
     return rows
 
@@ -341,17 +359,18 @@ def lay_out(
 def total_duration(rows: Sequence[ShotTiming], fps: int) -> float:
     """Where the last shot ends, on the frame grid."""
     last = rows[-1]
-    return round((frames(last.start_time, fps) + frames(last.out_time - last.in_time, fps)) / fps, 6)
+    return round((frames(last.start_time, fps) + frames(last.length, fps)) / fps, 6)
 
 
 def segments_of(rows: Sequence[ShotTiming], caps: Sequence[int], fps: int) -> list[Segment]:
     """Rows back into segments (lengths and trims in frames), for edits to rearrange."""
     bounds = [frames(r.start_time, fps) for r in rows]
-    bounds.append(bounds[-1] + frames(rows[-1].out_time - rows[-1].in_time, fps))
+    bounds.append(bounds[-1] + frames(rows[-1].length, fps))
     return [
         Segment(
             clip_id=r.clip_id, cap=cap, length=bounds[k + 1] - bounds[k], transition=r.transition,
             fade=frames(r.transition_duration, fps), in_frame=frames(r.in_time, fps), audio=r.audio_policy,
+            speed=r.speed,
         )
         for k, (r, cap) in enumerate(zip(rows, caps))
     ]

@@ -54,12 +54,13 @@ def check_contract(rows: list[ShotTiming], durations: dict[int, float], fps: int
     """db.models.TimelineClip: shot i starts where shot i-1 ends less the transition into i."""
     assert rows[0].start_time == 0 and rows[0].transition is TransitionType.cut and rows[0].transition_duration == 0
     for prev, row in pairwise(rows):
-        assert row.start_time == pytest.approx(prev.start_time + prev.out_time - prev.in_time - row.transition_duration, abs=1e-5)
+        assert row.start_time == pytest.approx(prev.start_time + prev.length - row.transition_duration, abs=1e-5)
     for i, row in enumerate(rows):
         fade_out = rows[i + 1].transition_duration if i + 1 < len(rows) else 0.0
-        assert row.transition_duration + fade_out <= row.out_time - row.in_time + 1e-6  # both transitions fit in it
+        assert row.transition_duration + fade_out <= row.length + 1e-6  # both transitions fit in it
         assert 0 <= row.in_time < row.out_time <= durations[row.clip_id] + 1e-6
-        for t in (row.in_time, row.out_time, row.start_time, row.transition_duration):
+        assert row.length == pytest.approx((row.out_time - row.in_time) / row.speed)
+        for t in (row.in_time, row.length, row.start_time, row.transition_duration):
             assert abs(t * fps - round(t * fps)) < 1e-3, "times sit on the output frame grid"
 
 
@@ -143,9 +144,11 @@ def test_a_short_clip_is_never_asked_for_more_than_it_has() -> None:
 
 def test_too_little_footage_shortens_the_video_and_says_so() -> None:
     c = compose("standard", [3.0] * 5, regular_grid(120, 200), 60)
-    assert c.total_duration < 15
-    assert any("footage fills only" in n and "shows no clip twice" in n for n in c.notes)
-    assert c.fill == {"method": "shortened", "target": 60, "total": c.total_duration, "footage": 15.0, "repeats": 0}
+    assert 15 < c.total_duration < 15 / 0.8  # slowed to the floor first: longer than the footage, still short
+    assert {r.speed for r in c.rows} == {0.8}
+    assert any("footage fills only" in n and "shows no clip twice" in n and "slowed to 0.8x" in n for n in c.notes)
+    assert c.fill == {"method": "shortened", "target": 60, "total": c.total_duration, "footage": 15.0, "repeats": 0,
+                      "speed": 0.8}
     assert all(on_beat(r.start_time, regular_grid(120, 200).beats, 30) for r in c.rows[1:])
 
 
@@ -178,7 +181,7 @@ def test_a_tiny_listing_fills_a_repeating_template_without_a_clip_following_itse
 
 def test_a_single_clip_cannot_repeat_so_the_video_is_shortened_and_says_so() -> None:
     c = compose("square", [5.0], regular_grid(120, 100), 30)
-    assert len(c.rows) == 1 and c.fill["method"] == "shortened" and c.total_duration == 5.0
+    assert len(c.rows) == 1 and c.fill["method"] == "shortened" and c.total_duration == round(187 / 30, 6)  # 150 frames at 0.8x: 187 whole
     assert any("never a clip right after itself" in n for n in c.notes)
 
 
