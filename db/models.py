@@ -296,19 +296,21 @@ class Timeline(SQLModel, table=True):
 class TimelineClip(SQLModel, table=True):
     """One shot of a timeline version.
 
-    Plays source seconds [in_time, out_time) of its clip, starting at `start_time` on the
-    output. `transition_type`/`transition_duration` describe the transition *into* this shot
-    from the previous one: a cut at `start_time`, or an xfade that runs from `start_time` for
-    `transition_duration` seconds, overlapping the previous shot's tail. So shot i starts at
-    start_time(i-1) + (out-in)(i-1) - transition_duration(i), and the timeline's
-    total_duration is the last shot's start_time + its (out-in). The first shot's transition
-    is always a cut.
+    Plays source seconds [in_time, out_time) of its clip at `speed`, starting at `start_time`
+    on the output, so it lasts (out-in)/speed there. `transition_type`/`transition_duration`
+    describe the transition *into* this shot from the previous one: a cut at `start_time`, or
+    an xfade that runs from `start_time` for `transition_duration` seconds, overlapping the
+    previous shot's tail. So shot i starts at
+    start_time(i-1) + (out-in)(i-1)/speed(i-1) - transition_duration(i), and the timeline's
+    total_duration is the last shot's start_time + its (out-in)/speed. The first shot's
+    transition is always a cut.
     """
 
     __tablename__ = "timeline_clips"
     __table_args__ = (
         sa.UniqueConstraint("timeline_id", "order_index"),
         sa.CheckConstraint("out_time > in_time AND in_time >= 0", name="trim_valid"),
+        sa.CheckConstraint("speed > 0", name="speed_positive"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -326,6 +328,11 @@ class TimelineClip(SQLModel, table=True):
     audio_policy: AudioPolicy = Field(
         default=AudioPolicy.music_only,
         sa_column=sa.Column(enum_type(AudioPolicy, "audio_policy"), nullable=False),
+    )
+    speed: float = Field(
+        default=1.0,
+        sa_column=sa.Column(sa.Float, nullable=False, server_default="1"),
+        description="Playback speed: 1 as rendered, below 1 slowed (Phase 3 fills short footage so).",
     )
 
 

@@ -209,9 +209,11 @@ def _print_version(view: dict[str, Any]) -> None:
     )
     if view["made_by_edit"]:
         console.print(f"made by edit {view['made_by_edit']['edit_type']}: {view['made_by_edit']['payload']}")
-    table = Table("#", "clip", "start", "in", "out", "transition", "audio")
+    slowed = any(s["speed"] != 1 for s in view["shots"])
+    table = Table("#", "clip", "start", "in", "out", *(["speed"] if slowed else []), "transition", "audio")
     for s in view["shots"]:
         transition = s["transition"] + (f" {s['transition_duration']:.2f}s" if s["transition_duration"] else "")
+        speed = [f"{s['speed']:g}x" if s["speed"] != 1 else ""] if slowed else []
         table.add_row(str(s["index"]), str(s["clip_id"]), f"{s['start_time']:.3f}", f"{s['in_time']:.3f}",
-                      f"{s['out_time']:.3f}", transition, s["audio_policy"])
+                      f"{s['out_time']:.3f}", *speed, transition, s["audio_policy"])
     console.print(table)

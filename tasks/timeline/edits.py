@@ -12,6 +12,8 @@ Shots are addressed by their index in the version. What each edit keeps:
 - change_transition keeps every start time: the previous shot plays longer under the overlap.
 - swap_music and change_pacing re-cut the same shots, in the same order with the same
   transition types, to the new beat grid or pacing; their trims are recomputed.
+- every edit keeps each shot's playback speed: a trim is given in the clip's own (source)
+  seconds and checked against its rendered duration, and the shot then lasts (out-in)/speed.
 """
 
 from __future__ import annotations
@@ -200,9 +202,9 @@ def trim(base: Base, edit: Trim) -> Outcome:
         raise EditRefused(f"trim [{start:g}, {end:g}] s is outside clip {row.clip_id}'s footage (0-{duration:g} s)")
     segs = base.segments()
     fade_next = segs[i + 1].fade if i + 1 < len(segs) else 0
-    length = frames(end - start, base.fps) - fade_next
+    length = frames((end - start) / row.speed, base.fps) - fade_next
     if length < max(segs[i].fade, 1):
-        raise EditRefused(f"trimmed to {end - start:g} s, shot {i} is shorter than its transitions")
+        raise EditRefused(f"trimmed to {end - start:g} s at {row.speed:g}x, shot {i} is shorter than its transitions")
     segs[i].in_frame, segs[i].length = frames(start, base.fps), length
     rows = _laid(base, segs)
     return _outcome(base, rows, in_time=rows[i].in_time, out_time=rows[i].out_time)
@@ -244,7 +246,7 @@ def _recut(base: Base, pacing: Pacing, grid: BeatGrid | None, total: float | Non
     seen: dict[int, int] = {}
     shots = []
     for row, duration in zip(base.rows, base.durations):
-        shots.append(ShotInput(row.clip_id, duration, row.transition, seen.get(row.clip_id, 0)))
+        shots.append(ShotInput(row.clip_id, duration, row.transition, seen.get(row.clip_id, 0), row.speed))
         seen[row.clip_id] = seen.get(row.clip_id, 0) + 1
     rhythm = Rhythm.resolve(base.template, pacing, grid)
     if total is not None:

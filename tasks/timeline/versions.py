@@ -63,7 +63,7 @@ def write_version(
             timeline_id=timeline.id, clip_id=row.clip_id, order_index=index,
             in_time=row.in_time, out_time=row.out_time, start_time=row.start_time,
             transition_type=row.transition, transition_duration=row.transition_duration,
-            audio_policy=row.audio_policy,
+            audio_policy=row.audio_policy, speed=row.speed,
         ))
     session.flush()
     return timeline
@@ -83,7 +83,8 @@ def read_version(
         select(TimelineClip).where(TimelineClip.timeline_id == timeline.id).order_by(TimelineClip.order_index)
     ).all()
     rows = [
-        ShotTiming(c.clip_id, c.in_time, c.out_time, c.start_time, c.transition_type, c.transition_duration, c.audio_policy)
+        ShotTiming(c.clip_id, c.in_time, c.out_time, c.start_time, c.transition_type, c.transition_duration,
+                   c.audio_policy, c.speed)
         for c in clips
     ]
     return timeline, rows
@@ -116,6 +117,7 @@ def describe_version(job_id: uuid.UUID, version: int | None = None) -> dict[str,
                 "index": i, "clip_id": r.clip_id, "start_time": r.start_time, "in_time": r.in_time,
                 "out_time": r.out_time, "transition": r.transition.value,
                 "transition_duration": r.transition_duration, "audio_policy": r.audio_policy.value,
+                "speed": r.speed,
             }
             for i, r in enumerate(rows)
         ],

@@ -57,11 +57,11 @@ def assert_valid(timeline: Timeline, rows, beats: np.ndarray | None) -> None:
     """The TimelineClip contract, and with beat sync every cut on a beat."""
     assert rows[0].start_time == 0 and rows[0].transition is TransitionType.cut
     for prev, row in pairwise(rows):
-        assert row.start_time == pytest.approx(prev.start_time + prev.out_time - prev.in_time - row.transition_duration, abs=1e-5)
+        assert row.start_time == pytest.approx(prev.start_time + prev.length - row.transition_duration, abs=1e-5)
         if beats is not None:
             assert min(abs(beats - row.start_time)) <= FRAME
     last = rows[-1]
-    assert timeline.total_duration == pytest.approx(last.start_time + last.out_time - last.in_time, abs=1e-5)
+    assert timeline.total_duration == pytest.approx(last.start_time + last.length, abs=1e-5)
 
 
 def test_reorder(job: Seeded) -> None:
