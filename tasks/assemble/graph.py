@@ -2,7 +2,8 @@
 
 Four kinds of run:
 - a segment's video: its pieces' clips in, one `filter_complex` (trim on the output frame
-  grid, scale/crop or pad to the output size, fps normalisation, cuts and xfades), out H.264;
+  grid, slow-down where a shot's speed is below 1, scale/crop or pad to the output size, fps
+  normalisation, cuts and xfades), out H.264;
 - a segment's bed (only when some shot's own audio plays): those clips' audio, faded with the
   transitions, as float WAV on exactly the segment's samples;
 - the mix: the beds joined, the music trimmed (looped if short) and faded, its gain following
@@ -77,11 +78,10 @@ def segment_video_command(
     chains: list[str] = []
     fitting = fit_filter(fmt, fit)
     for k, piece in enumerate(segment.pieces):
-        end = piece.source_start + piece.frames
-        inputs += read_until(end, fps, shots[piece.span.index].path)
+        inputs += read_until(piece.source_end, fps, shots[piece.span.index].path)
         chains.append(
             f"[{k}:v:0]setpts=PTS-STARTPTS,fps={fps},tpad=stop_mode=clone:stop={SOURCE_SLACK_FRAMES},"
-            f"trim=start_frame={piece.source_start}:end_frame={end},setpts=PTS-STARTPTS,"
+            f"trim=start_frame={piece.source_start}:end_frame={piece.source_end},{retime(piece, fps)},"
             f"{fitting},setsar=1[v{k}]"
         )
     chains += sequence(segment, shots, fps)
@@ -90,6 +90,20 @@ def segment_video_command(
         "-filter_complex", ";".join(chains),
         "-map", "[vout]", "-fps_mode", "passthrough", *encoder.args(fps), str(out),
     ]
+
+
+def retime(piece: Piece, fps: int) -> str:
+    """The trimmed source onto the output grid: as it is at full speed; slowed, its timestamps
+    stretched by 1/speed, the gaps filled by repeating frames (fps), and the piece's frames cut
+    from the result by count, so a slowed piece is exactly `piece.frames` frames long."""
+    speed = piece.span.speed
+    if speed == 1:
+        return "setpts=PTS-STARTPTS"
+    # tpad: the stretched source may end up to 1/speed frames short of the last frame's time
+    return (
+        f"setpts=(PTS-STARTPTS)/{speed:.6g},fps={fps},tpad=stop_mode=clone:stop=2,"
+        f"trim=start_frame={piece.offset}:end_frame={piece.offset + piece.frames},setpts=PTS-STARTPTS"
+    )
 
 
 def segment_bed_command(
@@ -108,7 +122,7 @@ def segment_bed_command(
         if gain is None:
             continue
         k = len(labels)
-        inputs += ["-vn", *read_until(piece.source_start + piece.frames, fps, shots[piece.span.index].path)]
+        inputs += ["-vn", *read_until(piece.source_end, fps, shots[piece.span.index].path)]
         chains.append(piece_audio(k, piece, segment.start, fps, gain))
         labels.append(f"[a{k}]")
     length = samples(segment.end, fps) - samples(segment.start, fps)
@@ -164,7 +178,8 @@ def sequence(segment: Segment, shots: tuple[Shot, ...], fps: int) -> list[str]:
 
 
 def piece_audio(k: int, piece: Piece, segment_start: int, fps: int, gain: float) -> str:
-    """Input k's audio for `piece`, on the segment's sample grid, crossfading with its transitions."""
+    """Input k's audio for `piece`, on the segment's sample grid, crossfading with its transitions.
+    Full-speed pieces only: a slowed shot's own audio never plays (mixing.shot_gains)."""
     start = samples(piece.source_start, fps)
     length = samples(piece.end, fps) - samples(piece.start, fps)
     chain = (

@@ -4,6 +4,11 @@ A shot's policy sets two gains while it is on screen. Across a transition the ga
 linearly from one shot's to the next's (the audio crossfades with the picture); across a cut
 they ramp over CUT_RAMP_S centred on the cut, which is short enough to read as a cut and long
 enough not to click.
+
+A slowed shot (any speed but 1; Phase 3 only ever slows) plays as music_only whatever its policy: its own sound would have
+to be stretched too (atempo keeps the pitch but smears room tone and speech into an obvious
+artefact), and generated clips carry no sound worth that. Dropping it also keeps each bed on
+the exact sample grid without a tempo filter's rounding.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from db.enums import AudioPolicy
-from tasks.assemble.layout import Span
+from tasks.assemble.layout import Shot, Span
 
 CUT_RAMP_S = 0.02
 
@@ -31,6 +36,11 @@ def policy_gains(policy: AudioPolicy, duck_db: float) -> Gains:
         AudioPolicy.clip_only: Gains(music=0.0, clip=1.0),
         AudioPolicy.mix: Gains(music=1.0, clip=1.0),
     }[policy]
+
+
+def shot_gains(shot: Shot, duck_db: float) -> Gains:
+    """The gains while `shot` is on screen: its policy's, or music only when it is slowed."""
+    return policy_gains(AudioPolicy.music_only if shot.speed != 1 else shot.audio_policy, duck_db)
 
 
 def music_gain_expression(spans: tuple[Span, ...], gains: list[float], fps: int) -> str | None:

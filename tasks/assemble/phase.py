@@ -128,6 +128,7 @@ def fetch_inputs(
                 transition=tc.transition_type,
                 transition_duration=tc.transition_duration,
                 audio_policy=tc.audio_policy,
+                speed=tc.speed,
             )
         )
     music = None

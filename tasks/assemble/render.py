@@ -32,7 +32,7 @@ from tasks.assemble.loudness import (
     normalize_filter,
     parse_loudnorm,
 )
-from tasks.assemble.mixing import music_gain_expression, policy_gains
+from tasks.assemble.mixing import music_gain_expression, shot_gains
 from tasks.assemble.segments import Segment, plan_segments
 from tasks.assemble.sources import inspect_sources
 from tasks.media.ffmpeg import FFmpegError, run_ffmpeg
@@ -95,7 +95,7 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
     workdir.mkdir(parents=True, exist_ok=True)
     spans = frame_layout(spec)
     sources = inspect_sources(spec, spans)
-    gains = [policy_gains(spec.shots[span.index].audio_policy, options.duck_db) for span in spans]
+    gains = [shot_gains(spec.shots[span.index], options.duck_db) for span in spans]
     clip_gains = {
         span.index: gain.clip
         for span, gain in zip(spans, gains)

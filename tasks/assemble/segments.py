@@ -6,7 +6,9 @@ joined without re-encoding, so a boundary must fall where nothing is being blend
 - at a cut (the latest one the window allows), else
 - inside a shot, just after its incoming transition has finished: both halves show the same
   source frames they would have shown unsplit, so the join is invisible and the frame (and
-  audio sample) count is unchanged.
+  audio sample) count is unchanged. A slowed shot's pieces all read its clip from the shot's
+  first source frame and skip the frames before the piece after slowing, so each shows what
+  the unsplit shot would.
 """
 
 from __future__ import annotations
@@ -29,8 +31,19 @@ class Piece:
         return self.end - self.start
 
     @property
+    def offset(self) -> int:
+        """Frames of its shot before it."""
+        return self.start - self.span.start
+
+    @property
     def source_start(self) -> int:
-        return self.span.source_start + (self.start - self.span.start)
+        """The first source frame it reads: its own, or a slowed shot's first (see above)."""
+        return self.span.source_start + (self.offset if self.span.speed == 1 else 0)
+
+    @property
+    def source_end(self) -> int:
+        """The source frame after the last it shows."""
+        return self.span.source_start + self.span.source_frames(self.end - self.span.start)
 
     @property
     def fade_in(self) -> int:

@@ -50,7 +50,7 @@ def inspect_sources(spec: TimelineSpec, spans: tuple[Span, ...]) -> dict[int, Cl
         if shot.clip_id not in sources:
             sources[shot.clip_id] = inspect_clip(shot.clip_id, shot.path, spec.fps)
         available = sources[shot.clip_id].frames
-        if span.source_start + span.frames > available + SOURCE_SLACK_FRAMES:
+        if span.source_start + span.source_frames(span.frames) > available + SOURCE_SLACK_FRAMES:
             raise SourceError(
                 f"clip {shot.clip_id} is {available / spec.fps:.3f} s long, but shot {span.index} "
                 f"trims it to [{shot.in_time:.3f}, {shot.out_time:.3f}) s"

@@ -170,9 +170,9 @@ def band_level(audio: np.ndarray, hz: float, start: float, end: float) -> float:
 
 
 def shot(clip_no: int, path: Path, in_time: float, out_time: float, transition: str = "cut",
-         transition_duration: float = 0.0, policy: str = "music_only") -> dict:
+         transition_duration: float = 0.0, policy: str = "music_only", speed: float = 1.0) -> dict:
     return {"clip_no": clip_no, "path": path, "in_time": in_time, "out_time": out_time, "transition": transition,
-                "transition_duration": transition_duration, "policy": policy}
+            "transition_duration": transition_duration, "policy": policy, "speed": speed}
 
 
 def spec_of(shots: list[dict], fps: int = 30, music: Path | None = None):
@@ -185,11 +185,11 @@ def spec_of(shots: list[dict], fps: int = 30, music: Path | None = None):
     for i, s in enumerate(shots):
         if i:
             prev = shots[i - 1]
-            start += prev["out_time"] - prev["in_time"] - s["transition_duration"]
+            start += (prev["out_time"] - prev["in_time"]) / prev["speed"] - s["transition_duration"]
         placed.append(Shot(s["clip_no"], s["path"], s["in_time"], s["out_time"], start,
-                           TransitionType(s["transition"]), s["transition_duration"], AudioPolicy(s["policy"])))
-    last = shots[-1]
-    return TimelineSpec(tuple(placed), fps, start + last["out_time"] - last["in_time"], music)
+                           TransitionType(s["transition"]), s["transition_duration"], AudioPolicy(s["policy"]),
+                           s["speed"]))
+    return TimelineSpec(tuple(placed), fps, start + placed[-1].length, music)
 
 
 def expected_codes(spec) -> dict[int, tuple[int, int]]:

@@ -195,13 +195,15 @@ def test_transitions_follow_the_template_rules() -> None:
     assert c.rows[2].transition_duration == pytest.approx(t.transition_beats * 0.5, abs=1 / 30)
 
 
-def test_the_rows_render_under_phase4s_frame_layout() -> None:
-    """Phase 4 reads exactly these rows; its own checks accept them."""
+@pytest.mark.parametrize(("template", "durations", "target"),
+                         [("luxury", [9.0 + i % 4 for i in range(12)], 75), ("standard", [5.0] * 12, 60)])
+def test_the_rows_render_under_phase4s_frame_layout(template: str, durations: list[float], target: float) -> None:
+    """Phase 4 reads exactly these rows, slowed ones included; its own checks accept them."""
     layout = pytest.importorskip("tasks.assemble.layout")
-    c = compose("luxury", [9.0 + i % 4 for i in range(12)], regular_grid(92, 200), 75)
+    c = compose(template, durations, regular_grid(92, 200), target)
     spec = layout.TimelineSpec(
         shots=tuple(layout.Shot(r.clip_id, None, r.in_time, r.out_time, r.start_time, r.transition,  # type: ignore[arg-type]
-                                r.transition_duration, r.audio_policy) for r in c.rows),
+                                r.transition_duration, r.audio_policy, r.speed) for r in c.rows),
         fps=30, total_duration=c.total_duration,
     )
     spans = layout.frame_layout(spec)
