@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from db.enums import AudioPolicy
 from tasks.timeline.beats import BeatGrid
 from tasks.timeline.sequencing import (
     Footage,
@@ -34,7 +35,6 @@ from tasks.timeline.sequencing import (
     sequence_shots,
 )
 from tasks.timeline.templates import Template
-from db.enums import AudioPolicy
 from tasks.timeline.timing import (
     Pacing,
     Rhythm,

@@ -13,7 +13,15 @@ from tasks.assemble.mixing import policy_gains, shot_gains
 from tasks.assemble.probe import probe_output
 from tasks.assemble.segments import plan_segments
 from tasks.settings import get_settings
-from tests.assemble.media import CLIP_HZ, audio_samples, band_level, make_music, read_video, shot, spec_of
+from tests.assemble.media import (
+    CLIP_HZ,
+    audio_samples,
+    band_level,
+    make_music,
+    read_video,
+    shot,
+    spec_of,
+)
 from tests.assemble.test_render import render
 
 CLIP = Path("clip.mp4")

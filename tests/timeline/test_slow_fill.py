@@ -12,7 +12,13 @@ from tasks.timeline.compose import compose_timeline, fills, slower_speeds, timed
 from tasks.timeline.sequencing import Picks
 from tasks.timeline.templates import get_template
 from tasks.timeline.timing import Pacing, plan_timing
-from tests.timeline.test_timing import check_contract, compose, footage, on_beat, regular_grid
+from tests.timeline.test_timing import (
+    check_contract,
+    compose,
+    footage,
+    on_beat,
+    regular_grid,
+)
 
 GRID = regular_grid(120, 200)
 SHORT = [5.0] * 12  # 60 s of footage, less the transitions: short of a 60 s standard video
