@@ -223,7 +223,7 @@ class LocalStack:
         return proc
 
     def kill_worker(self, pool: str, sig: signal.Signals = signal.SIGKILL) -> None:
-        """End the worker of `pool` (not its flow runs: they are their own process groups' leaders' children)."""
+        """End the worker of `pool` alone, like a lost instance; `start_worker` brings a new one."""
         proc = self.workers.pop(pool)
         proc.send_signal(sig)
         proc.wait()

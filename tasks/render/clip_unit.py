@@ -331,7 +331,7 @@ def _fail(claim: Claim, reason: str, step: RenderStep | None, kind: FailureKind 
 
 def _insert_successor(session: Session, claim: Claim, step: RenderStep, kind: FailureKind, reason: str) -> int:
     """The next attempt's row (idempotent on the natural key), in the caller's transaction."""
-    params = {k: v for k, v in claim.render_params.items() if k in ("pan_direction", "role")}
+    params = {k: v for k, v in claim.render_params.items() if k in ("pan_direction", "role", "natural_duration")}
     params.update({"backend": step.backend.value, "downgrade": {"from_clip_id": claim.clip_id,
                                                                  "kind": kind.value, "reason": reason}})
     current = session.get(Clip, claim.clip_id)
