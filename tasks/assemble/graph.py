@@ -16,6 +16,7 @@ Times are frame and sample indices throughout; seconds appear only where ffmpeg 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,9 +100,9 @@ def retime(piece: Piece, fps: int) -> str:
     speed = piece.span.speed
     if speed == 1:
         return "setpts=PTS-STARTPTS"
-    # tpad: the stretched source may end up to 1/speed frames short of the last frame's time
+    # the stretched source's last frame may fall up to 1/speed frames before the piece's end
     return (
-        f"setpts=(PTS-STARTPTS)/{speed:.6g},fps={fps},tpad=stop_mode=clone:stop=2,"
+        f"setpts=(PTS-STARTPTS)/{speed:.6g},fps={fps},tpad=stop_mode=clone:stop={math.ceil(1 / speed)},"
         f"trim=start_frame={piece.offset}:end_frame={piece.offset + piece.frames},setpts=PTS-STARTPTS"
     )
 

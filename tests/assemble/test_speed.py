@@ -51,7 +51,7 @@ def test_a_slowed_shot_lasts_its_trim_over_its_speed_and_reads_only_its_trim() -
     assert head.source_start == tail.source_start == spans[1].source_start  # both read from the shot's start
     assert tail.source_end == spans[1].source_start + 48
     assert retime(tail, 30) == (
-        f"setpts=(PTS-STARTPTS)/0.8,fps=30,tpad=stop_mode=clone:stop=2,"
+        f"setpts=(PTS-STARTPTS)/0.8,fps=30,tpad=stop_mode=clone:stop=2,"  # ceil(1 / 0.8)
         f"trim=start_frame={tail.offset}:end_frame={tail.offset + tail.frames},setpts=PTS-STARTPTS"
     )
     assert retime(pieces[0], 30) != "setpts=PTS-STARTPTS"
