@@ -10,10 +10,11 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
-from prefect import flow, task
+from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from db.enums import Phase
+from flows.dispatch import FINAL_CLIP_STATES, clip_state, dispatch_clip
 from flows.progress import notify
 from flows.state import load_job, mark_failed, mark_finished, mark_phase_started
 from tasks.settings import get_settings
@@ -67,54 +68,6 @@ def analyze(job_id: str) -> Any:
     from tasks.analyze.phase import run_analyze
 
     return run_phase(job_id, Phase.analyze, run_analyze)
-
-
-class ClipNotFinished(RuntimeError):
-    """A dispatched render ended with its clip still unfinished (e.g. a Spot interruption)."""
-
-
-def clip_state(clip_id: int) -> dict:
-    """What Postgres says about the clip chain: the source of truth, not Prefect's result."""
-    from tasks.render.clip_unit import clip_summary, latest_in_chain
-
-    return clip_summary(latest_in_chain(clip_id))
-
-
-FINAL_CLIP_STATES = frozenset({"done", "failed"})
-
-
-@task(name="dispatch-clip", tags=["gpu-render"])
-def dispatch_clip(clip_id: int) -> dict:
-    """Have one clip rendered and return its final state from Postgres.
-
-    `deployment` dispatch starts a render-clip flow run on the GPU pool and waits for it. The
-    idempotency key names the job, the clip, this dispatch and its try: a reused key hands
-    back the old run (even a crashed one, or another render of the clip) instead of a new one.
-    """
-    settings = get_settings()
-    state = clip_state(clip_id)
-    if state["status"] in FINAL_CLIP_STATES:
-        return state
-    if settings.render_dispatch == "deployment":
-        from prefect.deployments import run_deployment
-        from prefect.runtime import task_run
-
-        run = run_deployment(
-            settings.render_clip_deployment,
-            parameters={"clip_id": clip_id},
-            idempotency_key=f"render-clip:{state['job_id']}:{clip_id}:{task_run.id}:try-{task_run.run_count}",
-            flow_run_name=f"clip-{clip_id}-try-{task_run.run_count}",
-            timeout=None,
-        )
-        log.info("clip.dispatched", clip_id=clip_id, flow_run_id=str(run.id), state=run.state_name)
-    else:
-        from tasks.render.clip_unit import render_clip
-
-        render_clip(clip_id)
-    state = clip_state(clip_id)
-    if state["status"] not in FINAL_CLIP_STATES:
-        raise ClipNotFinished(f"clip {clip_id} is {state['status']} after its render run")
-    return state
 
 
 def _render_all(job_id: uuid.UUID) -> dict:

@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     )
     render_clip_deployment: str = "render-clip/render-clip"
     render_dispatch_retries: int = Field(default=3, description="Re-dispatches of an interrupted clip (Spot).")
+    render_poll_s: float = Field(default=5.0, description="How often a dispatcher checks its render-clip run.")
+    render_orphan_grace_s: float = Field(
+        default=60.0,
+        description="A render-clip run still unreported this long after its clip row ended is marked "
+        "Crashed (its machine vanished) and the clip re-dispatched.",
+    )
+    render_run_timeout_s: float = Field(
+        default=3600.0, description="A render-clip run still going after this long is given up and re-dispatched."
+    )
     render_dispatch_retry_delays: list[float] = Field(
         default_factory=lambda: [10.0, 60.0, 180.0],
         description="Seconds before each re-dispatch (the last repeats): time for Spot capacity to come back.",

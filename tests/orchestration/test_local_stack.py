@@ -60,6 +60,8 @@ def pipeline_settings(migrated_db_url: str, moto_endpoint: str, bucket: str,
         "PICAIVID_CLIP_WIDTH": "320",
         "PICAIVID_CLIP_HEIGHT": "180",
         "PICAIVID_RENDER_DISPATCH_RETRY_DELAYS": "[1]",
+        "PICAIVID_RENDER_POLL_S": "0.5",
+        "PICAIVID_RENDER_ORPHAN_GRACE_S": "10",
         "OMP_NUM_THREADS": "1",
         "PREFECT_LOGGING_LEVEL": "INFO",
     }
