@@ -36,6 +36,16 @@ def render(spec, tmp_path: Path, fmt: str = "16x9", preview: bool = True) -> Ren
     return render_timeline(spec, render_options(output, settings), tmp_path / "work")
 
 
+def render_split_and_whole(spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RenderResult, RenderResult]:
+    """The timeline rendered in segments of two shots, and in one piece."""
+    results = []
+    for shots, name in ((2, "split"), (8, "whole")):
+        monkeypatch.setenv("PICAIVID_ASSEMBLE_SEGMENT_SHOTS", str(shots))
+        get_settings.cache_clear()
+        results.append(render(spec, tmp_path / name))
+    return results[0], results[1]
+
+
 def check_frames(path: Path, spec, fit: str = "cover") -> list:
     """Every frame outside a transition shows exactly the source frame the timeline says."""
     codes, thumbs = read_video(path, fit)
@@ -102,12 +112,7 @@ def test_segments_split_inside_shots_and_join_seamlessly(env, cards, tmp_path, m
         shot(2, cards["c2a"], 1.0, 2.5, "fadeblack", 0.5, policy="clip_only"),
     ]
     spec = spec_of(shots)
-    monkeypatch.setenv("PICAIVID_ASSEMBLE_SEGMENT_SHOTS", "2")
-    get_settings.cache_clear()
-    split = render(spec, tmp_path / "split")
-    monkeypatch.setenv("PICAIVID_ASSEMBLE_SEGMENT_SHOTS", "8")
-    get_settings.cache_clear()
-    whole = render(spec, tmp_path / "whole")
+    split, whole = render_split_and_whole(spec, tmp_path, monkeypatch)
 
     assert (split.segments, whole.segments) == (3, 1)
     assert split.frames == whole.frames == round(spec.total_duration * spec.fps)

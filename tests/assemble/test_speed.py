@@ -12,7 +12,6 @@ from tasks.assemble.layout import frame_layout
 from tasks.assemble.mixing import policy_gains, shot_gains
 from tasks.assemble.probe import probe_output
 from tasks.assemble.segments import plan_segments
-from tasks.settings import get_settings
 from tests.assemble.media import (
     CLIP_HZ,
     audio_samples,
@@ -22,7 +21,7 @@ from tests.assemble.media import (
     shot,
     spec_of,
 )
-from tests.assemble.test_render import render
+from tests.assemble.test_render import render_split_and_whole
 
 CLIP = Path("clip.mp4")
 
@@ -67,12 +66,7 @@ def test_a_slowed_shot_plays_music_only() -> None:
 def test_slowed_shots_render_frame_exact_and_split_seamlessly(env, cards, tmp_path, monkeypatch) -> None:
     spec = slowed_timeline(cards, make_music(tmp_path / "m.wav", 6.0))
     spans = frame_layout(spec)
-    monkeypatch.setenv("PICAIVID_ASSEMBLE_SEGMENT_SHOTS", "2")
-    get_settings.cache_clear()
-    split = render(spec, tmp_path / "split")
-    monkeypatch.setenv("PICAIVID_ASSEMBLE_SEGMENT_SHOTS", "8")
-    get_settings.cache_clear()
-    whole = render(spec, tmp_path / "whole")
+    split, whole = render_split_and_whole(spec, tmp_path, monkeypatch)
 
     facts = probe_output(split.path)
     assert split.segments > 1 and whole.segments == 1
