@@ -138,6 +138,12 @@ class Settings(BaseSettings):
         description="A render-clip run still unreported this long after its clip row ended is marked "
         "Crashed (its machine vanished) and the clip re-dispatched.",
     )
+    render_heartbeat_s: float = Field(default=15.0, description="How often a clip in work touches its row.")
+    render_stall_s: float = Field(
+        default=180.0,
+        description="A clip row in work and silent this long has lost its render (machine gone without a "
+        "word): its run is marked Crashed and the clip re-dispatched. Longer than the SIGTERM grace.",
+    )
     render_run_timeout_s: float = Field(
         default=3600.0, description="A render-clip run still going after this long is given up and re-dispatched."
     )

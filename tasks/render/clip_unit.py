@@ -10,7 +10,8 @@ row it does nothing.
 
 Side effects are safe to repeat: the mp4 goes to the store under its deterministic key
 (`keys.clip`) as soon as it exists, and a row that already has its mp4 (a worker died while
-validating) is validated again rather than re-rendered. GPU wall seconds are added to the
+validating) is validated again rather than re-rendered. While an attempt runs, a heartbeat
+keeps the row's `updated_at` fresh (tasks.render.heartbeat). GPU wall seconds are added to the
 clip and the job even when the generation fails or is interrupted: they were spent.
 """
 
@@ -43,6 +44,7 @@ from tasks.render.generator import (
     gpu_available,
     load_backend,
 )
+from tasks.render.heartbeat import heartbeat
 from tasks.render.inputs import PhotoRef, Sources, load_sources
 from tasks.render.interrupt import Interrupted, flush_logs, stop_on_sigterm
 from tasks.render.motions import SINGLE_IMAGE_MOTIONS
@@ -141,7 +143,7 @@ def _attempt(clip_id: int, settings: Settings, store: ArtifactStore) -> Outcome 
     if isinstance(claim, Outcome) or claim is None:
         return claim
     bound = log.bind(job_id=str(claim.job_id), clip_id=clip_id, attempt=claim.attempt)
-    with tempfile.TemporaryDirectory(prefix=f"clip-{clip_id}-") as tmp:
+    with heartbeat(clip_id, settings.render_heartbeat_s), tempfile.TemporaryDirectory(prefix=f"clip-{clip_id}-") as tmp:
         out_path = Path(tmp) / f"{clip_id}.mp4"
         try:
             return _render_validate(claim, out_path, settings, store, bound)

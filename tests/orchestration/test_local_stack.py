@@ -62,6 +62,8 @@ def pipeline_settings(migrated_db_url: str, moto_endpoint: str, bucket: str,
         "PICAIVID_RENDER_DISPATCH_RETRY_DELAYS": "[1]",
         "PICAIVID_RENDER_POLL_S": "0.5",
         "PICAIVID_RENDER_ORPHAN_GRACE_S": "10",
+        "PICAIVID_RENDER_HEARTBEAT_S": "0.5",
+        "PICAIVID_RENDER_STALL_S": "6",
         "OMP_NUM_THREADS": "1",
         "PREFECT_LOGGING_LEVEL": "INFO",
     }
@@ -294,50 +296,78 @@ def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -
         assert {c.id: c.s3_uri for c in s.exec(select(Clip).where(Clip.job_id == job_id))} == clips
 
 
-def test_worker_killed_mid_clip_is_recovered(on_stack: LocalStack, queues: dict[str, str], relay: subprocess.Popen,
-                                             listing) -> None:
-    """A Spot interruption: the clip's process gets SIGTERM and its worker dies; a new worker
-    comes up, the dispatcher re-dispatches, and the clip finishes in its own row."""
+def _rendering_clip(job_id: uuid.UUID, skip: set[int]) -> int | None:
+    with session_scope() as s:
+        return s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.status == ClipStatus.rendering,
+                                            Clip.id.not_in(skip))).first()
+
+
+def _clip(clip_id: int) -> Clip:
+    with session_scope() as s:
+        return s.get(Clip, clip_id)
+
+
+def _catch_mid_render(stack: LocalStack, job_id: uuid.UUID, since: datetime, skip: set[int],
+                      strike: Callable[[int, int], bool]) -> int:
+    """Find a clip while it renders and `strike(pid, clip_id)` its process; a clip renders in
+    about a second, so when the strike came too late (it says False) take the next clip."""
+    for _ in range(5):
+        clip_id = _wait_for("a clip to start rendering", lambda: _rendering_clip(job_id, skip), RUN_TIMEOUT_S,
+                            stack, poll_s=0.05)
+        run = next(r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == clip_id)
+        if strike(int(run.infrastructure_pid), clip_id):
+            return clip_id
+        skip.add(clip_id)
+    raise AssertionError("no clip was caught mid-render")
+
+
+def test_killed_renders_are_recovered(on_stack: LocalStack, queues: dict[str, str], relay: subprocess.Popen,
+                                      listing) -> None:
+    """Two ways a GPU machine goes, each recovered by a retry with no duplicate clip row:
+    - Spot: SIGTERM to the clip's process (it marks the clip interrupted), then the worker dies;
+    - a hard loss: worker and process SIGKILLed, the row left `rendering` until its heartbeat
+      goes silent."""
     since = datetime.now(UTC)
     job_id = _create_job(listing)
     _send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "run"}))
+    gpu = on_stack.config.gpu_pool
 
-    def rendering_clip() -> int | None:
-        with session_scope() as s:
-            return s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.status == ClipStatus.rendering)).first()
+    def spot_notice(pid: int, clip_id: int) -> bool:
+        os.kill(pid, signal.SIGTERM)
+        clip = _wait_for(f"clip {clip_id} to stop", lambda: (c := _clip(clip_id)).status in (
+            ClipStatus.interrupted, ClipStatus.done) and c, 60, on_stack)
+        if clip.status is not ClipStatus.interrupted:
+            return False
+        assert "SIGTERM" in clip.error
+        on_stack.kill_worker(gpu)  # then the instance is gone
+        on_stack.start_worker(gpu)  # and capacity comes back
+        return True
 
-    def settled(clip_id: int) -> tuple[ClipStatus, str | None] | None:
-        with session_scope() as s:
-            clip = s.get(Clip, clip_id)
-        return (clip.status, clip.error) if clip.status in (ClipStatus.interrupted, ClipStatus.done) else None
+    def hard_loss(pid: int, clip_id: int) -> bool:
+        on_stack.kill_worker(gpu)
+        os.kill(pid, signal.SIGKILL)
+        on_stack.start_worker(gpu)
+        return _clip(clip_id).status in (ClipStatus.rendering, ClipStatus.validating)
 
-    victim = None
-    for _ in range(5):  # a clip renders in about a second: if the signal came too late, take the next one
-        candidate = _wait_for("a clip to start rendering", rendering_clip, RUN_TIMEOUT_S, on_stack, poll_s=0.05)
-        run = next(r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == candidate)
-        os.kill(int(run.infrastructure_pid), signal.SIGTERM)  # Spot's two-minute notice
-        status, error = _wait_for(f"clip {candidate} to stop", lambda: settled(candidate), 60, on_stack)
-        if status is ClipStatus.interrupted:
-            assert "SIGTERM" in error
-            victim = candidate
-            break
-    assert victim is not None, "no clip was caught mid-render"
+    spot = _catch_mid_render(on_stack, job_id, since, set(), spot_notice)
+    lost = _catch_mid_render(on_stack, job_id, since, {spot}, hard_loss)
     with session_scope() as s:
         planned = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
-    on_stack.kill_worker(on_stack.config.gpu_pool)  # the instance is gone
-    on_stack.start_worker(on_stack.config.gpu_pool)  # capacity comes back
 
     _finished_run(job_id, on_stack)
     _stop_relay(on_stack)
 
     with session_scope() as s:
-        clip = s.get(Clip, victim)
         first_tries = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
-    assert first_tries == planned and victim in planned  # no duplicate rows: the interrupted clip finished in place
-    assert clip.status is ClipStatus.done and clip.attempts >= 2
-    runs = sorted((r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == victim), key=lambda r: r.name)
-    assert [r.name for r in runs][:2] == [f"clip-{victim}-try-1", f"clip-{victim}-try-2"]
-    assert not runs[0].state.is_completed() and runs[-1].state.is_completed()
+    assert first_tries == planned and {spot, lost} <= planned  # no duplicate rows: both finished in place
+    for victim in (spot, lost):
+        clip = _clip(victim)
+        assert clip.status is ClipStatus.done and clip.attempts >= 2
+        runs = sorted((r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == victim),
+                      key=lambda r: r.name)
+        assert [r.name for r in runs][:2] == [f"clip-{victim}-try-1", f"clip-{victim}-try-2"]
+        assert runs[0].state.is_crashed() and runs[-1].state.is_completed()
+    assert "silent" in next(r for r in _runs_of("render-clip", since) if r.name == f"clip-{lost}-try-1").state.message
     assert _job(job_id).status is JobStatus.completed
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from db.models import Clip
 from db.session import session_scope
 from tasks.media.video import probe
 from tasks.render.clip_unit import render_clip
+from tasks.render.heartbeat import last_change
 from tasks.render.phase import plan_clips
 from tasks.settings import get_settings
 from tasks.storage import keys
@@ -29,11 +31,10 @@ def clip_row(clip_id: int) -> Clip:
         return session.exec(select(Clip).where(Clip.id == clip_id)).one()
 
 
-@pytest.mark.slow
-def test_sigterm_marks_the_clip_interrupted_keeps_partial_output_and_exits(
-    db: str, store, listing_root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    # a long clip (40 s at 30 fps), so the signal surely lands mid-render
+def start_long_render(store, listing_root: Path, monkeypatch: pytest.MonkeyPatch, log_path: Path
+                      ) -> tuple[uuid.UUID, int, subprocess.Popen]:
+    """A render worker process on a 40 s clip (longer than the planner would ever ask, so any
+    signal lands mid-render), returned once it has started rendering."""
     for name, value in (("CLIP_FPS", 30), ("CLIP_WIDTH", 640), ("CLIP_HEIGHT", 360), ("GENERATOR", "parallax")):
         monkeypatch.setenv(f"PICAIVID_{name}", str(value))
     get_settings.cache_clear()
@@ -41,30 +42,38 @@ def test_sigterm_marks_the_clip_interrupted_keeps_partial_output_and_exits(
     seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, MotionType.micro_push_in,
                                           [PhotoSpec("living_a", image, depth)])])
     (clip_id,) = plan_clips(seeded.job_id)
-    with session_scope() as session:  # longer than the planner would ever ask (tasks.render.sizing caps it)
+    with session_scope() as session:
         session.get(Clip, clip_id).duration = 40.0
-    log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         worker = subprocess.Popen([sys.executable, "-m", "tasks.render.phase", "--clip", str(clip_id)],
                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-        deadline = time.monotonic() + 60
-        while "clip_render_started" not in log_path.read_text():
-            assert worker.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "the worker never started rendering"
-            time.sleep(0.05)
-        assert clip_row(clip_id).status is ClipStatus.rendering
-        time.sleep(1.5)  # frames are being written now
-        sent = time.monotonic()
-        worker.send_signal(signal.SIGTERM)
-        code = worker.wait(timeout=120)
-        took = time.monotonic() - sent
+    deadline = time.monotonic() + 60
+    while "clip_render_started" not in log_path.read_text():
+        assert worker.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, "the worker never started rendering"
+        time.sleep(0.05)
+    return seeded.job_id, clip_id, worker
+
+
+@pytest.mark.slow
+def test_sigterm_marks_the_clip_interrupted_keeps_partial_output_and_exits(
+    db: str, store, listing_root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "worker.log"
+    job_id, clip_id, worker = start_long_render(store, listing_root, monkeypatch, log_path)
+    assert clip_row(clip_id).status is ClipStatus.rendering
+    time.sleep(1.5)  # frames are being written now
+    sent = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    code = worker.wait(timeout=120)
+    took = time.monotonic() - sent
     output = log_path.read_text()
     print(f"worker exited {took:.2f} s after SIGTERM:\n{output}")
     assert code == 128 + signal.SIGTERM, output
     assert took < 120
     row = clip_row(clip_id)
     assert row.status is ClipStatus.interrupted and row.s3_uri is None
-    partial_uri = store.uri_for(keys.clip(seeded.job_id, clip_id, partial=True))
+    partial_uri = store.uri_for(keys.clip(job_id, clip_id, partial=True))
     assert store.exists(partial_uri) and partial_uri in row.error
     partial = probe(store.get_file(partial_uri, tmp_path / "partial.mp4"))
     assert 0 < partial.frame_count < 1200 and (partial.width, partial.height) == (640, 360)
@@ -76,3 +85,25 @@ def test_sigterm_marks_the_clip_interrupted_keeps_partial_output_and_exits(
     result = render_clip(clip_id)
     assert result["status"] == "done" and result["chain"] == [clip_id]
     assert clip_row(clip_id).attempts == 2
+
+
+@pytest.mark.slow
+def test_a_render_keeps_its_row_alive_and_a_killed_one_goes_silent(
+    db: str, store, listing_root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The heartbeat the dispatcher reads: fresh while the render runs, silent once it is
+    killed with no chance to say so."""
+    monkeypatch.setenv("PICAIVID_RENDER_HEARTBEAT_S", "0.2")
+    _, clip_id, worker = start_long_render(store, listing_root, monkeypatch, tmp_path / "worker.log")
+    try:
+        readings = []
+        for _ in range(8):
+            time.sleep(0.25)
+            readings.append(last_change(clip_id))
+        assert all(status == "rendering" and age < 1.0 for status, age in readings), readings
+    finally:
+        worker.kill()  # SIGKILL: no handler runs, the row stays `rendering`
+        worker.wait()
+    time.sleep(1.5)
+    status, age = last_change(clip_id)
+    assert status == "rendering" and age >= 1.5
