@@ -231,7 +231,7 @@ class LocalStack:
     def start_relay(self, queue_url: str, dead_letter_url: str, wait_seconds: int = 20) -> subprocess.Popen:
         """`picaivid relay` on the stack: Rails' messages become create-video runs here too."""
         self.relay = self._spawn("relay", [
-            sys.executable, "-c", "from flows.cli import app; app()", "relay", "--queue-url", queue_url,
+            sys.executable, "-m", "flows.cli", "relay", "--queue-url", queue_url,
             "--dead-letter-url", dead_letter_url, "--wait-seconds", str(wait_seconds),
         ])
         return self.relay

@@ -140,7 +140,7 @@ def test_embedded_postgres_when_database_url_is_unset(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PICAIVID_DATABASE_URL"}}
     env["PICAIVID_DATA_DIR"] = str(tmp_path / "data")
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout, not an installed one
-    cmd = [sys.executable, "-c", "from flows.cli import app; app()", "db", "upgrade", "--json"]
+    cmd = [sys.executable, "-m", "flows.cli", "db", "upgrade", "--json"]
     out = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["revision"] == head_revision()

@@ -15,11 +15,12 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 import structlog
 
+from db.enums import ClipStatus
 from db.session import session_scope
 
 log = structlog.get_logger(__name__)
 
-IN_WORK = ("rendering", "validating")
+IN_WORK = (ClipStatus.rendering.value, ClipStatus.validating.value)
 
 
 def touch(clip_id: int) -> None:

@@ -381,7 +381,7 @@ def test_stack_up_command(migrated_db_url: str, tmp_path: Path) -> None:
     port, root = _free_port(), tmp_path / "stack"
     env = {**os.environ, "DATABASE_URL": migrated_db_url, "PICAIVID_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from flows.cli import app; app()", "stack", "up", "--port", str(port),
+        [sys.executable, "-m", "flows.cli", "stack", "up", "--port", str(port),
          "--root", str(root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
