@@ -11,6 +11,7 @@ class JobStatus(StrEnum):
     stopped = "stopped"  # ran up to jobs.stop_after and stopped cleanly
     completed = "completed"
     failed = "failed"
+    cancelled = "cancelled"  # stopped on request; a later run resumes from the phase it was in
 
 
 class Phase(StrEnum):
@@ -88,6 +89,26 @@ class EditType(StrEnum):
     remove_clip = "remove_clip"
     swap_music = "swap_music"
     change_pacing = "change_pacing"
+
+
+class EditStatus(StrEnum):
+    """Where an `edits` row stands: Rails inserts it pending, the pipeline decides."""
+
+    pending = "pending"
+    applied = "applied"  # result_timeline_id is the version it made
+    rejected = "rejected"  # edits.reason says why; nothing of it was applied
+
+
+class EventType(StrEnum):
+    """What the pipeline tells Rails (db/schemas/event.schema.json is the wire shape)."""
+
+    phase_started = "phase.started"
+    job_stopped = "job.stopped"  # ran up to stop_after
+    job_completed = "job.completed"  # final video ready
+    job_failed = "job.failed"
+    job_cancelled = "job.cancelled"
+    edit_applied = "edit.applied"
+    edit_rejected = "edit.rejected"
 
 
 class RoomType(StrEnum):

@@ -20,7 +20,9 @@ from db.enums import (
     AudioPolicy,
     ClipStatus,
     ConfidenceTier,
+    EditStatus,
     EditType,
+    EventType,
     JobStatus,
     MotionType,
     Phase,
@@ -36,6 +38,13 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata.naming_convention = NAMING
+
+
+# Templates a job may name; the database refuses others (tasks.timeline.templates defines them,
+# and a test keeps the two the same).
+TEMPLATE_NAMES = ("standard", "social", "luxury", "square")
+MAX_TARGET_LENGTH_S = 600  # ten minutes: longer is a typo, not a listing video
+URI_SCHEMES_SQL = "~ '^(s3|file)://'"
 
 
 def enum_type(enum: type[Enum], name: str) -> sa.Enum:
@@ -72,6 +81,16 @@ def updated_at_field() -> Any:
     )
 
 
+def with_default(default: Any, sql: str, **column: Any) -> Any:
+    """A plain column whose default lives in the database too, so a bare INSERT gets it."""
+    return Field(default=default, sa_column_kwargs={"server_default": sa.text(sql), **column})
+
+
+def enum_column(enum: type[Enum], name: str, default: Enum | None = None, **column: Any) -> sa.Column:
+    server_default = sa.text(f"'{default.value}'") if default is not None else None
+    return sa.Column(enum_type(enum, name), nullable=False, server_default=server_default, **column)
+
+
 def jsonb_field(nullable: bool = False, default: str = "{}") -> Any:
     return Field(
         default=None,
@@ -91,13 +110,30 @@ def fk(target: str, ondelete: str = "CASCADE", nullable: bool = False, index: bo
 
 
 class Job(SQLModel, table=True):
-    __tablename__ = "jobs"
+    """One video request. Rails inserts listing_id, target_length, music_uri (and optionally
+    template_type, enable_beat_sync, bpm, beat_offset, stop_after); everything else has a
+    database default or is the pipeline's to write (docs/rails.md)."""
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    __tablename__ = "jobs"
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"target_length IS NULL OR (target_length > 0 AND target_length <= {MAX_TARGET_LENGTH_S})",
+            name="target_length_range",
+        ),
+        sa.CheckConstraint(
+            "template_type IN (" + ", ".join(f"'{t}'" for t in TEMPLATE_NAMES) + ")", name="template_type_known"
+        ),
+        sa.CheckConstraint(f"music_uri IS NULL OR music_uri {URI_SCHEMES_SQL}", name="music_uri_scheme"),
+        sa.CheckConstraint("bpm IS NULL OR (bpm > 0 AND bpm <= 400)", name="bpm_range"),
+        sa.CheckConstraint("beat_offset IS NULL OR beat_offset >= 0", name="beat_offset_nonnegative"),
+    )
+
+    id: uuid.UUID = Field(
+        default_factory=uuid.uuid4, primary_key=True, sa_column_kwargs={"server_default": sa.text("gen_random_uuid()")}
+    )
     listing_id: str | None = Field(default=None, index=True)
     status: JobStatus = Field(
-        default=JobStatus.pending,
-        sa_column=sa.Column(enum_type(JobStatus, "job_status"), nullable=False, index=True),
+        default=JobStatus.pending, sa_column=enum_column(JobStatus, "job_status", JobStatus.pending, index=True)
     )
     current_phase: Phase | None = Field(
         default=None, sa_column=sa.Column(enum_type(Phase, "job_phase"), nullable=True)
@@ -105,12 +141,12 @@ class Job(SQLModel, table=True):
     stop_after: Phase | None = Field(
         default=None, sa_column=sa.Column(enum_type(Phase, "job_stop_after"), nullable=True)
     )
-    template_type: str = Field(default="standard")
+    template_type: str = with_default("standard", "'standard'")
     target_length: float | None = None
     music_uri: str | None = None
     bpm: float | None = None
     beat_offset: float | None = None
-    enable_beat_sync: bool = True
+    enable_beat_sync: bool = with_default(True, "true")
     final_video_uri: str | None = None
     final_video_facts: dict | None = jsonb_field(nullable=True)
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
@@ -134,8 +170,15 @@ class Job(SQLModel, table=True):
 
 
 class Photo(SQLModel, table=True):
+    """One uploaded photo. Rails inserts job_id and s3_uri (optionally original_filename,
+    room_override, exclude, manual_metadata); a missing original_filename is the URI's last
+    path segment (trigger `photos_original_filename`)."""
+
     __tablename__ = "photos"
-    __table_args__ = (sa.UniqueConstraint("job_id", "original_filename"),)
+    __table_args__ = (
+        sa.UniqueConstraint("job_id", "original_filename"),
+        sa.CheckConstraint(f"s3_uri {URI_SCHEMES_SQL}", name="s3_uri_scheme"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: uuid.UUID = fk("jobs.id")
@@ -144,9 +187,9 @@ class Photo(SQLModel, table=True):
     content_sha256: str | None = None
     room_label: str | None = None
     room_override: str | None = None
-    exclude: bool = False
+    exclude: bool = with_default(False, "false")
     manual_metadata: dict = jsonb_field()
-    usable: bool = True
+    usable: bool = with_default(True, "true")
     unusable_reason: str | None = None
     quality_gate_reason: str | None = Field(
         default=None, description="Why the quality gate refused this photo; null = passed."
@@ -337,6 +380,10 @@ class TimelineClip(SQLModel, table=True):
 
 
 class Edit(SQLModel, table=True):
+    """One editor change. Rails inserts timeline_id (the version the agent saw), edit_type,
+    payload and user_id; the pipeline sets status to applied (with result_timeline_id and
+    applied_at) or rejected (with reason)."""
+
     __tablename__ = "edits"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -347,9 +394,41 @@ class Edit(SQLModel, table=True):
         sa_column=sa.Column(enum_type(EditType, "edit_type"), nullable=False)
     )
     payload: dict = jsonb_field()
+    status: EditStatus = Field(
+        default=EditStatus.pending, sa_column=enum_column(EditStatus, "edit_status", EditStatus.pending, index=True)
+    )
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    applied_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True))
     created_at: datetime | None = created_at_field()
 
 
+class Event(SQLModel, table=True):
+    """The outbox: one row per job state change, written in the state change's transaction and
+    delivered to Rails afterwards (flows.publisher), at least once, in id order."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: uuid.UUID = Field(
+        default_factory=uuid.uuid4, sa_column_kwargs={"server_default": sa.text("gen_random_uuid()"), "unique": True}
+    )
+    job_id: uuid.UUID = fk("jobs.id")
+    type: EventType = Field(sa_column=sa.Column(enum_type(EventType, "event_type"), nullable=False))
+    data: dict = jsonb_field()
+    occurred_at: datetime | None = created_at_field()
+    sqs_sent_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True))
+    webhook_sent_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    attempts: int = with_default(0, "0")
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True, index=True)
+    )
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+
+
 ALL_TABLES = (
-    "jobs", "photos", "room_clusters", "analysis_results", "clips", "timeline", "timeline_clips", "edits",
+    "jobs", "photos", "room_clusters", "analysis_results", "clips", "timeline", "timeline_clips", "edits", "events",
 )
+UPDATED_AT_TABLES = ("jobs", "photos", "room_clusters", "analysis_results", "clips", "timeline")
+"""Tables whose updated_at a trigger keeps current on every UPDATE, whoever writes."""

@@ -7,9 +7,10 @@ what the job row says, so a duplicated request or a crashed worker never redoes 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from typing import Any
 
-from db.enums import PHASE_ORDER, JobStatus, Phase
+from db.enums import PHASE_ORDER, EventType, JobStatus, Phase
+from db.events import completed_data, record_event
 from db.models import Job
 from db.session import session_scope
 
@@ -21,6 +22,13 @@ class JobNotFound(LookupError):
 
 class PhaseOrderError(ValueError):
     """start_phase comes after stop_after."""
+
+
+class JobCancelled(RuntimeError):
+    """The job was cancelled while this run worked on it; the run stops where it is."""
+
+    def __init__(self, job_id: object) -> None:
+        super().__init__(f"job {job_id} was cancelled")
 
 
 def parse_phase(value: str | Phase | None) -> Phase | None:
@@ -41,6 +49,7 @@ def resume_phase(status: JobStatus, current_phase: Phase | None) -> Phase | None
     """
     if status is JobStatus.completed:
         return None
+    # failed, cancelled, or crashed (still `running`): the phase it was in runs again
     if status is JobStatus.pending or current_phase is None:
         return Phase.analyze
     if status is JobStatus.stopped:
@@ -87,30 +96,71 @@ def as_uuid(job_id: uuid.UUID | str) -> uuid.UUID:
         raise JobNotFound(job_id) from None
 
 
-def _update(job_id: uuid.UUID | str, **fields: object) -> Job:
+def _update(job_id: uuid.UUID | str, event: EventType | None = None, *, keep_cancelled: bool = False,
+            **fields: Any) -> Job:
+    """Change the job row and write the event that reports it, in one transaction.
+
+    `keep_cancelled`: a run that ends because its job was cancelled must not overwrite the
+    cancellation with its own failed/finished state. `updated_at` is the trigger's to set.
+    """
     with session_scope() as session:
         job = session.get(Job, as_uuid(job_id), with_for_update=True)
         if job is None:
             raise JobNotFound(job_id)
+        if keep_cancelled and job.status is JobStatus.cancelled:
+            return job
         for name, value in fields.items():
             setattr(job, name, value)
-        job.updated_at = datetime.now(timezone.utc)
         session.add(job)
+        if event is not None:
+            record_event(session, job, event, _event_data(job, event))
         return job
 
 
+def _event_data(job: Job, event: EventType) -> dict[str, Any]:
+    if event is EventType.job_completed:
+        return completed_data(job)
+    phase = job.current_phase.value if job.current_phase else None
+    if event is EventType.job_failed:
+        return {"phase": phase, "error": job.error or ""}
+    return {"phase": phase}
+
+
 def mark_phase_started(job_id: uuid.UUID | str, phase: Phase) -> Job:
-    return _update(job_id, status=JobStatus.running, current_phase=phase, error=None)
+    return _update(job_id, EventType.phase_started, status=JobStatus.running, current_phase=phase, error=None)
 
 
 def mark_failed(job_id: uuid.UUID | str, phase: Phase, error: str) -> Job:
-    return _update(job_id, status=JobStatus.failed, current_phase=phase, error=error)
+    return _update(job_id, EventType.job_failed, keep_cancelled=True,
+                   status=JobStatus.failed, current_phase=phase, error=error)
 
 
 def mark_finished(job_id: uuid.UUID | str, last_phase: Phase) -> Job:
     """After the last phase of a run: completed if that was assembly, else stopped there."""
-    status = JobStatus.completed if last_phase is PHASE_ORDER[-1] else JobStatus.stopped
-    return _update(job_id, status=status, current_phase=last_phase)
+    done = last_phase is PHASE_ORDER[-1]
+    return _update(job_id, EventType.job_completed if done else EventType.job_stopped, keep_cancelled=True,
+                   status=JobStatus.completed if done else JobStatus.stopped, current_phase=last_phase)
+
+
+def mark_cancelled(job_id: uuid.UUID | str) -> Job | None:
+    """Cancel the job unless it already completed or was cancelled (then None: nothing to do)."""
+    with session_scope() as session:
+        job = session.get(Job, as_uuid(job_id), with_for_update=True)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.status in (JobStatus.completed, JobStatus.cancelled):
+            return None
+        job.status = JobStatus.cancelled
+        session.add(job)
+        record_event(session, job, EventType.job_cancelled, _event_data(job, EventType.job_cancelled))
+        return job
+
+
+def raise_if_cancelled(job_id: uuid.UUID | str) -> None:
+    """Between steps of a run: every phase sets the job running, so `cancelled` now means this
+    run's job was cancelled since, and the run should stop rather than carry on."""
+    if load_job(job_id).status is JobStatus.cancelled:
+        raise JobCancelled(job_id)
 
 
 def record_stop_after(job_id: uuid.UUID | str, stop_after: Phase | None) -> Job:

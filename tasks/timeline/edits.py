@@ -22,12 +22,13 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from db.enums import EditType, TransitionType
-from db.models import Clip, Edit
+from db.enums import EditStatus, EditType, EventType, TransitionType
+from db.models import Clip, Edit, Job, Timeline
 from db.session import session_scope
 from tasks.storage import ArtifactNotFound, get_store
 from tasks.timeline.audio import AudioError
@@ -306,43 +307,156 @@ def _new_music(edit: SwapMusic) -> BeatGrid | None:
         raise EditRefused(f"swap_music: {err}") from None
 
 
-def apply_edit(
-    job_id: uuid.UUID, edit_type: str, payload: dict[str, Any], *, user_id: str | None = None,
-    base_version: int | None = None,
-) -> dict[str, Any]:
-    """Apply one edit to the job's newest timeline version and write the next version.
+@dataclass
+class Draft:
+    """The newest version being edited, and the edits applied to it so far (in memory)."""
 
-    `base_version`, when given, must be the newest version: an editor working on a stale
-    copy is refused instead of silently overwriting someone else's edit.
-    """
-    kind, edit = parse_edit(edit_type, payload)
-    new_grid = _new_music(edit) if isinstance(edit, SwapMusic) else None
-    with session_scope() as session:
+    timeline: Timeline
+    base: Base
+    music_uri: str | None
+    durations: dict[int, float]  # clip id -> rendered seconds
+
+    def apply(self, kind: EditType, edit: _Payload, new_grid: BeatGrid | None) -> dict[str, Any]:
+        """Apply one parsed edit on top of the previous ones; returns what was applied."""
+        outcome = apply_to(self.base, kind, edit, new_grid)
+        if isinstance(edit, SwapMusic):
+            self.music_uri = edit.music_uri
+        self.base = replace(self.base, rows=outcome.rows, grid=outcome.grid, pacing=outcome.pacing,
+                            durations=[self.durations[r.clip_id] for r in outcome.rows])
+        return outcome.applied
+
+    @classmethod
+    def load(cls, session: Session, job_id: uuid.UUID) -> Draft:
+        """Lock the job (versions are numbered one at a time) and read its newest version."""
         try:
             lock_job(session, job_id)
             timeline, rows = read_version(session, job_id)
         except NoTimeline as err:
             raise EditRefused(str(err)) from None
-        if base_version is not None and base_version != timeline.version:
-            raise EditRefused(f"version {base_version} is not the newest (v{timeline.version}); reload and edit again")
-        durations = {c.id: c.duration for c in session.exec(select(Clip).where(Clip.id.in_({r.clip_id for r in rows})))}  # type: ignore[union-attr]
+        ids = {r.clip_id for r in rows}
+        durations = {c.id: c.duration for c in session.exec(select(Clip).where(Clip.id.in_(ids)))}  # type: ignore[union-attr]
         template = get_template(timeline.template_type)
         stored = timeline.beat_grid or {}
         pacing = (Pacing.from_json(stored["pacing"]) if "pacing" in stored
                   else Pacing.from_template(template, True, timeline.total_duration))
         base = Base(timeline.version, rows, [durations[r.clip_id] for r in rows], template, pacing,
                     BeatGrid.from_json(stored) if "beats" in stored else None, timeline.fps)
-        outcome = apply_to(base, kind, edit, new_grid)
-        music_uri = edit.music_uri if isinstance(edit, SwapMusic) else timeline.music_uri
-        new = write_version(
-            session, job_id, outcome.rows,
-            beat_grid={**(outcome.grid.to_json() if outcome.grid else {}), "pacing": outcome.pacing.to_json()},
-            template_type=timeline.template_type, music_uri=music_uri,
-            fps=timeline.fps, width=timeline.width, height=timeline.height,
+        return cls(timeline, base, timeline.music_uri, durations)
+
+    def write(self, session: Session, job_id: uuid.UUID) -> Timeline:
+        """The edited content as the job's next version."""
+        t = self.timeline
+        return write_version(
+            session, job_id, self.base.rows,
+            beat_grid={**(self.base.grid.to_json() if self.base.grid else {}), "pacing": self.base.pacing.to_json()},
+            template_type=t.template_type, music_uri=self.music_uri, fps=t.fps, width=t.width, height=t.height,
         )
-        recorded = {**edit.model_dump(mode="json", exclude_none=kind is not EditType.swap_music), "applied": outcome.applied}
-        session.add(Edit(timeline_id=timeline.id, result_timeline_id=new.id, user_id=user_id, edit_type=kind, payload=recorded))
+
+
+def apply_edit(
+    job_id: uuid.UUID, edit_type: str, payload: dict[str, Any], *, user_id: str | None = None,
+    base_version: int | None = None,
+) -> dict[str, Any]:
+    """Apply one edit to the job's newest timeline version and write the next version (the CLI).
+
+    `base_version`, when given, must be the newest version: an editor working on a stale
+    copy is refused instead of silently overwriting someone else's edit. A refused edit
+    raises EditRefused and writes nothing.
+    """
+    kind, edit = parse_edit(edit_type, payload)
+    new_grid = _new_music(edit) if isinstance(edit, SwapMusic) else None
+    with session_scope() as session:
+        draft = Draft.load(session, job_id)
+        timeline = draft.timeline
+        if base_version is not None and base_version != timeline.version:
+            raise EditRefused(f"version {base_version} is not the newest (v{timeline.version}); reload and edit again")
+        applied = draft.apply(kind, edit, new_grid)
+        new = draft.write(session, job_id)
+        recorded = {**edit.model_dump(mode="json", exclude_none=kind is not EditType.swap_music), "applied": applied}
+        session.add(Edit(timeline_id=timeline.id, result_timeline_id=new.id, user_id=user_id, edit_type=kind,
+                         payload=recorded, status=EditStatus.applied, applied_at=sa.func.now()))
         result = {"job_id": str(job_id), "edit_type": kind.value, "base_version": timeline.version,
-                  "version": new.version, "total_duration": new.total_duration, "applied": outcome.applied}
+                  "version": new.version, "total_duration": new.total_duration, "applied": applied}
     log.info("timeline.edited", job_id=str(job_id), **{k: v for k, v in result.items() if k != "job_id"})
+    return result
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one pass over a job's pending edits did."""
+
+    applied: list[int]
+    rejected: dict[int, str]  # edit id -> reason
+    version: int | None  # the version written, None when nothing was applied
+
+
+def _pending(session: Session, job_id: uuid.UUID) -> list[Edit]:
+    return list(session.exec(
+        select(Edit).join(Timeline, Timeline.id == Edit.timeline_id)
+        .where(Timeline.job_id == job_id, Edit.status == EditStatus.pending)
+        .order_by(Edit.id).with_for_update(of=Edit)  # type: ignore[arg-type]
+    ))
+
+
+def apply_pending_edits(job_id: uuid.UUID) -> BatchResult:
+    """Apply the job's pending `edits` rows (as Rails inserts them) and write one new version.
+
+    The edits apply in id order, each on top of the ones before it, onto the newest version;
+    all of them must have been made against that version (a row naming an older one is
+    rejected: its shot indexes may point at other shots now). The first edit that is refused
+    is rejected with its reason and every later pending edit with "not applied: edit N before
+    it was rejected" (they may build on it); the ones before it are applied. Each row is marked,
+    with an edit.applied/edit.rejected event, in the transaction that writes the version.
+    """
+    from db.events import record_event
+
+    with session_scope() as session:
+        pending = _pending(session, job_id)
+        if not pending:
+            return BatchResult([], {}, None)
+        parsed: dict[int, tuple[EditType, _Payload, BeatGrid | None] | str] = {}
+        for row in pending:  # parse and analyse music before the job row is locked
+            try:
+                kind, edit = parse_edit(row.edit_type, row.payload)
+                parsed[row.id] = (kind, edit, _new_music(edit) if isinstance(edit, SwapMusic) else None)
+            except EditRefused as err:
+                parsed[row.id] = str(err)
+        try:
+            draft: Draft | None = Draft.load(session, job_id)
+        except EditRefused as err:
+            draft, no_draft = None, str(err)
+        applied: dict[int, dict[str, Any]] = {}
+        rejected: dict[int, str] = {}
+        for row in pending:
+            if rejected:
+                rejected[row.id] = f"not applied: edit {next(iter(rejected))} before it was rejected"
+                continue
+            step = parsed[row.id]
+            try:
+                if draft is None:
+                    raise EditRefused(no_draft)
+                if row.timeline_id != draft.timeline.id:
+                    version = session.get(Timeline, row.timeline_id)
+                    raise EditRefused(f"made against version {version.version if version else '?'}, but the newest "
+                                      f"is v{draft.timeline.version}; reload and edit again")
+                if isinstance(step, str):
+                    raise EditRefused(step)
+                applied[row.id] = draft.apply(*step)
+            except EditRefused as err:
+                rejected[row.id] = str(err)
+        new = draft.write(session, job_id) if applied and draft is not None else None
+        job = session.get(Job, job_id)
+        for row in pending:
+            if row.id in applied:
+                row.status, row.result_timeline_id, row.applied_at = EditStatus.applied, new.id, sa.func.now()
+                record_event(session, job, EventType.edit_applied, {
+                    "edit_id": row.id, "edit_type": row.edit_type.value, "timeline_version": new.version,
+                    "applied": applied[row.id]})
+            else:
+                row.status, row.reason = EditStatus.rejected, rejected[row.id]
+                record_event(session, job, EventType.edit_rejected, {
+                    "edit_id": row.id, "edit_type": EditType(row.edit_type).value, "reason": rejected[row.id]})
+            session.add(row)
+        result = BatchResult(list(applied), rejected, new.version if new else None)
+    log.info("edits.applied", job_id=str(job_id), applied=result.applied, rejected=result.rejected, version=result.version)
     return result
