@@ -20,6 +20,7 @@ from typing import Literal
 
 import structlog
 from prefect import task
+from prefect.states import State
 
 from tasks.render.heartbeat import IN_WORK
 from tasks.settings import Settings, get_settings
@@ -110,7 +111,14 @@ def _wait_for_render(run_id: uuid.UUID, clip_id: int, settings: Settings) -> Ver
             return verdict
 
 
-@task(name="dispatch-clip", tags=["gpu-render"])
+def retry_unless_cancelled(task: object, task_run: object, state: State) -> bool:
+    """A clip of a cancelled job is not dispatched again: the cancel means stop."""
+    from flows.state import JobCancelled
+
+    return not isinstance(state.data, JobCancelled)
+
+
+@task(name="dispatch-clip", tags=["gpu-render"], retry_condition_fn=retry_unless_cancelled)
 def dispatch_clip(clip_id: int) -> dict:
     """Have one clip rendered and return its final state from Postgres.
 
@@ -118,10 +126,13 @@ def dispatch_clip(clip_id: int) -> dict:
     idempotency key names the job, the clip, this dispatch and its try: a reused key hands
     back the old run (even a crashed one, or another render of the clip) instead of a new one.
     """
+    from flows.state import raise_if_cancelled
+
     settings = get_settings()
     state = clip_state(clip_id)
     if state["status"] in FINAL_CLIP_STATES:
         return state
+    raise_if_cancelled(state["job_id"])  # no new GPU work for a cancelled job
     if settings.render_dispatch == "deployment":
         from prefect.deployments import run_deployment
         from prefect.runtime import task_run
@@ -131,6 +142,7 @@ def dispatch_clip(clip_id: int) -> dict:
             parameters={"clip_id": clip_id},
             idempotency_key=f"render-clip:{state['job_id']}:{clip_id}:{task_run.id}:try-{task_run.run_count}",
             flow_run_name=f"clip-{clip_id}-try-{task_run.run_count}",
+            tags=[f"job:{state['job_id']}"],  # flows.cancel finds the job's GPU runs by it
             timeout=0,  # created, not awaited: _wait_for_render watches the run and the clip row
         )
         log.info("clip.dispatched", clip_id=clip_id, flow_run_id=str(run.id))

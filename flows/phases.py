@@ -3,6 +3,7 @@ so each can run alone (a Prefect deployment per phase) or inside `create_video`.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,8 +16,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from db.enums import Phase
 from flows.dispatch import FINAL_CLIP_STATES, clip_state, dispatch_clip
+from flows.job_lock import job_lock
 from flows.progress import notify
-from flows.state import load_job, mark_failed, mark_finished, mark_phase_started
+from flows.state import JobCancelled, load_job, mark_failed, mark_finished, mark_phase_started
 from tasks.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -34,6 +36,13 @@ def phases_of_one_run() -> Iterator[None]:
         _in_create_video.reset(token)
 
 
+def run_owner(kind: str) -> str:
+    """How this run names itself on the job lock (what a waiting run reports)."""
+    from prefect.runtime import flow_run
+
+    return f"{kind} run {flow_run.id}" if flow_run.id else f"{kind} (local, pid {os.getpid()})"
+
+
 def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> Any:
     """Move the job into `phase`, do the work, and on failure record it on the job.
 
@@ -43,23 +52,28 @@ def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> An
     resumes from the next phase.
     """
     job = load_job(job_id)
-    bound = log.bind(job_id=str(job.id), phase=phase.value)
-    mark_phase_started(job.id, phase)
-    bound.info("phase.started")
-    notify(phase.value, "started")
-    try:
-        result = work(job.id)
-    except BaseException as err:
-        message = f"{phase.value} failed: {type(err).__name__}: {err}"
-        mark_failed(job.id, phase, message)
-        bound.error("phase.failed", error=message)
-        notify(phase.value, "failed")
-        raise
-    bound.info("phase.finished", result=result)
-    if not _in_create_video.get():
-        mark_finished(job.id, phase)
-    notify(phase.value, "finished")
-    return result
+    with job_lock(job.id, run_owner(phase.value), get_settings().job_lock_wait_s):
+        bound = log.bind(job_id=str(job.id), phase=phase.value)
+        mark_phase_started(job.id, phase)
+        bound.info("phase.started")
+        notify(phase.value, "started")
+        try:
+            result = work(job.id)
+        except JobCancelled:
+            bound.info("phase.cancelled")
+            notify(phase.value, "cancelled")
+            raise
+        except BaseException as err:
+            message = f"{phase.value} failed: {type(err).__name__}: {err}"
+            mark_failed(job.id, phase, message)
+            bound.error("phase.failed", error=message)
+            notify(phase.value, "failed")
+            raise
+        bound.info("phase.finished", result=result)
+        if not _in_create_video.get():
+            mark_finished(job.id, phase)
+        notify(phase.value, "finished")
+        return result
 
 
 @flow(name="analyze", log_prints=True)

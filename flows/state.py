@@ -143,16 +143,19 @@ def mark_finished(job_id: uuid.UUID | str, last_phase: Phase) -> Job:
 
 
 def mark_cancelled(job_id: uuid.UUID | str) -> Job | None:
-    """Cancel the job unless it already completed or was cancelled (then None: nothing to do)."""
+    """Cancel the job; None when it has already completed (nothing to cancel). Cancelling a
+    cancelled job again changes nothing and reports nothing, but returns it, so its runs can
+    be stopped again (a first attempt may have failed half-way)."""
     with session_scope() as session:
         job = session.get(Job, as_uuid(job_id), with_for_update=True)
         if job is None:
             raise JobNotFound(job_id)
-        if job.status in (JobStatus.completed, JobStatus.cancelled):
+        if job.status is JobStatus.completed:
             return None
-        job.status = JobStatus.cancelled
-        session.add(job)
-        record_event(session, job, EventType.job_cancelled, _event_data(job, EventType.job_cancelled))
+        if job.status is not JobStatus.cancelled:
+            job.status = JobStatus.cancelled
+            session.add(job)
+            record_event(session, job, EventType.job_cancelled, _event_data(job, EventType.job_cancelled))
         return job
 
 

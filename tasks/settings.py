@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -207,8 +207,25 @@ class Settings(BaseSettings):
     )
 
     # --- orchestration ------------------------------------------------------------------
-    queue_url: str | None = Field(default=None, description="SQS queue Rails sends run requests to.")
+    queue_url: str | None = Field(default=None, description="SQS queue Rails sends run/edit/cancel requests to.")
     dead_letter_queue_url: str | None = Field(default=None, description="Where unusable messages go.")
+    job_lock_wait_s: float = Field(
+        default=3600.0, ge=0,
+        description="How long a run waits for another run of the same job to finish before giving up.",
+    )
+    edit_video_deployment: str = "edit-video/edit-video"
+
+    # --- events back to Rails (the outbox publisher) --------------------------------------
+    events_queue_url: str | None = Field(default=None, description="SQS queue events are sent to (unset: none).")
+    webhook_url: str | None = Field(default=None, description="HTTPS endpoint events are POSTed to (unset: none).")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key signing each webhook POST (required with webhook_url)."
+    )
+    events_poll_s: float = Field(default=1.0, gt=0, description="How often the publisher looks for unsent events.")
+    events_batch: int = Field(default=50, ge=1, le=500)
+    events_retry_base_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per attempt.")
+    events_retry_max_s: float = Field(default=300.0, gt=0, description="Longest delay between delivery tries.")
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
 
     # --- cost control ------------------------------------------------------------------------
     gpu_hours_daily_alert: float = 24.0

@@ -105,7 +105,7 @@ def test_cancel_keeps_its_state_against_a_dying_run(db: str) -> None:
         s.add(job)
     mark_phase_started(job.id, R)
     assert mark_cancelled(job.id).status is JobStatus.cancelled
-    assert mark_cancelled(job.id) is None  # already cancelled: nothing to do
+    assert mark_cancelled(job.id).status is JobStatus.cancelled  # again: no second event
     with pytest.raises(JobCancelled):
         raise_if_cancelled(job.id)
     mark_failed(job.id, R, "killed")
