@@ -1,10 +1,15 @@
-"""SQS → Prefect relay: one Rails message per video becomes one `create_video` flow run.
+"""SQS → Prefect relay: the Rails queue's messages (db/schemas/message.schema.json) acted on.
 
-Postgres decides what is a duplicate: a job whose recorded flow run is still active is not
-started again, and the Prefect idempotency key (job, start phase, the job row's version)
-makes a redelivered message map onto the run it already created. A message is deleted only
-after its run exists; malformed messages and unknown jobs go to the dead-letter queue with
-the reason, so they never block the queue.
+- `run`: one `create_video` flow run. Postgres decides what is a duplicate: a job whose
+  recorded flow run is still active is not started again, and the Prefect idempotency key
+  (job, start phase, the job row's version) makes a redelivered message map onto the run it
+  already created.
+- `edit`: one `edit-video` run for the job's pending edits; the key names the newest pending
+  edit, so a redelivery maps onto the same run and a later batch gets its own.
+- `cancel`: done here and now (flows.cancel): the job row and every run of the job.
+
+A message is deleted only after it was acted on; malformed messages and unknown jobs go to the
+dead-letter queue with the reason, so they never block the queue.
 """
 
 from __future__ import annotations
@@ -14,36 +19,43 @@ import signal
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
+import sqlalchemy as sa
 import structlog
-from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlmodel import Session
 
-from db.enums import Phase
-from db.models import Job
+from db.contract import ContractError, check
+from db.enums import EditStatus, Phase
+from db.models import Edit, Job, Timeline
 from db.session import session_scope
+from flows.cancel import cancel_job, job_tag
 
 log = structlog.get_logger(__name__)
 
 CREATE_VIDEO_DEPLOYMENT = "create-video/create-video"
+EDIT_VIDEO_DEPLOYMENT = "edit-video/edit-video"
 ACTIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
+MAX_BODY_BYTES = 8192  # a request is a few fields; anything larger is not ours
 
 
-class RunRequest(BaseModel):
-    """The message Rails sends: {"job_id": ..., "action": "run", "start_phase": optional}."""
-
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class Request:
+    """A message that matched the schema."""
 
     job_id: uuid.UUID
-    action: Literal["run"]
+    action: Literal["run", "edit", "cancel"]
     start_phase: Phase | None = None
+    stop_after: Phase | None = None
 
 
 class BadMessage(ValueError):
     """Not a message we can act on; the reason goes with it to the dead-letter queue."""
 
 
-def parse_message(body: str) -> RunRequest:
+def parse_message(body: str) -> Request:
+    if len(body.encode()) > MAX_BODY_BYTES:
+        raise BadMessage(f"body is {len(body.encode())} bytes; a message is at most {MAX_BODY_BYTES}")
     try:
         data = json.loads(body)
     except json.JSONDecodeError as err:
@@ -51,39 +63,33 @@ def parse_message(body: str) -> RunRequest:
     if not isinstance(data, dict):
         raise BadMessage("body must be a JSON object")
     try:
-        return RunRequest.model_validate(data)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors())
-        raise BadMessage(problems) from None
+        check("message", data)
+    except ContractError as err:
+        raise BadMessage(str(err)) from None
+    phase = lambda name: Phase(data[name]) if data.get(name) else None  # noqa: E731
+    return Request(uuid.UUID(data["job_id"]), data["action"], phase("start_phase"), phase("stop_after"))
 
 
-def idempotency_key(request: RunRequest, job_version: str) -> str:
+def idempotency_key(request: Request, job_version: str) -> str:
     """Same request against the same job state → same key → the same flow run."""
-    return f"create-video:{request.job_id}:{request.start_phase or 'resume'}:{job_version}"
-
-
-class Launcher(Protocol):
-    def launch(self, request: RunRequest, key: str) -> str: ...
-    def is_active(self, flow_run_id: str) -> bool: ...
+    stop = f":{request.stop_after}" if request.stop_after else ""
+    return f"create-video:{request.job_id}:{request.start_phase or 'resume'}{stop}:{job_version}"
 
 
 @dataclass
 class PrefectLauncher:
-    """Starts runs of the `create_video` deployment through the Prefect API."""
+    """Starts runs of the pipeline's deployments through the Prefect API."""
 
     deployment: str = CREATE_VIDEO_DEPLOYMENT
+    edit_deployment: str = EDIT_VIDEO_DEPLOYMENT
 
-    def launch(self, request: RunRequest, key: str) -> str:
+    def launch(self, deployment: str, parameters: dict, key: str, tags: list[str]) -> str:
         from prefect.client.orchestration import get_client
 
         with get_client(sync_client=True) as client:
-            deployment = client.read_deployment_by_name(self.deployment)
+            found = client.read_deployment_by_name(deployment)
             run = client.create_flow_run_from_deployment(
-                deployment.id,
-                parameters={"job_id": str(request.job_id),
-                            "start_phase": request.start_phase.value if request.start_phase else None},
-                idempotency_key=key,
-                tags=["relay"],
+                found.id, parameters=parameters, idempotency_key=key, tags=["relay", *tags],
             )
         return str(run.id)
 
@@ -101,28 +107,60 @@ class PrefectLauncher:
 
 @dataclass
 class Outcome:
-    action: Literal["started", "duplicate", "dead_letter", "retry"]
+    action: Literal["started", "duplicate", "cancelled", "ignored", "dead_letter", "retry"]
     reason: str = ""
     flow_run_id: str | None = None
 
 
-def handle(body: str, launcher: Launcher) -> Outcome:
+def handle(body: str, launcher: PrefectLauncher, message_id: str = "") -> Outcome:
     """Decide and act on one message body. Raises only for failures worth a redelivery."""
     try:
         request = parse_message(body)
     except BadMessage as err:
         return Outcome("dead_letter", str(err))
+    tags = [job_tag(request.job_id)] + ([f"message:{message_id}"] if message_id else [])
+    if request.action == "cancel":
+        return _cancel(request)
     with session_scope() as session:
         job = session.get(Job, request.job_id, with_for_update=True)
         if job is None:
             return Outcome("dead_letter", f"unknown job {request.job_id}")
+        if request.action == "edit":
+            return _edit(session, job, launcher, tags)
         if job.flow_run_id and launcher.is_active(job.flow_run_id):
             return Outcome("duplicate", "the job's flow run is still active", job.flow_run_id)
         key = idempotency_key(request, job.updated_at.isoformat() if job.updated_at else "new")
-        run_id = launcher.launch(request, key)
+        parameters = {"job_id": str(request.job_id),
+                      "start_phase": request.start_phase.value if request.start_phase else None}
+        if request.stop_after:
+            parameters["stop_after"] = request.stop_after.value
+        run_id = launcher.launch(launcher.deployment, parameters, key, tags)
         job.flow_run_id = run_id
         session.add(job)
     return Outcome("started", flow_run_id=run_id)
+
+
+def _edit(session: Session, job: Job, launcher: PrefectLauncher, tags: list[str]) -> Outcome:
+    newest = session.execute(
+        sa.select(sa.func.max(Edit.id)).join(Timeline, Timeline.id == Edit.timeline_id)
+        .where(Timeline.job_id == job.id, Edit.status == EditStatus.pending)
+    ).scalar()
+    if newest is None:
+        return Outcome("ignored", "the job has no pending edits (already applied or rejected)")
+    run_id = launcher.launch(launcher.edit_deployment, {"job_id": str(job.id)}, f"edit-video:{job.id}:{newest}", tags)
+    return Outcome("started", flow_run_id=run_id)
+
+
+def _cancel(request: Request) -> Outcome:
+    from flows.state import JobNotFound
+
+    try:
+        result = cancel_job(request.job_id)
+    except JobNotFound:
+        return Outcome("dead_letter", f"unknown job {request.job_id}")
+    if not result.cancelled:
+        return Outcome("ignored", result.reason)
+    return Outcome("cancelled", f"stopped {len(result.stopped_runs)} runs")
 
 
 class VisibilityHeartbeat:
@@ -152,7 +190,7 @@ class VisibilityHeartbeat:
 class Relay:
     queue_url: str
     dead_letter_url: str
-    launcher: Launcher
+    launcher: PrefectLauncher
     wait_seconds: int = 20
     visibility_timeout: int = 60
 
@@ -180,7 +218,7 @@ class Relay:
         bound = log.bind(message_id=message["MessageId"])
         with VisibilityHeartbeat(self.sqs, self.queue_url, message["ReceiptHandle"], self.visibility_timeout):
             try:
-                outcome = handle(message["Body"], self.launcher)
+                outcome = handle(message["Body"], self.launcher, message["MessageId"])
             except Exception as err:  # Prefect or Postgres unreachable: SQS redelivers it later
                 outcome = Outcome("retry", f"{type(err).__name__}: {err}")
                 bound.error("relay.retry", reason=outcome.reason)

@@ -53,6 +53,9 @@ def _drain(relay: Relay, expected: int, rounds: int = 10) -> list:
         (json.dumps({"job_id": str(uuid.uuid4()), "action": "delete"}), "action"),
         (json.dumps({"job_id": str(uuid.uuid4()), "action": "run", "start_phase": "paint"}), "start_phase"),
         (json.dumps({"job_id": str(uuid.uuid4()), "action": "run", "extra": 1}), "extra"),
+        (json.dumps({"job_id": str(uuid.uuid4()), "action": "cancel", "start_phase": "render"}), "start_phase"),
+        (json.dumps({"job_id": str(uuid.uuid4()), "action": "run", "stop_after": 3}), "stop_after"),
+        (json.dumps({"job_id": str(uuid.uuid4()), "action": "run", "pad": "x" * 9000}), "at most 8192"),
     ],
 )
 def test_parse_refuses_with_reason(body: str, reason: str) -> None:
@@ -110,7 +113,8 @@ def test_redelivery_after_a_crash_maps_to_the_same_run(db: str, create_video_dep
     body = json.dumps({"job_id": str(job_id), "action": "run", "start_phase": "render"})
     with session_scope() as s:
         version = s.get(Job, job_id).updated_at.isoformat()
-    orphan = launcher.launch(parse_message(body), idempotency_key(parse_message(body), version))
+    params = {"job_id": str(job_id), "start_phase": "render", "stop_after": None}
+    orphan = launcher.launch(create_video_deployment, params, idempotency_key(parse_message(body), version), [])
     outcome = handle(body, launcher)  # the redelivered message
     assert outcome.action == "started"
     assert outcome.flow_run_id == orphan
