@@ -81,6 +81,7 @@ class LocalStack:
         self.server: subprocess.Popen | None = None
         self.workers: dict[str, subprocess.Popen] = {}
         self.relay: subprocess.Popen | None = None
+        self.publisher: subprocess.Popen | None = None
 
     # ----------------------------------------------------------------------- environment
 
@@ -135,7 +136,7 @@ class LocalStack:
 
     def stop(self, grace_s: float = 20.0) -> None:
         """Relay and workers first (SIGTERM to their process groups, so flow runs stop too), then the server."""
-        procs = [p for p in (self.relay, *self.workers.values(), self.server) if p is not None]
+        procs = [p for p in (self.relay, self.publisher, *self.workers.values(), self.server) if p is not None]
         for proc in procs:
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
@@ -146,11 +147,12 @@ class LocalStack:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
         self.workers.clear()
-        self.server = self.relay = None
+        self.server = self.relay = self.publisher = None
 
     def exited(self) -> list[str]:
         """The parts that have stopped on their own (a healthy stack returns [])."""
-        parts = {"server": self.server, "relay": self.relay, **{f"worker-{k}": v for k, v in self.workers.items()}}
+        parts = {"server": self.server, "relay": self.relay, "publisher": self.publisher,
+                 **{f"worker-{k}": v for k, v in self.workers.items()}}
         return [name for name, proc in parts.items() if proc is not None and proc.poll() is not None]
 
     # ----------------------------------------------------------------------- parts
@@ -235,6 +237,11 @@ class LocalStack:
             "--dead-letter-url", dead_letter_url, "--wait-seconds", str(wait_seconds),
         ])
         return self.relay
+
+    def start_publisher(self, **settings_env: str) -> subprocess.Popen:
+        """`picaivid publish-events` on the stack: the events outbox delivered to Rails' queue/webhook."""
+        self.publisher = self._spawn("publisher", [sys.executable, "-m", "flows.cli", "publish-events"], **settings_env)
+        return self.publisher
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"

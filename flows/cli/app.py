@@ -12,6 +12,7 @@ from rich.table import Table
 
 from db.enums import PHASE_ORDER
 from flows.cli.output import clear_errors, console, emit, fail
+from flows.cli.rails import cancel, edits_app, events, publish_events
 from flows.cli.report import report
 from flows.cli.stack import app as stack_app
 from flows.cli.timeline import app as timeline_app
@@ -27,6 +28,10 @@ app.add_typer(job_app, name="job")
 app.command("report")(report)
 app.add_typer(timeline_app, name="timeline")
 app.add_typer(stack_app, name="stack")
+app.add_typer(edits_app, name="edits")
+app.command("cancel")(cancel)
+app.command("events")(events)
+app.command("publish-events")(publish_events)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 PHASES = ", ".join(p.value for p in PHASE_ORDER)

@@ -22,7 +22,8 @@ def up(
     cpu_slots: Annotated[int, typer.Option("--cpu-slots", min=1, help="CPU-pool flow runs at once.")] = 4,
     relay: Annotated[bool, typer.Option("--relay/--no-relay",
                                         help="Also run the SQS relay (needs PICAIVID_QUEUE_URL and "
-                                             "PICAIVID_DEAD_LETTER_QUEUE_URL).")] = False,
+                                             "PICAIVID_DEAD_LETTER_QUEUE_URL), and the events publisher "
+                                             "when PICAIVID_EVENTS_QUEUE_URL or PICAIVID_WEBHOOK_URL is set.")] = False,
     root: Annotated[Optional[Path], typer.Option("--root", help="Default: <data dir>/stack.")] = None,
 ) -> None:
     """Start everything, deploy prefect.yaml, and stay up until Ctrl-C or SIGTERM."""
@@ -43,6 +44,8 @@ def up(
             stack.start()
             if relay:
                 stack.start_relay(settings.queue_url, settings.dead_letter_queue_url)  # type: ignore[arg-type]
+                if settings.events_queue_url or settings.webhook_url:
+                    stack.start_publisher()
     except StackError as err:
         fail(str(err))
     env_file = stack.root / "stack.env"

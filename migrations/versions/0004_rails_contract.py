@@ -65,7 +65,7 @@ def upgrade() -> None:
         CREATE FUNCTION picaivid_photo_original_filename() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF NEW.original_filename IS NULL OR NEW.original_filename = '' THEN
-                NEW.original_filename := NULLIF(regexp_replace(NEW.s3_uri, '^.*/', ''), '');
+                NEW.original_filename := COALESCE(NULLIF(regexp_replace(NEW.s3_uri, '^.*/', ''), ''), NEW.s3_uri);
             END IF;
             RETURN NEW;
         END $$""")
