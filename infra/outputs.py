@@ -42,5 +42,6 @@ class Output(StrEnum):
     render_concurrency = "GpuRenderConcurrency"
     rails_queue_url = "RailsQueueUrl"
     rails_dead_letter_queue_url = "RailsDeadLetterQueueUrl"
+    rails_events_queue_url = "RailsEventsQueueUrl"
     rails_policy = "RailsPolicyArn"
     alerts_topic = "AlertsTopicArn"

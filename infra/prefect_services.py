@@ -54,6 +54,7 @@ class Shared:
     gpu_repository: ecr.IRepository
     rails_queue: sqs.IQueue
     rails_dead_letters: sqs.IQueue
+    rails_events: sqs.IQueue
     ecs_events: sqs.IQueue
     prefect_auth: secretsmanager.ISecret | None  # from BaseStack; None when prefect_auth=none
 
@@ -72,6 +73,7 @@ class PrefectServices(Construct):
         self.cpu_worker = self._worker("CpuWorker", "cpu-worker", cfg.cpu_pool, self.cpu_runs)
         self.gpu_worker = self._worker("GpuWorker", "gpu-worker", cfg.gpu_pool, self.gpu_runs)
         self.relay = self._relay()
+        self.publisher = self._publisher()
 
     # --- flow runs ---------------------------------------------------------------------------
 
@@ -162,6 +164,19 @@ class PrefectServices(Construct):
         for statement in statements:
             role.add_to_principal_policy(statement)
         grants.allow_consume(role, self.shared.ecs_events)
+
+    def _publisher(self) -> ecs.FargateService:
+        """`picaivid publish-events`: the events outbox → Rails' events queue, at least once."""
+        shared = self.shared
+        role = grants.task_role(self, "PublisherTaskRole", "Events publisher: send job events to Rails' queue")
+        grants.allow_send(role, shared.rails_events)
+        return self._service(
+            "Publisher", family="publisher", task_role=role,
+            command=["picaivid", "publish-events"],
+            environment={"PICAIVID_EVENTS_QUEUE_URL": shared.rails_events.queue_url},
+            secrets={"DATABASE_URL": ecs.Secret.from_secrets_manager(shared.database_url)},
+            security_group=shared.network.relay, cpu=256, memory=512,
+        )
 
     def _relay(self) -> ecs.FargateService:
         """`picaivid relay`: Rails' queue → one create-video flow run per message."""

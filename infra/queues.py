@@ -1,4 +1,5 @@
-"""The two queues: Rails → relay (with a dead-letter queue), and ECS task events → Prefect's observer."""
+"""The queues: Rails → relay (with a dead-letter queue), pipeline events → Rails, and ECS task
+events → Prefect's observer."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def rails_queues(scope: Construct, cfg: InfraConfig) -> tuple[sqs.Queue, sqs.Que
         dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=cfg.rails_max_receive_count),
     )
     return queue, dead
+
+
+def rails_events_queue(scope: Construct, cfg: InfraConfig) -> sqs.Queue:
+    """Where the publisher (`picaivid publish-events`) sends each job event and Rails reads them
+    (docs/rails.md); kept two weeks, so a Rails outage loses nothing."""
+    return _queue(scope, "RailsEvents", f"{cfg.prefix}-events", retention_period=Duration.days(14))
 
 
 def ecs_events_queue(scope: Construct, cfg: InfraConfig, cluster: ecs.ICluster) -> sqs.Queue:

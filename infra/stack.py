@@ -18,13 +18,14 @@ from constructs import Construct
 from infra.artifacts import artifact_bucket
 from infra.config import InfraConfig
 from infra.cost import COST_TAG, CostControl
+from infra import iam as grants
 from infra.database import database_url_secret
 from infra.gpu_capacity import GpuCapacity
 from infra.model_cache import ModelCache
 from infra.network import Network
 from infra.outputs import Output
 from infra.prefect_services import PrefectServices, Shared
-from infra.queues import ecs_events_queue, rails_queues
+from infra.queues import ecs_events_queue, rails_events_queue, rails_queues
 
 
 class BaseStack(Stack):
@@ -61,6 +62,7 @@ class PicaividStack(Stack):
         gpu = GpuCapacity(self, "Gpu", cfg, network, cluster)
         bucket = artifact_bucket(self, cfg)
         rails_queue, rails_dead_letters = rails_queues(self, cfg)
+        rails_events = rails_events_queue(self, cfg)
         app_clients = [network.relay, network.cpu_runs, network.gpu_runs]
         database_url = database_url_secret(self, cfg, network.vpc, network.private_subnets, app_clients)
         model_cache = ModelCache(self, "ModelCache", network.vpc, network.private_subnets,
@@ -72,11 +74,11 @@ class PicaividStack(Stack):
         prefect = PrefectServices(self, "Prefect", cfg, Shared(
             network=network, cluster=cluster, bucket=bucket, database_url=database_url, model_cache=model_cache,
             cpu_repository=repositories["cpu"], gpu_repository=repositories["gpu"],
-            rails_queue=rails_queue, rails_dead_letters=rails_dead_letters,
+            rails_queue=rails_queue, rails_dead_letters=rails_dead_letters, rails_events=rails_events,
             ecs_events=ecs_events_queue(self, cfg, cluster), prefect_auth=prefect_auth,
         ))
         cost = CostControl(self, "Cost", cfg, rails_dead_letters)
-        rails_policy = self._rails_policy(rails_queue, bucket, database_url)
+        rails_policy = self._rails_policy(rails_queue, rails_events, bucket, database_url)
 
         gpu_cpu, gpu_memory = cfg.gpu_task_size()
         outputs: dict[Output, str] = {
@@ -111,16 +113,19 @@ class PicaividStack(Stack):
             Output.render_concurrency: str(cfg.gpu_spot_max),
             Output.rails_queue_url: rails_queue.queue_url,
             Output.rails_dead_letter_queue_url: rails_dead_letters.queue_url,
+            Output.rails_events_queue_url: rails_events.queue_url,
             Output.rails_policy: rails_policy.managed_policy_arn,
             Output.alerts_topic: cost.topic.topic_arn,
         }
         for key, value in outputs.items():
             CfnOutput(self, key.value, value=value)
 
-    def _rails_policy(self, queue: sqs.IQueue, bucket: s3.IBucket, database_url: secretsmanager.ISecret) -> iam.ManagedPolicy:
-        """For Rails' own role: enqueue videos, upload inputs, read finals, reach the database URL."""
-        return iam.ManagedPolicy(self, "RailsPolicy", description="Rails: the Picaivid queue, inputs, finals", statements=[
+    def _rails_policy(self, queue: sqs.IQueue, events: sqs.IQueue, bucket: s3.IBucket,
+                      database_url: secretsmanager.ISecret) -> iam.ManagedPolicy:
+        """For Rails' own role: enqueue requests, read events, upload inputs, read finals, reach the database URL."""
+        return iam.ManagedPolicy(self, "RailsPolicy", description="Rails: the Picaivid queues, inputs, finals", statements=[
             iam.PolicyStatement(actions=["sqs:SendMessage", "sqs:GetQueueUrl"], resources=[queue.queue_arn]),
+            iam.PolicyStatement(actions=grants.QUEUE_CONSUMER_ACTIONS, resources=[events.queue_arn]),
             iam.PolicyStatement(actions=["s3:PutObject"],
                                 resources=[bucket.arn_for_objects("jobs/*/photos/*"), bucket.arn_for_objects("jobs/*/music/*")]),
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("jobs/*/final/*")]),

@@ -113,7 +113,7 @@ def test_relay_service_reads_the_rails_queue(main_template, cfg):
     assert env["PICAIVID_QUEUE_URL"] == ref(queue) and env["PICAIVID_DEAD_LETTER_QUEUE_URL"] == ref(dead)
     assert {s["Name"] for s in c["Secrets"]} == {"DATABASE_URL", "PREFECT_API_KEY"}
     services = resources(main_template, "AWS::ECS::Service")
-    assert len(services) == 3 and all(s["DesiredCount"] == 1 for s in services.values())
+    assert len(services) == 4 and all(s["DesiredCount"] == 1 for s in services.values())  # 2 workers, relay, publisher
 
 
 def test_ecs_task_state_changes_of_the_cluster_reach_the_observer_queue(main_template, cfg):
@@ -292,3 +292,12 @@ def test_dev_gpu_instance_is_persistent_spot_stopped_when_idle_and_keeps_its_cac
     assert attachment["InstanceId"] == ref(instance_id) and attachment["VolumeId"] == ref(volume_id)
     user_data = "".join(p for p in launch_template["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Join"][1] if isinstance(p, str))
     assert " /models xfs defaults,nofail" in user_data
+
+
+def test_publisher_sends_events_to_the_queue_rails_reads(main_template, cfg):
+    c = container_of(main_template, "publisher")
+    assert c["Command"] == ["picaivid", "publish-events"]
+    queue, _ = only(main_template, "AWS::SQS::Queue", QueueName=f"{cfg.prefix}-events")
+    env = {e["Name"]: e["Value"] for e in c["Environment"]}
+    assert env["PICAIVID_EVENTS_QUEUE_URL"] == ref(queue)
+    assert "DATABASE_URL" in {s["Name"] for s in c["Secrets"]}

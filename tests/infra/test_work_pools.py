@@ -66,6 +66,7 @@ def stack_outputs(cfg: InfraConfig, *, vpc: str, subnets: list[str], groups: dic
         Output.metrics_namespace: cfg.metrics_namespace, Output.gpu_hours_daily_alert: "24",
         Output.gpu_seconds_per_job_alert: "1800", Output.render_concurrency: "4",
         Output.rails_queue_url: "https://sqs/q", Output.rails_dead_letter_queue_url: "https://sqs/dlq",
+        Output.rails_events_queue_url: "https://sqs/events",
         Output.rails_policy: "arn:aws:iam::123456789012:policy/rails", Output.alerts_topic: "arn:aws:sns:topic",
     }
 
