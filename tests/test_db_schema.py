@@ -61,7 +61,7 @@ def test_models_and_migrations_agree(migrated_db_url: str) -> None:
 
     engine = sa.create_engine(sqlalchemy_url(migrated_db_url))
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         diff = compare_metadata(ctx, SQLModel.metadata)
     engine.dispose()
     assert diff == []

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from flows.cli.output import clear_errors, console, emit
-from flows.state import JobNotFound, as_uuid
+from flows.state import JobNotFound, load_job
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 JobId = Annotated[str, typer.Argument(help="Job id.")]
@@ -26,7 +26,7 @@ def edits_apply(job_id: JobId, as_json: JsonFlag = False) -> None:
     from flows.edit_video import edit_video
 
     with clear_errors(JobNotFound):
-        result = edit_video(as_uuid(job_id))
+        result = edit_video(load_job(job_id).id)
 
     def human(r: dict[str, Any]) -> None:
         console.print(f"applied {len(r['applied'])} edits, rejected {len(r['rejected'])}"
@@ -55,8 +55,10 @@ def events(job_id: JobId, as_json: JsonFlag = False) -> None:
     from db.events import job_events
     from db.session import session_scope
 
-    with clear_errors(JobNotFound), session_scope() as session:
-        rows = job_events(session, as_uuid(job_id))
+    with clear_errors(JobNotFound):
+        job = load_job(job_id)
+    with session_scope() as session:
+        rows = job_events(session, job.id)
 
     def human(data: list[dict[str, Any]]) -> None:
         table = Table("occurred (UTC)", "type", "data", "sqs", "webhook", "last error")

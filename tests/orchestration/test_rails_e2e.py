@@ -104,6 +104,15 @@ class Rails:
         return _wait_for(what, lambda: next((e for e in self.poll_events() if match(e)), None), RUN_TIMEOUT_S, stack,
                          poll_s=0.2)
 
+    def phases_started(self, job_id: uuid.UUID) -> list[str]:
+        return [e["data"]["phase"] for e in sorted(self.events, key=lambda e: e["occurred_at"])
+                if e["job_id"] == str(job_id) and e["type"] == "phase.started"]
+
+    def wait_for_phases(self, stack: LocalStack, job_id: uuid.UUID, expected: list[str]) -> None:
+        """Every phase.started event of the job, in the order they happened (SQS may reorder)."""
+        _wait_for(f"phase.started events {expected}", lambda: self.poll_events() and
+                  self.phases_started(job_id) == expected, 60, stack, poll_s=0.2)
+
     def video_duration(self, uri: str, tmp: Path) -> float:
         bucket, key = uri.removeprefix("s3://").split("/", 1)
         path = tmp / f"{uuid.uuid4().hex}.mp4"
@@ -141,8 +150,7 @@ def test_rails_creates_runs_edits_and_hears_back(rails: Rails, on_stack: LocalSt
     done = rails.wait_for_event(on_stack, "job.completed", _of(job_id, "job.completed"))
     assert done["listing_id"] == "L-100" and done["data"]["timeline_version"] == 1
     assert abs(rails.video_duration(done["data"]["final_video_uri"], tmp_path) - done["data"]["duration"]) < 0.05
-    started = [e["data"]["phase"] for e in rails.poll_events() if e["type"] == "phase.started"]
-    assert started == ["analyze", "render", "timeline", "assemble"]
+    rails.wait_for_phases(on_stack, job_id, ["analyze", "render", "timeline", "assemble"])
 
     # an edit: a new version and a re-assembled video, each edit applied
     v1 = rails.newest_timeline(job_id)
@@ -150,7 +158,9 @@ def test_rails_creates_runs_edits_and_hears_back(rails: Rails, on_stack: LocalSt
     faded = rails.edit(v1, "change_transition", {"index": 1, "transition": "fade", "duration": 0.3})
     rails.send(job_id, "edit")
     rails.wait_for_event(on_stack, "the edits' video", _of(job_id, "job.completed", timeline_version=2))
-    applied = {e["data"]["edit_id"]: e for e in rails.poll_events() if e["type"] == "edit.applied"}
+    _wait_for("both edit.applied events", lambda: len([e for e in rails.poll_events() if e["type"] == "edit.applied"]) == 2,
+              60, on_stack)
+    applied = {e["data"]["edit_id"]: e for e in rails.events if e["type"] == "edit.applied"}
     assert set(applied) == {removed, faded} and {e["data"]["timeline_version"] for e in applied.values()} == {2}
     second = rails.job(job_id)
     assert second["final_video_uri"] != done["data"]["final_video_uri"] and second["status"] == "completed"
@@ -206,5 +216,4 @@ def test_cancel_mid_render_stops_every_render_and_run_resumes(
         again = dict(conn.execute(sa.text("SELECT id, attempts FROM clips WHERE id = ANY(:ids)"),
                                   {"ids": list(done_before)}).all())
     assert again == done_before  # finished clips were not rendered again
-    phases = [e["data"]["phase"] for e in rails.poll_events() if e["job_id"] == str(job_id) and e["type"] == "phase.started"]
-    assert phases == ["analyze", "render", "render", "timeline", "assemble"]
+    rails.wait_for_phases(on_stack, job_id, ["analyze", "render", "render", "timeline", "assemble"])
