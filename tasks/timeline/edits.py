@@ -373,12 +373,28 @@ def apply_edit(
         applied = draft.apply(kind, edit, new_grid)
         new = draft.write(session, job_id)
         recorded = {**edit.model_dump(mode="json", exclude_none=kind is not EditType.swap_music), "applied": applied}
-        session.add(Edit(timeline_id=timeline.id, result_timeline_id=new.id, user_id=user_id, edit_type=kind,
-                         payload=recorded, status=EditStatus.applied, applied_at=sa.func.now()))
+        row = Edit(timeline_id=timeline.id, result_timeline_id=new.id, user_id=user_id, edit_type=kind,
+                   payload=recorded, status=EditStatus.applied, applied_at=sa.func.now())
+        session.add(row)
+        session.flush()
+        _report(session, job_id, row, new.version, applied)
         result = {"job_id": str(job_id), "edit_type": kind.value, "base_version": timeline.version,
                   "version": new.version, "total_duration": new.total_duration, "applied": applied}
     log.info("timeline.edited", job_id=str(job_id), **{k: v for k, v in result.items() if k != "job_id"})
     return result
+
+
+def _report(session: Session, job_id: uuid.UUID, row: Edit, version: int | None, outcome: dict[str, Any] | str) -> None:
+    """The edit.applied (with what was applied) or edit.rejected (with why) event, in the edit's transaction."""
+    from db.events import record_event
+
+    job = session.get(Job, job_id)
+    kind = EditType(row.edit_type).value
+    if version is not None:
+        record_event(session, job, EventType.edit_applied,
+                     {"edit_id": row.id, "edit_type": kind, "timeline_version": version, "applied": outcome})
+    else:
+        record_event(session, job, EventType.edit_rejected, {"edit_id": row.id, "edit_type": kind, "reason": outcome})
 
 
 @dataclass(frozen=True)
@@ -408,8 +424,6 @@ def apply_pending_edits(job_id: uuid.UUID) -> BatchResult:
     it was rejected" (they may build on it); the ones before it are applied. Each row is marked,
     with an edit.applied/edit.rejected event, in the transaction that writes the version.
     """
-    from db.events import record_event
-
     with session_scope() as session:
         pending = _pending(session, job_id)
         if not pending:
@@ -445,17 +459,13 @@ def apply_pending_edits(job_id: uuid.UUID) -> BatchResult:
             except EditRefused as err:
                 rejected[row.id] = str(err)
         new = draft.write(session, job_id) if applied and draft is not None else None
-        job = session.get(Job, job_id)
         for row in pending:
             if row.id in applied:
                 row.status, row.result_timeline_id, row.applied_at = EditStatus.applied, new.id, sa.func.now()
-                record_event(session, job, EventType.edit_applied, {
-                    "edit_id": row.id, "edit_type": row.edit_type.value, "timeline_version": new.version,
-                    "applied": applied[row.id]})
+                _report(session, job_id, row, new.version, applied[row.id])
             else:
                 row.status, row.reason = EditStatus.rejected, rejected[row.id]
-                record_event(session, job, EventType.edit_rejected, {
-                    "edit_id": row.id, "edit_type": EditType(row.edit_type).value, "reason": rejected[row.id]})
+                _report(session, job_id, row, None, rejected[row.id])
             session.add(row)
         result = BatchResult(list(applied), rejected, new.version if new else None)
     log.info("edits.applied", job_id=str(job_id), applied=result.applied, rejected=result.rejected, version=result.version)
