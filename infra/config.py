@@ -42,8 +42,8 @@ class InfraConfig:
     nat_gateways: int = 1
 
     # GPU capacity. LTX-2 19B + Gemma-3 12B does not fit a g5.xlarge (24 GB VRAM, 16 GiB host);
-    # the smallest class that runs it is g6e.xlarge (L40S 48 GB, fp8 weights resident), see
-    # bench/results/ltx2_memory.md. The second type widens the Spot pools with the same GPU.
+    # the first type is the cheapest per clip that fits (g6e.xlarge: L40S 48 GB, fp8 weights resident),
+    # bench/results/ltx2_cost.md, tests/render/test_ltx2_cost.py. The second widens the Spot pools with the same GPU.
     gpu_instance_types: tuple[str, ...] = ("g6e.xlarge", "g6e.2xlarge")
     gpu_spot_max: int = _app_default("gpu_render_concurrency")
     gpu_on_demand_max: int = 2

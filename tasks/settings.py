@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     ltx2_model: str | None = Field(
         default=None, description="LTX-2 diffusers hub id or local folder. Unset: no LTX-2."
     )
-    ltx2_lora_strength: float = 0.9
+    ltx2_lora_strength: float = Field(
+        default=1.0, description="Camera LoRA strength (1.0, as the LTX-2 camera LoRA cards run them)."
+    )
     ltx2_camera_loras: dict[str, str] = Field(
         default_factory=lambda: {
             move: f"Lightricks/LTX-2-19b-LoRA-Camera-Control-{repo}/ltx-2-19b-lora-camera-control-{file}.safetensors"
@@ -115,11 +117,32 @@ class Settings(BaseSettings):
         description="Camera move (dolly_in, dolly_out, dolly_left, dolly_right) to its LTX-2 19B LoRA: "
         "owner/repo/file.safetensors on the hub, or a local file or folder. A move left out moves by prompt alone.",
     )
-    ltx2_steps: int = 30
+    ltx2_distilled_lora: str | None = Field(
+        default="Lightricks/LTX-2/ltx-2-19b-distilled-lora-384.safetensors",
+        description="The LTX-2 distilled LoRA (hub owner/repo/file or local path): the distilled and two_stage "
+        "recipes need it.",
+    )
+    ltx2_image_strength: float = Field(
+        default=0.8, description="How strongly a photo pins its frame (0.8, the camera LoRA cards' image strength)."
+    )
+    ltx2_recipe_by_tier: dict[Literal["low", "medium", "high"], Literal["distilled", "two_stage", "full"]] = Field(
+        default_factory=lambda: {"low": "distilled", "medium": "distilled", "high": "distilled"},
+        description="Confidence tier (low, medium, high) to LTX-2 recipe (distilled, two_stage, full). Default: the "
+        "cheapest everywhere (bench/results/ltx2_cost.md); two_stage adds guided sampling at half size.",
+    )
     ltx2_max_pixels: int = Field(
         default=1280 * 736,
-        description="Pixel budget LTX-2 generates at; frames are then resized to clip_width x clip_height.",
+        description="Pixel budget of LTX-2's full-size generation (two-stage recipes run their first stage at half "
+        "each side); frames are then resized to clip_width x clip_height.",
     )
+
+    @field_validator("ltx2_recipe_by_tier")
+    @classmethod
+    def _every_tier_has_a_recipe(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = {"low", "medium", "high"} - set(value)
+        if missing:
+            raise ValueError(f"name a recipe for every tier, missing {', '.join(sorted(missing))}")
+        return value
     clip_fps: int = 30
     clip_width: int = 1920
     clip_height: int = 1080

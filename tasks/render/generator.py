@@ -127,9 +127,10 @@ class LTX2Backend:
 
     uses_gpu: bool
 
-    def __init__(self, generator: Any, model: str) -> None:
+    def __init__(self, generator: Any, model: str, recipe_by_tier: dict[str, str]) -> None:
         self.generator = generator
         self.name = f"ltx2:{model}"
+        self.recipe_by_tier = dict(recipe_by_tier)
         self.uses_gpu = str(getattr(generator, "device", "cpu")).startswith("cuda")
 
     def render(self, request: ClipRequest, write: FrameSink) -> dict[str, Any]:
@@ -146,6 +147,7 @@ class LTX2Backend:
                 height=request.height,
                 seed=request.seed,
                 pan_direction=PanDirection(request.pan_direction),
+                recipe=self.recipe_by_tier[str(request.tier)],
             )
         )
         for frame in video.frames:
@@ -196,7 +198,8 @@ def load_backend(name: BackendName, settings: Settings | None = None) -> ClipBac
     return _LOADED[key]
 
 
-LTX2_SETTINGS = {"ltx2_model", "ltx2_camera_loras", "ltx2_lora_strength", "ltx2_steps", "ltx2_max_pixels"}
+LTX2_SETTINGS = {"ltx2_model", "ltx2_camera_loras", "ltx2_lora_strength", "ltx2_distilled_lora", "ltx2_image_strength",
+                 "ltx2_recipe_by_tier", "ltx2_max_pixels"}
 _LOADED: dict[tuple[str, str], LTX2Backend] = {}
 """Loaded once per process: the 19B model takes minutes to load, every clip after reuses it."""
 
@@ -208,7 +211,7 @@ def _load_ltx2(settings: Settings, device: str) -> LTX2Backend:
         generator = LTX2Generator.from_settings(settings, device)
     except Exception as err:  # missing weights, refused memory plan, bad folder: all "cannot load"
         raise BackendUnavailable(f"LTX-2 failed to load from {settings.ltx2_model!r}: {err}") from err
-    return LTX2Backend(generator, str(settings.ltx2_model))
+    return LTX2Backend(generator, str(settings.ltx2_model), settings.ltx2_recipe_by_tier)
 
 
 def generate_clip(request: ClipRequest, backend: ClipBackend, out_path: Path, settings: Settings | None = None) -> RenderedClip:

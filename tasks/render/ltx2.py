@@ -1,14 +1,16 @@
 """LTX-2 backend of the render phase: listing photos in, uint8 frames of one clip out.
 
-Single-photo motions run `LTX2ImageToVideoPipeline` steered by Lightricks' camera-control LoRAs; reveals and
-multi-photo clips run `LTX2ConditionPipeline` with the photos as keyframes. Both pipelines share one set of
-weights. Encoding, validation and storage belong to other modules.
+Every motion runs `LTX2ConditionPipeline`: a single photo conditions the first frame (image-to-video), a reveal or
+a multi-photo clip places its photos as keyframes from the first frame to the last. A recipe (`ltx2_recipes`)
+decides the stages; two-stage recipes upscale the first stage's latents with `LTX2LatentUpsamplePipeline` and
+refine them with the distilled LoRA. Lightricks' camera-control LoRAs steer single-photo moves. Encoding,
+validation and storage belong to other modules.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,20 +20,21 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline, LTX2ConditionPipeline, LTX2ImageToVideoPipeline
+from diffusers import LTX2ConditionPipeline, LTX2LatentUpsamplePipeline
+from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
 from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
 from PIL import Image
 
 from db.enums import EXTERIOR_ROOMS, MotionType, RoomType
+from tasks.render.ltx2_recipes import RECIPES, Recipe, Stage
 from tasks.render.memory_plan import (
-    FP8_COMPONENTS,
     REFERENCE_SHAPE,
     MemoryPlan,
     Placement,
     apply_memory_plan,
-    cast_to_fp8,
     ltx2_facts,
     measured_plan,
+    quantization_config,
 )
 from tasks.settings import Settings
 
@@ -53,6 +56,9 @@ class PanDirection(StrEnum):
 
 
 KEYFRAME_MOTIONS = frozenset({MotionType.two_image_reveal, MotionType.multi_image_synthesis})
+DISTILLED_ADAPTER = "distilled"
+UPSAMPLER_SUBFOLDER = "latent_upsampler"
+"""Where Lightricks' diffusers-format LTX-2 repository keeps the x2 spatial latent upsampler."""
 
 
 def camera_move(motion: MotionType, pan: PanDirection) -> CameraMove | None:
@@ -115,25 +121,24 @@ def build_prompt(room: RoomType | str | None, motion: MotionType, pan: PanDirect
         case MotionType.subtle_pan:
             move = f"Slow cinematic dolly {pan.value} across {place}, revealing its {pan.value} side"
         case MotionType.two_image_reveal:
-            move = f"Smooth cinematic camera move {through} {place}, revealing the next view"
+            move = f"Smooth cinematic camera move to the {pan.value} {through} {place}, revealing the view on its {pan.value}"
         case MotionType.multi_image_synthesis:
-            move = f"Smooth cinematic camera glide {through} {place}, passing each viewpoint in turn"
+            move = (f"Smooth cinematic camera glide to the {pan.value} {through} {place}, "
+                    "passing each viewpoint in turn")
     return f"{move}, {PROMPT_SUFFIX}"
 
 
-# --- shapes ----------------------------------------------------------------------------------------------------
+# --- shapes and timing ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class GenerationShape:
-    """What LTX-2 generates (multiples of the VAE grid) and what the caller gets back."""
+    """What LTX-2 generates at full size (multiples of the VAE grid) and what the caller gets back."""
 
     width: int
     height: int
-    num_frames: int  # temporal_ratio * k + 1 (8k + 1 for LTX-2)
     out_width: int
     out_height: int
-    out_frames: int
 
 
 def ltx_frame_count(frames: int, temporal_ratio: int = 8) -> int:
@@ -145,35 +150,54 @@ SIZE_MULTIPLE = 32
 """The LTX-2 pipelines reject any width or height that is not a multiple of 32 (the VAE's spatial ratio)."""
 
 
-def generation_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
-    """Scale into the pixel budget keeping the aspect, then snap each side to the nearest multiple of 32."""
+def generation_size(width: int, height: int, max_pixels: int, multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
+    """Scale into the pixel budget keeping the aspect, then snap each side to the nearest multiple."""
     scale = min(1.0, math.sqrt(max_pixels / (width * height)))
 
     def snap(side: int) -> int:
-        return max(SIZE_MULTIPLE, round(side * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+        return max(multiple, round(side * scale / multiple) * multiple)
 
     return snap(width), snap(height)
 
 
-def plan_shape(width: int, height: int, seconds: float, fps: int, max_pixels: int,
-               temporal_ratio: int = 8) -> GenerationShape:
-    out_frames = max(2, round(seconds * fps))  # the render phase's contract: a clip has at least two frames
-    gen_w, gen_h = generation_size(width, height, max_pixels)
-    return GenerationShape(gen_w, gen_h, ltx_frame_count(out_frames, temporal_ratio), width, height, out_frames)
+def plan_shape(width: int, height: int, max_pixels: int, multiple: int = SIZE_MULTIPLE) -> GenerationShape:
+    gen_w, gen_h = generation_size(width, height, max_pixels, multiple)
+    return GenerationShape(gen_w, gen_h, width, height)
 
 
-def keyframe_indices(num_images: int, num_frames: int, temporal_ratio: int = 8) -> list[int]:
-    """Latent frame indices spreading `num_images` keyframes from the first to the last latent frame.
+@dataclass(frozen=True)
+class ClipTiming:
+    """How many frames to generate, where each photo is conditioned, and which generated frame each output frame is."""
 
-    LTX2ConditionPipeline reads `index` as a latent index; the last one lands on pixel frame
-    num_frames - temporal_ratio, so a reveal settles on its second photo within the final few frames.
+    num_frames: int  # generated, temporal_ratio * k + 1
+    latent_indices: tuple[int, ...]  # one per photo, as LTX2ConditionPipeline reads `index`
+    keep: tuple[int, ...]  # generated frame index of each output frame
+    frame_rate: float  # what the model is told, so the generated span lasts the clip's seconds
+
+    def keyframe_frames(self, temporal_ratio: int) -> list[int]:
+        """The output frame on which each photo lands."""
+        pixels = [0 if i == 0 else (i - 1) * temporal_ratio + 1 for i in self.latent_indices]
+        return [self.keep.index(p) for p in pixels]
+
+
+def clip_timing(num_images: int, out_frames: int, fps: int, temporal_ratio: int = 8) -> ClipTiming:
+    """Frames to generate for `out_frames` output frames from `num_images` photos.
+
+    One photo conditions frame 0 and the clip is the first `out_frames` generated frames. Keyframe clips: the
+    pipeline puts a keyframe at latent index k >= 1 on pixel frame (k - 1) * ratio + 1, so the last one lands on
+    the last output frame only when the clip is that long plus one. The last keyframe goes on the first such frame
+    at or after the clip's end, the model is told the frame rate that makes that span the clip's seconds, and the
+    output takes evenly spaced generated frames from the first keyframe to the last (at most ratio - 1 dropped).
     """
-    latent_frames = (num_frames - 1) // temporal_ratio + 1
-    if num_images < 2:
-        raise ValueError("keyframe clips need at least two photos")
-    if num_images > latent_frames:
-        raise ValueError(f"{num_images} keyframes need at least {num_images} latent frames, have {latent_frames}")
-    return [round(i * (latent_frames - 1) / (num_images - 1)) for i in range(num_images)]
+    if num_images < 1:
+        raise ValueError("a clip needs at least one photo")
+    if num_images == 1:
+        return ClipTiming(ltx_frame_count(out_frames, temporal_ratio), (0,), tuple(range(out_frames)), float(fps))
+    last = max(num_images - 1, math.ceil((out_frames - 2) / temporal_ratio) + 1)
+    last_pixel = (last - 1) * temporal_ratio + 1
+    indices = tuple(round(i * last / (num_images - 1)) for i in range(num_images))
+    keep = tuple(round(i * last_pixel / (out_frames - 1)) for i in range(out_frames))
+    return ClipTiming(last * temporal_ratio + 1, indices, keep, fps * last_pixel / (out_frames - 1))
 
 
 # --- images ----------------------------------------------------------------------------------------------------
@@ -213,6 +237,7 @@ class GenerationRequest:
     seed: int = 0
     pan_direction: PanDirection = PanDirection.right
     use_camera_lora: bool = True  # False: prompt-only motion, e.g. a safer re-render after a failed validation
+    recipe: str = "distilled"
 
 
 @dataclass(frozen=True)
@@ -224,17 +249,14 @@ class GeneratedVideo:
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    """LTX-2.0 (19B) sampling, from the diffusers LTX-2 docstrings: CFG 3, STG at block 29, legacy timesteps."""
+    """What every recipe shares: LTX-2.0's STG block, the prompt length, the pixel budget at full size, how strongly a
+    photo pins its frame (0.8, the camera LoRA cards' image strength) and how many prompt encodings to keep."""
 
-    steps: int = 30
-    guidance_scale: float = 3.0
-    stg_scale: float = 1.0
     stg_blocks: tuple[int, ...] = (29,)
-    modality_scale: float = 3.0
-    guidance_rescale: float = 0.7
-    use_cross_timestep: bool = False
     max_sequence_length: int = 1024
     max_pixels: int = 1280 * 736
+    image_strength: float = 0.8
+    prompt_cache_size: int = 8
 
 
 def lora_source(spec: str) -> tuple[str, str | None]:
@@ -252,73 +274,106 @@ def adapter_name(move: CameraMove) -> str:
     return f"camera_{move.value}"
 
 
-def load_camera_loras(transformer: torch.nn.Module, camera_loras: Mapping[CameraMove, str]) -> None:
-    """Load each camera LoRA into `transformer` as its own adapter, skipping those already there.
+def load_lora(pipe: LTX2ConditionPipeline, spec: str, name: str) -> None:
+    """Load one LoRA file (diffusers layout or Lightricks' published `diffusion_model.*` layout) as adapter `name`;
+    diffusers converts the published keys and loads its text-connector part too."""
+    if name in set(getattr(pipe.transformer, "peft_config", None) or {}):
+        return
+    where, weight_name = lora_source(spec)
+    pipe.load_lora_weights(where, weight_name=weight_name, adapter_name=name)
 
-    Call before fp8 casting: `enable_layerwise_casting` then leaves the small LoRA layers in bf16, whereas a LoRA
-    loaded after casting inherits the fp8 dtype of its base layer and cannot compute.
-    """
-    present = set(getattr(transformer, "peft_config", None) or {})
-    for move, spec in camera_loras.items():
-        if adapter_name(move) in present:
-            continue
-        where, weight_name = lora_source(spec)
-        state_dict = LTX2ImageToVideoPipeline.lora_state_dict(where, weight_name=weight_name)
-        LTX2ImageToVideoPipeline.load_lora_into_transformer(
-            state_dict, transformer=transformer, adapter_name=adapter_name(move)
-        )
+
+class PromptCache:
+    """Gemma embeddings per (prompt, negative prompt), kept on the host: a render worker writes the same few prompts
+    for clip after clip, and one encoding is a 12B forward whose output (49 stacked hidden states) is ~0.4 GB."""
+
+    def __init__(self, pipe: LTX2ConditionPipeline, max_sequence_length: int, size: int) -> None:
+        self.pipe = pipe
+        self.max_sequence_length = max_sequence_length
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], tuple[torch.Tensor, ...]] = OrderedDict()
+
+    def __call__(self, prompt: str, negative: str, device: torch.device) -> dict[str, torch.Tensor]:
+        key = (prompt, negative)
+        if key in self._entries:
+            self._entries.move_to_end(key)
+        else:
+            with torch.no_grad():
+                encoded = self.pipe.encode_prompt(prompt, negative, do_classifier_free_guidance=True,
+                                                  max_sequence_length=self.max_sequence_length)
+            self._entries[key] = tuple(t.to("cpu") for t in encoded)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        embeds, mask, negative_embeds, negative_mask = (t.to(device) for t in self._entries[key])
+        return dict(prompt_embeds=embeds, prompt_attention_mask=mask, negative_prompt_embeds=negative_embeds,
+                    negative_prompt_attention_mask=negative_mask)
 
 
 # --- the backend -----------------------------------------------------------------------------------------------
 
 
 class LTX2Generator:
-    """One loaded LTX-2 serving clips one at a time, its camera LoRAs loaded up front and switched per clip."""
+    """One loaded LTX-2 serving clips one at a time: LoRAs loaded up front and switched per clip and stage."""
 
     def __init__(
         self,
-        i2v: LTX2ImageToVideoPipeline,
-        condition: LTX2ConditionPipeline,
+        pipe: LTX2ConditionPipeline,
+        upsampler: LTX2LatentUpsamplePipeline | None,
         *,
         model_id: str,
         device: torch.device,
         plan: MemoryPlan,
         camera_loras: Mapping[CameraMove, str],
         lora_strength: float,
+        distilled_lora: str | None,
         sampler: SamplerSettings,
+        recipes: Mapping[str, Recipe],
     ) -> None:
-        """Use `from_pipelines` or `from_pretrained`: they load the LoRAs and apply the plan in the right order."""
-        self.i2v = i2v
-        self.condition = condition
+        """Use `from_pipeline` or `from_pretrained`: they load the LoRAs and apply the plan in the right order."""
+        self.pipe = pipe
+        self.upsampler = upsampler
         self.model_id = model_id
         self.device = device
         self.plan = plan
         self.camera_loras = dict(camera_loras)
         self.lora_strength = lora_strength
+        self.distilled_lora = distilled_lora
         self.sampler = sampler
-        for pipe in (i2v, condition):
-            pipe.set_progress_bar_config(disable=True)
+        self.recipes = dict(recipes)
+        self.model_scheduler = pipe.scheduler
+        self.prompts = PromptCache(pipe, sampler.max_sequence_length, sampler.prompt_cache_size)
+        for p in (pipe, upsampler):
+            if p is not None:
+                p.set_progress_bar_config(disable=True)
 
     @classmethod
-    def from_pipelines(
+    def from_pipeline(
         cls,
-        i2v: LTX2ImageToVideoPipeline,
+        pipe: LTX2ConditionPipeline,
         *,
         model_id: str,
         device: torch.device | str,
         plan: MemoryPlan,
+        latent_upsampler: LTX2LatentUpsamplerModel | None = None,
         camera_loras: Mapping[CameraMove, str] | None = None,
-        lora_strength: float = 0.9,
+        lora_strength: float = 1.0,
+        distilled_lora: str | None = None,
         sampler: SamplerSettings = SamplerSettings(),
+        recipes: Mapping[str, Recipe] = RECIPES,
     ) -> LTX2Generator:
-        """Wrap a built I2V pipeline: load the LoRAs, share its components with a condition pipeline, apply the plan."""
+        """Wrap a built (and, for fp8 plans, quantized) pipeline: load the LoRAs, add the upsampler, apply the plan."""
         device = torch.device(device)
         camera_loras = dict(camera_loras or {})
-        load_camera_loras(i2v.transformer, camera_loras)
-        condition = LTX2ConditionPipeline(**i2v.components)
-        apply_memory_plan([i2v, condition], plan, device)
-        return cls(i2v, condition, model_id=model_id, device=device, plan=plan, camera_loras=camera_loras,
-                   lora_strength=lora_strength, sampler=sampler)
+        for move, spec in camera_loras.items():
+            load_lora(pipe, spec, adapter_name(move))
+        if distilled_lora:
+            load_lora(pipe, distilled_lora, DISTILLED_ADAPTER)
+        upsampler = None
+        if latent_upsampler is not None:
+            upsampler = LTX2LatentUpsamplePipeline(vae=pipe.vae, latent_upsampler=latent_upsampler)
+        apply_memory_plan([p for p in (pipe, upsampler) if p is not None], plan, device)
+        return cls(pipe, upsampler, model_id=model_id, device=device, plan=plan, camera_loras=camera_loras,
+                   lora_strength=lora_strength, distilled_lora=distilled_lora, sampler=sampler, recipes=recipes)
 
     @classmethod
     def from_pretrained(
@@ -328,39 +383,42 @@ class LTX2Generator:
         memory_plan: MemoryPlan | None = None,
         *,
         camera_loras: Mapping[CameraMove, str] | None = None,
-        lora_strength: float = 0.9,
+        lora_strength: float = 1.0,
+        distilled_lora: str | None = None,
         sampler: SamplerSettings = SamplerSettings(),
+        recipes: Mapping[str, Recipe] = RECIPES,
     ) -> LTX2Generator:
         """Load a diffusers-format LTX-2 (hub id or local folder) the way `memory_plan` needs it.
 
-        The transformer and text encoder load first and one at a time, onto the GPU when resident, and are cast to
-        fp8 as they arrive when planned: peak memory stays at one bf16 giant plus what is already stored.
-        No plan: one is measured on this machine (InsufficientMemory when nothing fits).
+        fp8 plans quantize the transformer and Gemma while they load; resident plans load straight onto the GPU.
+        The latent upsampler loads when a recipe refines, the distilled LoRA when a recipe uses it (a recipe that
+        needs either and cannot have it is refused here, not mid-job). No plan: one is measured on this machine
+        (InsufficientMemory when nothing fits).
         """
         device = torch.device(device)
+        if any(r.distilled_lora for r in recipes.values()) and not distilled_lora:
+            raise ValueError(f"recipes {sorted(n for n, r in recipes.items() if r.distilled_lora)} need the "
+                             "distilled LoRA (PICAIVID_LTX2_DISTILLED_LORA)")
         # Sized for the longest 1080p clip the render phase asks for, at this sampler's pixel budget.
         facts = ltx2_facts(*generation_size(1920, 1080, sampler.max_pixels), REFERENCE_SHAPE[2])
         plan = memory_plan or measured_plan(device, facts)
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-        target = str(device) if plan.placement is Placement.resident and device.type != "cpu" else None
-        index = DiffusionPipeline.load_config(str(model))
-        giants = {}
-        for name in FP8_COMPONENTS:
-            library, class_name = index[name]
-            component_cls = getattr(importlib.import_module(library), class_name)
-            component = component_cls.from_pretrained(str(model), subfolder=name, dtype=dtype, device_map=target)
-            if name == "transformer":
-                load_camera_loras(component, camera_loras or {})
-            if plan.fp8:
-                cast_to_fp8(component, compute_dtype=dtype)
-            giants[name] = component
-        i2v = LTX2ImageToVideoPipeline.from_pretrained(str(model), dtype=dtype, **giants)
-        return cls.from_pipelines(i2v, model_id=str(model), device=device, plan=plan, camera_loras=camera_loras,
-                                  lora_strength=lora_strength, sampler=sampler)
+        on_gpu = plan.placement is Placement.resident and device.type == "cuda"
+        pipe = LTX2ConditionPipeline.from_pretrained(
+            str(model), dtype=dtype, quantization_config=quantization_config(plan),
+            device_map=device.type if on_gpu else None,
+        )
+        upsampler_model = None
+        if any(r.refine for r in recipes.values()):
+            upsampler_model = LTX2LatentUpsamplerModel.from_pretrained(str(model), subfolder=UPSAMPLER_SUBFOLDER,
+                                                                       dtype=dtype)
+        return cls.from_pipeline(pipe, model_id=str(model), device=device, plan=plan, latent_upsampler=upsampler_model,
+                                 camera_loras=camera_loras, lora_strength=lora_strength,
+                                 distilled_lora=distilled_lora, sampler=sampler, recipes=recipes)
 
     @classmethod
     def from_settings(cls, settings: Settings, device: torch.device | str) -> LTX2Generator:
-        """The production generator: model, camera LoRAs, LoRA strength and sampling from PICAIVID_* settings."""
+        """The production generator: model, LoRAs, strengths, pixel budget and the tiers' recipes from settings."""
         if not settings.ltx2_model:
             raise ValueError("PICAIVID_LTX2_MODEL is not set")
         return cls.from_pretrained(
@@ -368,86 +426,115 @@ class LTX2Generator:
             device,
             camera_loras={CameraMove(move): spec for move, spec in settings.ltx2_camera_loras.items()},
             lora_strength=settings.ltx2_lora_strength,
-            sampler=SamplerSettings(steps=settings.ltx2_steps, max_pixels=settings.ltx2_max_pixels),
+            distilled_lora=settings.ltx2_distilled_lora,
+            sampler=SamplerSettings(max_pixels=settings.ltx2_max_pixels,
+                                    image_strength=settings.ltx2_image_strength),
+            recipes={name: RECIPES[name] for name in set(settings.ltx2_recipe_by_tier.values())},
         )
 
     # --- LoRAs ---
 
     def unload_loras(self) -> None:
-        """Remove every camera LoRA, restoring the base weights; later clips move by prompt alone."""
+        """Remove the camera LoRAs, restoring the base weights; later clips move by prompt alone. The distilled LoRA
+        stays: recipes need it."""
         if self.camera_loras:
-            self.i2v.unload_lora_weights()
+            self.pipe.delete_adapters([adapter_name(move) for move in self.camera_loras])
             self.camera_loras.clear()
 
-    def _activate(self, move: CameraMove | None) -> str | None:
-        """Make `move`'s LoRA the only active adapter (or none); returns the adapter used."""
-        if not self.camera_loras:
-            return None
-        if move not in self.camera_loras:
-            self.i2v.disable_lora()
-            return None
-        self.i2v.enable_lora()
-        self.i2v.set_adapters([adapter_name(move)], adapter_weights=[self.lora_strength])
-        return adapter_name(move)
+    def _activate(self, move: CameraMove | None, stage: Stage) -> list[str]:
+        """Make exactly this stage's adapters active (`move`'s camera LoRA, the distilled LoRA); returns them."""
+        weights: dict[str, float] = {}
+        if move in self.camera_loras:
+            weights[adapter_name(move)] = self.lora_strength
+        if stage.distilled_lora:
+            weights[DISTILLED_ADAPTER] = stage.distilled_lora
+        if not getattr(self.pipe.transformer, "peft_config", None):
+            return []
+        if not weights:
+            self.pipe.disable_lora()
+            return []
+        self.pipe.enable_lora()
+        self.pipe.set_adapters(list(weights), adapter_weights=list(weights.values()))
+        return list(weights)
 
     # --- generation ---
 
+    def _stage(self, stage: Stage, images: list[np.ndarray], timing: ClipTiming, width: int, height: int,
+               move: CameraMove | None, prompt: dict[str, torch.Tensor], seed: int, **extra: Any) -> tuple[Any, Any]:
+        """One denoising pass at width x height with the photos as conditions; returns (video, audio)."""
+        conditions = [
+            LTX2VideoCondition(frames=Image.fromarray(cover(img, width, height)), index=i,
+                               strength=self.sampler.image_strength)
+            for img, i in zip(images, timing.latent_indices, strict=True)
+        ]
+        self._activate(move, stage)
+        self.pipe.scheduler = stage.scheduler(self.model_scheduler)
+        return self.pipe(
+            conditions=conditions,
+            width=width,
+            height=height,
+            num_frames=timing.num_frames,
+            frame_rate=timing.frame_rate,
+            generator=torch.Generator("cpu").manual_seed(seed),
+            max_sequence_length=self.sampler.max_sequence_length,
+            return_dict=False,
+            **prompt,
+            **stage.call_kwargs(self.sampler.stg_blocks),
+            **extra,
+        )
+
     def generate(self, request: GenerationRequest) -> GeneratedVideo:
-        pipe = self.condition if request.motion in KEYFRAME_MOTIONS else self.i2v
-        temporal = pipe.vae_temporal_compression_ratio
-        shape = plan_shape(request.width, request.height, request.seconds, request.fps, self.sampler.max_pixels,
-                           temporal)
         if not request.images:
             raise ValueError("a clip needs at least one photo")
-        images = [Image.fromarray(cover(to_rgb_array(i), shape.width, shape.height)) for i in request.images]
+        if request.recipe not in self.recipes:
+            raise ValueError(f"recipe {request.recipe!r} is not loaded here; have {sorted(self.recipes)}")
+        if request.motion in KEYFRAME_MOTIONS and len(request.images) < 2:
+            raise ValueError("keyframe clips need at least two photos")
+        recipe = self.recipes[request.recipe]
+        if recipe.refine and self.upsampler is None:
+            raise ValueError(f"recipe {recipe.name!r} needs the latent upsampler, which was not loaded")
+        temporal = self.pipe.vae_temporal_compression_ratio
+        out_frames = max(2, round(request.seconds * request.fps))  # the render phase's contract: at least two frames
+        photos = request.images if request.motion in KEYFRAME_MOTIONS else request.images[:1]
+        images = [to_rgb_array(i) for i in photos]
+        timing = clip_timing(len(images), out_frames, request.fps, temporal)
+        shape = plan_shape(request.width, request.height, self.sampler.max_pixels, recipe.size_multiple)
 
         move = camera_move(request.motion, request.pan_direction) if request.use_camera_lora else None
-        adapter = self._activate(move)
         prompt = build_prompt(request.room_type, request.motion, request.pan_direction)
+        embeds = self.prompts(prompt, NEGATIVE_PROMPT, self.device)
 
-        s = self.sampler
-        common = dict(
-            prompt=prompt,
-            negative_prompt=NEGATIVE_PROMPT,
-            width=shape.width,
-            height=shape.height,
-            num_frames=shape.num_frames,
-            frame_rate=float(request.fps),
-            num_inference_steps=s.steps,
-            guidance_scale=s.guidance_scale,
-            stg_scale=s.stg_scale,
-            spatio_temporal_guidance_blocks=list(s.stg_blocks),
-            modality_scale=s.modality_scale,
-            guidance_rescale=s.guidance_rescale,
-            use_cross_timestep=s.use_cross_timestep,
-            max_sequence_length=s.max_sequence_length,
-            generator=torch.Generator("cpu").manual_seed(request.seed),
-            output_type="np",
-            return_dict=False,
-        )
-        indices: list[int] = []
-        if request.motion in KEYFRAME_MOTIONS:
-            indices = keyframe_indices(len(images), shape.num_frames, temporal)
-            conditions = [LTX2VideoCondition(frames=img, index=i) for img, i in zip(images, indices, strict=True)]
-            video = self.condition(conditions=conditions, **common)[0]
+        if recipe.refine is None:
+            video, _ = self._stage(recipe.first, images, timing, shape.width, shape.height, move, embeds,
+                                   request.seed, output_type="np")
         else:
-            video = self.i2v(image=images[0], **common)[0]
+            latents, audio = self._stage(recipe.first, images, timing, shape.width // 2, shape.height // 2, move,
+                                         embeds, request.seed, output_type="latent")
+            upscaled = self.upsampler(latents=latents, output_type="latent", return_dict=False)[0]
+            video, _ = self._stage(recipe.refine, images, timing, shape.width, shape.height, move, embeds,
+                                   request.seed, latents=upscaled, audio_latents=audio, output_type="np")
 
-        frames = (np.clip(video[0], 0.0, 1.0) * 255).round().astype(np.uint8)[: shape.out_frames]
+        frames = (np.clip(video[0], 0.0, 1.0) * 255).round().astype(np.uint8)[list(timing.keep)]
         frames = np.stack([cover(f, shape.out_width, shape.out_height) for f in frames])
+        camera = move if move in self.camera_loras else None
         metadata = {
             "model": self.model_id,
-            "pipeline": type(pipe).__name__,
-            "lora": self.camera_loras[move] if adapter and move else None,
-            "lora_strength": self.lora_strength if adapter else None,
+            "pipeline": type(self.pipe).__name__,
+            "recipe": recipe.name,
+            "lora": self.camera_loras[camera] if camera else None,
+            "lora_strength": self.lora_strength if camera else None,
+            "distilled_lora": [stage.distilled_lora for stage in recipe.stages],
             "prompt": prompt,
             "negative_prompt": NEGATIVE_PROMPT,
-            "seconds": shape.out_frames / request.fps,
-            "frames": shape.out_frames,
-            "generated_frames": shape.num_frames,
+            "seconds": out_frames / request.fps,
+            "frames": out_frames,
+            "generated_frames": timing.num_frames,
             "generated_size": [shape.width, shape.height],
-            "keyframe_indices": indices,
-            "steps": s.steps,
+            "first_stage_size": [shape.width // 2, shape.height // 2] if recipe.refine else [shape.width, shape.height],
+            "keyframe_indices": list(timing.latent_indices) if request.motion in KEYFRAME_MOTIONS else [],
+            "keyframe_frames": timing.keyframe_frames(temporal),
+            "conditioning_frame_rate": timing.frame_rate,
+            "steps": [stage.steps for stage in recipe.stages],
             "seed": request.seed,
             "device": str(self.device),
             "memory_plan": self.plan.name,

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import torch
-from diffusers import DiffusionPipeline, ModelMixin
-from diffusers.hooks import apply_group_offloading, apply_layerwise_casting
+from diffusers import DiffusionPipeline, ModelMixin, PipelineQuantizationConfig
+from diffusers import TorchAoConfig as DiffusersTorchAoConfig
+from diffusers.hooks import apply_group_offloading
+from torchao.quantization import Float8WeightOnlyConfig
+from transformers import TorchAoConfig as TransformersTorchAoConfig
 
 from tasks.render.sizing import LONGEST_CLIP_FRAMES
 
 GB = 10**9
 GiB = 2**30
-FP8 = torch.float8_e4m3fn
 
 HOST_RESERVE_BYTES = 4 * GiB
 """OS, Python, torch/CUDA libraries and the decoded frames: host memory that is never free for weights."""
@@ -30,7 +32,7 @@ WORKING_MARGIN = 0.10
 """The working set is an estimate; an OOM in the VAE decode after minutes of denoising is the costly failure."""
 
 FP8_COMPONENTS = ("transformer", "text_encoder")
-"""Only the two giants are stored in fp8; the rest is small and precision-sensitive (VAE, text connectors)."""
+"""Only the two giants are stored in fp8 (torchao, per-row scaled); the rest is small and precision-sensitive."""
 BLOCK_LEVEL_COMPONENTS = ("transformer",)
 """Components whose top-level ModuleList of blocks group offloading can stream; the rest stream leaf by leaf."""
 
@@ -43,7 +45,7 @@ class Placement(StrEnum):
 
 @dataclass(frozen=True)
 class Component:
-    """Weight bytes of one pipeline component, as stored in bf16 and with fp8 layerwise casting."""
+    """Weight bytes of one pipeline component, as stored in bf16 and in torchao fp8 (1 byte + a scale per row)."""
 
     name: str
     bf16_bytes: int
@@ -74,8 +76,8 @@ def _component(name: str, bf16: float, fp8: float, stream_bf16: float, stream_fp
 
 LTX2_19B_COMPONENTS = (
     # Counted by instantiating diffusers' LTX-2.0 configs (48 blocks, 32x128 video / 32x64 audio heads) on the
-    # meta device: 18.876e9 params, 386.1e6 per block, 344.6e6 outside the blocks; fp8 = after
-    # enable_layerwise_casting (norms stay bf16). Stream = non-block + 2 blocks. Plus the four camera LoRAs
+    # meta device: 18.876e9 params, 386.1e6 per block, 344.6e6 outside the blocks; fp8 = Linear weights in 1 byte
+    # (norms and the per-row scales stay bf16). Stream = non-block + 2 blocks. Plus the four camera LoRAs
     # (0.327 GB each as published), which stay bf16 inside it.
     _component("transformer", 37.752 + 1.308, 18.882 + 1.308, 2.234 + 0.055, 1.118 + 0.055),
     # Gemma-3-12B (48 layers, hidden 3840, vocab 262208, tied embeddings, SigLIP tower): 12.2e9 params. Streams
@@ -127,14 +129,17 @@ def ltx2_facts(width: int = REFERENCE_SHAPE[0], height: int = REFERENCE_SHAPE[1]
 @dataclass(frozen=True)
 class MemoryPlan:
     placement: Placement
-    fp8: bool  # transformer and text encoder stored in float8_e4m3fn, computed in bf16
+    fp8: bool  # transformer and text encoder stored in float8_e4m3fn with per-row scales, computed in bf16
     vae_tiling: bool
     vram_bytes: int = 0  # estimated peak need (0: not estimated, e.g. the CPU plan)
     host_bytes: int = 0
+    pinned: bool = True  # group offload only: pin every offloaded weight up front (fast streams, a second host copy)
 
     @property
     def name(self) -> str:
         parts = [self.placement.value, "fp8" if self.fp8 else "bf16"]
+        if self.placement is Placement.group_offload and not self.pinned:
+            parts.append("unpinned")
         return "+".join(parts + (["vae_tiling"] if self.vae_tiling else []))
 
 
@@ -169,7 +174,7 @@ def _load_peak(components: Sequence[Component], fp8: bool) -> int:
     return max(peak, held)
 
 
-def _needs(facts: ModelFacts, placement: Placement, fp8: bool, tiled: bool) -> MemoryPlan:
+def _needs(facts: ModelFacts, placement: Placement, fp8: bool, tiled: bool, pinned: bool = True) -> MemoryPlan:
     cast = [c.weight_bytes(fp8 and c.name in FP8_COMPONENTS) for c in facts.components]
     work = round((facts.working_tiled_bytes if tiled else facts.working_bytes) * (1 + WORKING_MARGIN))
     heavy = [c for c in facts.components if c.name in FP8_COMPONENTS]
@@ -184,27 +189,33 @@ def _needs(facts: ModelFacts, placement: Placement, fp8: bool, tiled: bool) -> M
     else:
         stream = [c.stream_bytes(fp8 and c.name in FP8_COMPONENTS) for c in facts.components]
         vram = max(stream) + work
-        host = _load_peak(facts.components, fp8)
+        # Pinning copies every offloaded weight into page-locked memory while the loaded copy is still held.
+        host = max(_load_peak(facts.components, fp8), 2 * sum(cast) if pinned else 0)
     vram += VRAM_HEADROOM_BYTES
     host += HOST_RESERVE_BYTES
-    return MemoryPlan(placement, fp8, tiled, vram_bytes=vram, host_bytes=host)
+    return MemoryPlan(placement, fp8, tiled, vram_bytes=vram, host_bytes=host,
+                      pinned=pinned or placement is not Placement.group_offload)
 
 
 PREFERENCE = (
-    (Placement.resident, False),
-    (Placement.model_offload, False),
-    (Placement.group_offload, False),
-    (Placement.resident, True),
-    (Placement.model_offload, True),
-    (Placement.group_offload, True),
+    (Placement.resident, False, True),
+    (Placement.model_offload, False, True),
+    (Placement.group_offload, False, True),
+    (Placement.group_offload, False, False),
+    (Placement.resident, True, True),
+    (Placement.model_offload, True, True),
+    (Placement.group_offload, True, True),
+    (Placement.group_offload, True, False),
 )
-"""bf16 before fp8 (quality), then fewer transfers. Offloading costs little here: one denoising forward is
-~1 PFLOP per batch row at the reference shape, so streaming 38 GB of blocks per forward hides behind compute."""
+"""bf16 before fp8 (quality), then fewer transfers, pinned before unpinned streaming. Offloading costs little
+here: one denoising forward is ~1 PFLOP per batch row at the reference shape, so streaming the blocks per forward
+hides behind compute when they are pinned; unpinned they are pinned on the fly, which is slower."""
 
 
 def candidate_plans(facts: ModelFacts) -> list[MemoryPlan]:
     """Every plan in preference order, untiled before tiled, with its estimated needs."""
-    return [_needs(facts, placement, fp8, tiled) for placement, fp8 in PREFERENCE for tiled in (False, True)]
+    return [_needs(facts, placement, fp8, tiled, pinned)
+            for placement, fp8, pinned in PREFERENCE for tiled in (False, True)]
 
 
 def choose_memory_plan(free_vram_bytes: int, host_ram_bytes: int, facts: ModelFacts | None = None) -> MemoryPlan:
@@ -228,42 +239,42 @@ def _physical_ram_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def cast_to_fp8(module: torch.nn.Module, compute_dtype: torch.dtype) -> None:
-    """Store weights in fp8 and upcast them per layer at call time; norms (and LoRA layers) keep their precision."""
-    if any(p.dtype == FP8 for p in module.parameters()):
-        return
-    if isinstance(module, ModelMixin):
-        module.enable_layerwise_casting(storage_dtype=FP8, compute_dtype=compute_dtype)
-    else:
-        apply_layerwise_casting(module, storage_dtype=FP8, compute_dtype=compute_dtype, skip_modules_pattern="auto")
+def quantization_config(plan: MemoryPlan) -> PipelineQuantizationConfig | None:
+    """fp8 plans: torchao float8 weight-only (per-row scales) on the transformer and the Gemma text encoder, applied
+    while loading; LoRAs load on top of it (peft's torchao LoRA layer) and stay in the compute dtype."""
+    if not plan.fp8:
+        return None
+    return PipelineQuantizationConfig(quant_mapping={
+        "transformer": DiffusersTorchAoConfig(Float8WeightOnlyConfig()),
+        "text_encoder": TransformersTorchAoConfig(Float8WeightOnlyConfig()),
+    })
 
 
 def apply_memory_plan(pipes: Sequence[DiffusionPipeline], plan: MemoryPlan, device: torch.device) -> None:
-    """Apply `plan` to pipelines that share components (LTX-2's I2V and condition pipelines).
+    """Place pipelines that share components (LTX-2's condition and latent-upsample pipelines) as `plan` says.
 
-    Casting, tiling and group offloading act on the shared modules once; model offload installs hooks per
-    pipeline, and each pipeline re-installs its own after every call, so either may run next.
+    Tiling and group offloading act on the shared modules once; model offload installs hooks per pipeline, and each
+    pipeline re-installs its own after every call, so either may run next.
     """
     components = {name: c for pipe in pipes for name, c in pipe.components.items() if isinstance(c, torch.nn.Module)}
-    if plan.fp8:
-        for name in FP8_COMPONENTS:
-            cast_to_fp8(components[name], compute_dtype=components["vae"].dtype)
     if plan.vae_tiling:
         components["vae"].enable_tiling()
         components["vae"].use_framewise_decoding = True
     if plan.placement is Placement.resident:
         for pipe in pipes:
-            pipe.to(device)
+            if getattr(pipe, "hf_device_map", None) is None:  # loaded with device_map: already there
+                pipe.to(device)
     elif plan.placement is Placement.model_offload:
         for pipe in pipes:
             pipe.enable_model_cpu_offload(device=device)
     else:
+        stream = device.type == "cuda"
         for name, module in components.items():
             block_level = name in BLOCK_LEVEL_COMPONENTS
-            apply_group_offloading(
-                module,
-                onload_device=device,
-                offload_type="block_level" if block_level else "leaf_level",
-                num_blocks_per_group=1 if block_level else None,
-                use_stream=device.type == "cuda",
-            )
+            options = dict(onload_device=device, offload_type="block_level" if block_level else "leaf_level",
+                           num_blocks_per_group=1 if block_level else None, use_stream=stream,
+                           low_cpu_mem_usage=not plan.pinned)
+            if isinstance(module, ModelMixin):
+                module.enable_group_offload(**options)
+            else:  # Gemma is a transformers model: the same hooks, applied directly
+                apply_group_offloading(module, **options)

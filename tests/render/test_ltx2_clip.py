@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from diffusers import LTX2VideoTransformer3DModel
 from sqlmodel import select
 
 from db.enums import ClipStatus, ConfidenceTier, MotionType
@@ -28,11 +29,12 @@ from tests.render.phase1_rows import PhotoSpec, RoomSpec, seed_phase1
 
 @pytest.fixture(scope="module")
 def tiny_ltx2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.render.test_ltx2 import tiny_pipeline
+    from tests.render.ltx2_tiny import save_tiny_model, write_published_lora
 
     torch.set_num_threads(1)
-    path = tmp_path_factory.mktemp("tiny-ltx2-clip")
-    tiny_pipeline().save_pretrained(path)
+    path = save_tiny_model(tmp_path_factory.mktemp("tiny-ltx2-clip"))
+    transformer = LTX2VideoTransformer3DModel.from_pretrained(path, subfolder="transformer")
+    write_published_lora(transformer, path / "distilled.safetensors", ("to_q", "to_v"), seed=2)
     return path
 
 
@@ -41,7 +43,8 @@ def test_ltx2_clip_runs_through_the_clip_unit(db: str, store, listing_root: Path
                                               monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     for name, value in (("GENERATOR", "ltx2"), ("LTX2_MODEL", str(tiny_ltx2)), ("LTX2_CAMERA_LORAS", "{}"),
-                        ("LTX2_STEPS", "2"), ("LTX2_MAX_PIXELS", "2048"),
+                        ("LTX2_DISTILLED_LORA", str(tiny_ltx2 / "distilled.safetensors")),
+                        ("LTX2_MAX_PIXELS", "4096"),
                         ("CLIP_FPS", "8"), ("CLIP_WIDTH", "192"), ("CLIP_HEIGHT", "128")):
         monkeypatch.setenv(f"PICAIVID_{name}", value)
     get_settings.cache_clear()
@@ -55,7 +58,8 @@ def test_ltx2_clip_runs_through_the_clip_unit(db: str, store, listing_root: Path
         job_gpu = session.get(Job, seeded.job_id).gpu_seconds
     first = rows[0]
     assert first.model_used == f"ltx2:{tiny_ltx2}" and first.s3_uri
-    assert first.render_params["generator"]["pipeline"] == "LTX2ImageToVideoPipeline"
+    assert first.render_params["generator"]["pipeline"] == "LTX2ConditionPipeline"
+    assert first.render_params["generator"]["recipe"] == "distilled"  # the low tier's default
     assert first.render_params["generator"]["frames"] == 8
     info = probe(store.get_file(first.s3_uri, tmp_path / "ltx.mp4"))
     assert (info.width, info.height, info.frame_count, info.fps) == (192, 128, 8, 8.0)
