@@ -289,13 +289,16 @@ def tempo_curve(times: np.ndarray, span: int) -> list[tuple[float, float]]:
 def _grid(
     features: Features, beat_frames: np.ndarray, params: BeatParams, *, source: str,
     alternatives: Sequence[dict[str, Any]], downbeat_index: int | None = None, shift: float = 0.0,
-    tempo: float | None = None,
+    tempo: float | None = None, exact: np.ndarray | None = None,
 ) -> BeatGrid:
     """Assemble the grid; `downbeat_index` (a beat known to start a bar) fixes the bar phase;
-    `tempo` (an override) replaces the beats' median tempo."""
+    `tempo` (an override) replaces the beats' mean tempo; `exact` times (an override's regular
+    grid) replace the frames' times."""
     bpb = params.beats_per_bar
     phase = downbeat_index % bpb if downbeat_index is not None else downbeat_phase(features, beat_frames, params)
-    times = librosa.frames_to_time(beat_frames, sr=params.sr, hop_length=params.hop_length) + shift
+    if exact is None:
+        exact = librosa.frames_to_time(beat_frames, sr=params.sr, hop_length=params.hop_length)
+    times = exact + shift
     positions = (np.arange(len(times)) - phase) % bpb + 1
     keep = (times >= 0) & (times < features.duration)
     times, positions = times[keep], positions[keep]
@@ -335,7 +338,8 @@ def _trim_weak_ends(frames: np.ndarray, onset: np.ndarray, params: BeatParams) -
 
 
 def _regular_frames(features: Features, tempo: float, params: BeatParams, anchor: float | None) -> np.ndarray:
-    """A fixed-tempo grid through `anchor` seconds, or at the phase the onsets agree with most."""
+    """A fixed-tempo grid through `anchor` seconds, or at the phase the onsets agree with most,
+    in fractional frames (the grid itself is not rounded to frames)."""
     period = 60.0 / tempo * params.sr / params.hop_length  # in frames, not rounded
     n = len(features.onset)
     if anchor is not None:
@@ -345,7 +349,7 @@ def _regular_frames(features: Features, tempo: float, params: BeatParams, anchor
         counts = np.arange(int(n / period) + 1)
         idx = np.clip(np.rint(phases[:, None] + counts[None, :] * period).astype(int), 0, n - 1)
         start = float(phases[int(np.argmax(features.onset[idx].mean(axis=1)))])
-    return np.rint(np.arange(start, n, period)).astype(int)
+    return np.arange(start, n, period)
 
 
 def librosa_beats(features: Features, params: BeatParams) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -370,7 +374,9 @@ def madmom_beats(y: np.ndarray, params: BeatParams) -> np.ndarray:
             "beat_tracker=madmom but madmom is not installed (pip install 'picaivid[madmom]'; "
             "its models are CC BY-NC-SA: non-commercial use only)"
         ) from None
-    activation = RNNBeatProcessor()(Signal(y.astype(np.float32), sample_rate=params.sr))
+    rate = 44100  # the networks' rate; madmom would resample by calling an ffmpeg binary
+    signal = Signal(librosa.resample(y, orig_sr=params.sr, target_sr=rate).astype(np.float32), sample_rate=rate)
+    activation = RNNBeatProcessor()(signal)
     times = DBNBeatTrackingProcessor(fps=100)(activation)
     return librosa.time_to_frames(times, sr=params.sr, hop_length=params.hop_length)
 
@@ -387,14 +393,15 @@ def beat_grid_from_audio(
         raise BeatDetectionError(f"beat_offset {beat_offset:g} s is outside the music (0-{duration:.2f} s)")
     features = analyse(y, params)
     if bpm is not None:
-        frames = _regular_frames(features, bpm, params, beat_offset)
+        regular = _regular_frames(features, bpm, params, beat_offset)
+        exact = regular * params.hop_length / params.sr
         anchor, shift = None, 0.0
         if beat_offset is not None:  # exact, not rounded to a frame
-            anchor = int(np.argmin(np.abs(frames - beat_offset * params.sr / params.hop_length)))
-            shift = beat_offset - float(librosa.frames_to_time(frames[anchor], sr=params.sr, hop_length=params.hop_length))
+            anchor = int(np.argmin(np.abs(exact - beat_offset)))
+            shift = beat_offset - float(exact[anchor])
         source = "jobs.bpm" + ("+jobs.beat_offset" if beat_offset is not None else "")
-        return _grid(features, frames, params, source=source, alternatives=(), downbeat_index=anchor, shift=shift,
-                     tempo=bpm)
+        return _grid(features, np.rint(regular).astype(int), params, source=source, alternatives=(),
+                     downbeat_index=anchor, shift=shift, tempo=bpm, exact=exact)
 
     if params.tracker == "madmom":
         frames, alternatives = madmom_beats(y, params), []
