@@ -292,7 +292,7 @@ def _grid(
     tempo: float | None = None, exact: np.ndarray | None = None,
 ) -> BeatGrid:
     """Assemble the grid; `downbeat_index` (a beat known to start a bar) fixes the bar phase;
-    `tempo` (an override) replaces the beats' mean tempo; `exact` times (an override's regular
+    `tempo` (the jobs.bpm override, trusted whatever the confidence) replaces the beats' mean tempo; `exact` times (an override's regular
     grid) replace the frames' times."""
     bpb = params.beats_per_bar
     phase = downbeat_index % bpb if downbeat_index is not None else downbeat_phase(features, beat_frames, params)
@@ -306,6 +306,7 @@ def _grid(
     phrase = phrase_phase(features, beat_frames[keep][positions == 1], params)
     confidence = beat_confidence(features.onset, beat_frames[keep], params)
     rounded = tuple(round(float(t), 4) for t in times)
+    reliable = tempo is not None or confidence >= params.min_confidence  # jobs.bpm: the job says so
     if tempo is None:  # the slope of beat time over beat number, not quantised to frames
         tempo = 60.0 / float(np.polyfit(np.arange(len(times)), times, 1)[0]) if len(times) > 1 else 0.0
     return BeatGrid(
@@ -320,7 +321,7 @@ def _grid(
         params=params.to_json(),
         positions=tuple(int(p) for p in positions),
         confidence=round(confidence, 4),
-        reliable=confidence >= params.min_confidence,
+        reliable=reliable,
         tempo_curve=tuple(tempo_curve(np.array(rounded), params.tempo_curve_beats)),
     )
 

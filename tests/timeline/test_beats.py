@@ -90,6 +90,24 @@ def test_music_without_a_beat_is_marked_unreliable(kind: str) -> None:
     assert not grid.reliable and grid.confidence < BeatParams().min_confidence
 
 
+def test_madmom_without_madmom_installed_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "madmom", None)  # as where the optional extra is not installed
+    y, _ = click_track(120)
+    with pytest.raises(BeatDetectionError, match=r"madmom is not installed .*CC BY-NC-SA"):
+        beat_grid_from_audio(y, BeatParams(tracker="madmom"))
+
+
+@pytest.mark.slow
+def test_madmom_tracker_where_installed() -> None:
+    pytest.importorskip("madmom")
+    y, clicks = click_track(120)
+    grid = beat_grid_from_audio(y, BeatParams(tracker="madmom"))
+    assert grid.source == "madmom" and grid.tempo == pytest.approx(120, rel=0.02)
+    assert beat_f_measure(clicks, grid.beats, WINDOW) >= 0.9
+
+
 def test_parameters_and_alternatives_are_recorded_and_round_trip() -> None:
     y, _ = click_track(120)
     grid = beat_grid_from_audio(y)
