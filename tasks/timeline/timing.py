@@ -109,7 +109,7 @@ def pulse_of(grid: BeatGrid, template: Template) -> Pulse:
     step = 1
     while grid.tempo / step > EDITING_BAND[1] and step < 4:
         step *= 2
-    first_bar = grid.positions.index(1) if 1 in grid.positions else 0
+    first_bar = grid.beats.index(grid.downbeats[0]) if grid.downbeats and grid.downbeats[0] in grid.beats else 0
     if template.cut_on == "bars":
         on, cuts = "bar starts", grid.downbeats
     else:

@@ -95,14 +95,14 @@ def test_cuts_on_a_detected_grid(detected_grid: BeatGrid) -> None:
     assert all(on_beat(r.start_time + r.transition_duration, detected_grid.beats, 30) for r in c.rows[1:])
 
 
-def jittered_grid(bpm: float, seconds: float, jitter: float = 0.015) -> BeatGrid:
+def jittered_grid(bpm: float, seconds: float, jitter: float = 0.015, first_bar: int = 0) -> BeatGrid:
     """A played grid: each beat up to `jitter` s off the metronome, so a cut computed from the
     tempo instead of taken from the stored beats misses them."""
     rng = np.random.default_rng(7)
     n = int((seconds - 0.5) * bpm / 60)
     beats = tuple(round(0.3 + k * 60 / bpm + rng.uniform(-jitter, jitter), 4) for k in range(n))
-    positions = tuple(k % 4 + 1 for k in range(n))
-    return BeatGrid(bpm, beats, beats[::4], beats[::16], seconds, "test", 4, positions=positions)
+    positions = tuple((k - first_bar) % 4 + 1 for k in range(n))
+    return BeatGrid(bpm, beats, beats[first_bar::4], beats[first_bar::16], seconds, "test", 4, positions=positions)
 
 
 def on_stored_time(t: float, times: tuple[float, ...], fps: int) -> bool:
@@ -127,14 +127,15 @@ def test_luxury_cuts_land_on_bar_starts() -> None:
     assert all(on_stored_time(r.start_time, grid.downbeats, 30) for r in c.rows[1:])
 
 
-def test_fast_music_is_cut_on_every_second_beat_not_on_a_halved_grid() -> None:
+@pytest.mark.parametrize("first_bar", [0, 1])
+def test_fast_music_is_cut_on_every_second_beat_not_on_a_halved_grid(first_bar: int) -> None:
     """176 BPM: shots are counted in pairs of beats, cuts on the bar-aligned half of the beats."""
-    grid = jittered_grid(176, 200)
+    grid = jittered_grid(176, 200, first_bar=first_bar)
     c = compose("standard", [9.0] * 14, grid, 60)
     pulse = c.rhythm.pulse
     assert pulse.on == "every 2nd beat" and pulse.step == 2
     assert pulse.period == pytest.approx(2 * 60 / 176)
-    assert pulse.cuts == grid.beats[::2]  # positions 1 and 3 of each bar
+    assert pulse.cuts == grid.beats[first_bar::2]  # positions 1 and 3 of each bar
     assert all(on_stored_time(r.start_time, pulse.cuts, 30) for r in c.rows[1:])
     lo, hi = get_template("standard").shot_beats
     exclusive = np.diff([r.start_time for r in c.rows]) / pulse.period
