@@ -229,6 +229,14 @@ class Settings(BaseSettings):
         "re-encoding, so memory stays bounded whatever the timeline's length.",
     )
 
+    # --- Phase 3: music ----------------------------------------------------------------------
+    beat_tracker: Literal["librosa", "madmom"] = Field(
+        default="librosa",
+        description="librosa: the shippable default (ISC). madmom: its RNN + DBN tracker, installed with "
+        "the `madmom` extra; its models are CC BY-NC-SA, so non-commercial deployments only "
+        "(bench/results/beats.md compares them).",
+    )
+
     # --- orchestration ------------------------------------------------------------------
     queue_url: str | None = Field(default=None, description="SQS queue Rails sends run/edit/cancel requests to.")
     dead_letter_queue_url: str | None = Field(default=None, description="Where unusable messages go.")

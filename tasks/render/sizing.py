@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from db.enums import MotionType
 from tasks.render.motions import MAX_SECONDS
 from tasks.timeline.templates import Template
-from tasks.timeline.timing import Pacing, Rhythm
+from tasks.timeline.beats import BeatParams
+from tasks.timeline.timing import EDITING_BAND, Pacing, Rhythm
 
 LONGEST_CLIP_FRAMES = 161
 """Frames of the longest clip Phase 2 asks LTX-2 for (8k + 1): the memory plan is sized for it."""
-SLOWEST_PLANNED_TEMPO = 80.0
+SLOWEST_PLANNED_TEMPO = EDITING_BAND[0]
 """BPM Phase 2 plans with when the job sets none: the slow end of Phase 3's editing band
-(tasks.timeline.beats.BeatParams.editor_band), so the longest beat it will normally cut to."""
+(tasks.timeline.timing.EDITING_BAND), so the longest pulse it will normally cut to."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class FootageGoal:
     target: float  # seconds the video should last
     shots: int  # shots that will share it
     transition: float  # seconds each transition overlaps two clips
-    snap: float  # seconds a cut may move to reach a beat
+    snap: float  # seconds a cut may move to reach a cut point (a beat, or a bar start)
 
     @property
     def per_clip(self) -> float:
@@ -47,11 +48,13 @@ class FootageGoal:
 
 def footage_goal(template: Template, target: float, beat_sync: bool, bpm: float | None, clips: int) -> FootageGoal:
     """The goal for `clips` clips: as many shots as the template's pacing allows, every
-    transition a non-cut one (the worst case), cuts snapped to the slowest plausible beat."""
+    transition a non-cut one (the worst case), cuts snapped to the slowest plausible beat (to a
+    whole bar of them where the template cuts on bar starts)."""
     pacing = Pacing.from_template(template, beat_sync, target)
     period = 60.0 / (bpm or SLOWEST_PLANNED_TEMPO) if beat_sync else None
     rhythm = Rhythm.at_period(template, pacing, period, target)
-    return FootageGoal(target, max(1, min(clips, rhythm.shot_count_range()[1])), rhythm.transition, period or 0.0)
+    snap = (period or 0.0) * (BeatParams().beats_per_bar if template.cut_on == "bars" else 1)
+    return FootageGoal(target, max(1, min(clips, rhythm.shot_count_range()[1])), rhythm.transition, snap)
 
 
 def clip_cap(motion: MotionType, fps: int) -> float:

@@ -1,21 +1,29 @@
-"""The music's beat grid: tempo, beats, downbeats and phrase starts, and how they were found.
+"""The music's beat grid: its own beats, bars, phrases and tempo curve, and how sure we are.
 
-Tempo. An autocorrelation tempogram scores a tempo's slower multiples as high as the tempo itself,
-a Fourier tempogram its faster multiples; their product peaks where both agree (Peeters, 2005),
-which removes most 3:2 and 4:5 confusions that librosa's single prior-weighted estimate makes
-on compressed audio (vibe_ace reads 103 BPM from a 32 kbit/s MP3 that way, 129 from the Ogg).
+The grid is the music's, never bent to suit editing: which beats a template cuts on (every
+beat, every second one, bar starts) is chosen later, as a subset (tasks.timeline.timing.Pulse).
 
-Octave guard. The strongest peak is then moved by octaves toward the band video editors cut to
-(`editor_band`, 80-160 BPM): halving always keeps real beats (every other one), so a fast peak
-is halved; doubling invents a beat between two beats, so it is taken only where the tempogram
-shows energy at the doubled tempo (a 60 BPM click stays at 60). Both octave neighbours of the
-chosen tempo are recorded with their salience and the reason they were not chosen.
+Tracker (the default, shippable: librosa, ISC licence). bench/bench_beats.py compares it with
+librosa's default and the other candidates on annotated recordings; the README says why it runs.
+1. Onset strength from one log-mel STFT at librosa's default 23 ms hop (an 11.6 ms hop made the
+   tracker slip onto the swung off-beats of a jazz track).
+2. Tempo: an autocorrelation tempogram scores a tempo's slower multiples as high as the tempo
+   itself, a Fourier tempogram its faster multiples; their product peaks where both agree
+   (Peeters, 2005). The metrical level is the product's peak under librosa's own tempo prior (log-
+   normal around 120 BPM, one octave wide), so the level a listener taps, not one editing prefers.
+3. Beats: librosa's dynamic-programming tracker at that tempo; beats at either end that no onset
+   supports (a fade-out, a silent lead-in) are dropped.
+4. Bars: of the `beats_per_bar` phases, the one whose beats carry the most accent (onset
+   strength, low-frequency onset strength, harmonic change); phrases: of the bar phases modulo
+   `bars_per_phrase`, the one where the harmony changes most. Meters other than 4/4 are not
+   detected; `beats_per_bar` is a parameter, recorded with the grid.
+5. Confidence: how much more onset energy sits on the beats than halfway between them, scaled to
+   0..1. Below `min_confidence` (speech, ambient pads, noise) the grid is marked unreliable and
+   the timeline cuts evenly instead, saying so.
 
-Beats follow the chosen tempo with librosa's dynamic-programming tracker. Downbeats: of the
-`beats_per_bar` possible bar phases, the one whose beats carry the most accent (onset strength,
-low-frequency onset strength, harmonic change). Phrase starts: of the bar phases modulo
-`bars_per_phrase`, the one where the harmony changes most. Meters other than 4/4 are not
-detected; `beats_per_bar` is a parameter, recorded with the grid.
+`tracker="madmom"` (settings.beat_tracker) runs madmom's RNN + DBN beat tracker instead, where
+madmom is installed: its bundled models are CC BY-NC-SA, so it may not run in a commercial
+deployment and is never the default.
 
 `jobs.bpm` replaces detection with a regular grid at that tempo; `jobs.beat_offset` says where
 beat one (a downbeat) is, moving the grid there.
@@ -26,12 +34,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import librosa
 import numpy as np
 
 from tasks.timeline.audio import load_mono
+
+Tracker = Literal["librosa", "madmom"]
 
 
 class BeatDetectionError(ValueError):
@@ -43,38 +53,43 @@ class BeatParams:
     """Every analysis parameter; stored with the grid so a result can be reproduced."""
 
     sr: int = 22050
-    hop_length: int = 256  # 11.6 ms frames: finer than the 70 ms a beat may be off by
+    hop_length: int = 512  # 23 ms frames: finer than the 70 ms a beat may be off by
     n_fft: int = 2048
+    tracker: Tracker = "librosa"
     tempo_min: float = 40.0
     tempo_max: float = 320.0
     tempo_bins: int = 600  # log-spaced: about 0.35 % apart, 0.4 BPM at 120
     tempogram_window_s: float = 12.0
-    editor_band: tuple[float, float] = (80.0, 160.0)
-    double_min_salience: float = 0.25  # doubled tempo's salience, relative, needed to double
+    prior_bpm: float = 120.0  # librosa's tempo prior: log-normal around this...
+    prior_octaves: float = 1.0  # ...with this standard deviation, in octaves
     tightness: float = 100.0  # librosa's beat tracker: how strictly beats keep the tempo
     beats_per_bar: int = 4
     bars_per_phrase: int = 4
     low_band_hz: float = 200.0  # kick and bass: the accent that marks most downbeats
-    accent_window_frames: int = 2  # an onset this close to a beat counts for it
+    accent_window_frames: int = 1  # an onset this close to a beat counts for it
     weak_beat_ratio: float = 0.25  # end beats weaker than this x the median beat are dropped
+    min_confidence: float = 0.3  # below: no reliable beat, the timeline cuts evenly
+    tempo_curve_beats: int = 4  # the local tempo at a beat: the mean of this many intervals
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["editor_band"] = list(self.editor_band)
-        return data
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class BeatGrid:
-    tempo: float  # BPM of `beats`
-    beats: tuple[float, ...]  # seconds from the music's start
+    tempo: float  # BPM: the mean tempo of `beats` (slope of beat time over beat number)
+    beats: tuple[float, ...]  # seconds from the music's start, as tracked: the music's beats
     downbeats: tuple[float, ...]  # the beats that start a bar
     phrases: tuple[float, ...]  # the downbeats that start a phrase
     music_duration: float
-    source: str  # "librosa", "jobs.bpm", with "+jobs.beat_offset" where that moved the grid
+    source: str  # "librosa", "madmom", "jobs.bpm", with "+jobs.beat_offset" where that moved the grid
     beats_per_bar: int
     tempo_alternatives: tuple[dict[str, Any], ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+    positions: tuple[int, ...] = ()  # each beat's place in its bar, 1..beats_per_bar
+    confidence: float = 1.0  # 0..1, see the module doc
+    reliable: bool = True  # confidence >= params.min_confidence: cuts may follow the beats
+    tempo_curve: tuple[tuple[float, float], ...] = ()  # (beat time, local BPM) at each beat
 
     @property
     def period(self) -> float:
@@ -91,6 +106,10 @@ class BeatGrid:
             "beats_per_bar": self.beats_per_bar,
             "tempo_alternatives": list(self.tempo_alternatives),
             "params": self.params,
+            "positions": list(self.positions),
+            "confidence": self.confidence,
+            "reliable": self.reliable,
+            "tempo_curve": [list(p) for p in self.tempo_curve],
         }
 
     @classmethod
@@ -105,6 +124,10 @@ class BeatGrid:
             beats_per_bar=int(data["beats_per_bar"]),
             tempo_alternatives=tuple(data.get("tempo_alternatives", ())),
             params=dict(data.get("params", {})),
+            positions=tuple(data.get("positions", ())),
+            confidence=float(data.get("confidence", 1.0)),
+            reliable=bool(data.get("reliable", True)),
+            tempo_curve=tuple((float(t), float(b)) for t, b in data.get("tempo_curve", ())),
         )
 
 
@@ -158,39 +181,23 @@ def tempo_salience(onset: np.ndarray, params: BeatParams) -> tuple[np.ndarray, n
 def choose_tempo(
     bpms: np.ndarray, salience: np.ndarray, params: BeatParams
 ) -> tuple[float, list[dict[str, Any]]]:
-    """The octave guard: the strongest peak, moved by octaves toward the editing band.
+    """The music's tempo: the salience peak under the tempo prior. Returns it and its octave
+    neighbours, each with its salience and why it was not chosen."""
+    prior = np.exp(-0.5 * (np.log2(bpms / params.prior_bpm) / params.prior_octaves) ** 2)
+    weighted = salience * prior
+    tempo = float(bpms[int(np.argmax(weighted))])
 
-    Returns the tempo and its alternatives (each with salience and why it was not chosen).
-    """
-
-    def sal(bpm: float) -> float:
-        if not params.tempo_min <= bpm <= params.tempo_max:
-            return 0.0
-        return float(np.interp(np.log(bpm), np.log(bpms), salience))
-
-    lo, hi = params.editor_band
-    peak = float(bpms[int(np.argmax(salience))])
-    tempo = peak
-    while tempo > hi and tempo / 2 >= params.tempo_min:
-        tempo /= 2  # every other beat: still beats of the music
-    while tempo < lo and tempo * 2 <= params.tempo_max and sal(tempo * 2) >= params.double_min_salience * sal(tempo):
-        tempo *= 2
-
-    def why_not(bpm: float) -> str:
-        if bpm > hi:
-            return f"above the {lo:g}-{hi:g} BPM editing band"
-        if bpm > tempo and sal(bpm) < params.double_min_salience * sal(tempo):
-            return f"too little onset energy between the beats (salience under {params.double_min_salience:g} of the chosen)"
-        if bpm < lo:
-            return f"below the {lo:g}-{hi:g} BPM editing band"
-        return "the chosen tempo is also in the editing band and is the stronger peak"
+    def at(values: np.ndarray, bpm: float) -> float:
+        return float(np.interp(np.log(bpm), np.log(bpms), values))
 
     alternatives = []
     for relation, bpm in (("half", tempo / 2), ("double", tempo * 2)):
         if params.tempo_min <= bpm <= params.tempo_max:
-            peak_note = " (the strongest tempogram peak)" if abs(bpm - peak) < 1e-6 * peak else ""
-            alternatives.append({"bpm": round(bpm, 2), "relation": relation, "salience": round(sal(bpm), 4),
-                                 "why_not": why_not(bpm) + peak_note})
+            alternatives.append({
+                "bpm": round(bpm, 2), "relation": relation, "salience": round(at(salience, bpm), 4),
+                "why_not": f"weaker under the {params.prior_bpm:g} BPM tempo prior "
+                           f"({at(weighted, bpm):.3f} against {at(weighted, tempo):.3f})",
+            })
     return tempo, alternatives
 
 
@@ -251,33 +258,71 @@ def phrase_phase(features: Features, downbeat_frames: np.ndarray, params: BeatPa
     return _best_phase(change, params.bars_per_phrase)
 
 
+def beat_confidence(onset: np.ndarray, beat_frames: np.ndarray, params: BeatParams) -> float:
+    """0..1: onset strength on the beats against halfway between them, (on - off) / on.
+
+    Music with a beat puts its attacks on the beats (or on them and between); speech, pads and
+    noise put them anywhere, so any grid finds as much between its beats as on them.
+    """
+    if len(beat_frames) < 3:
+        return 0.0
+    w = params.accent_window_frames
+    on = _at_frames(onset, beat_frames, w).mean()
+    midpoints = np.rint((beat_frames[:-1] + beat_frames[1:]) / 2).astype(int)
+    off = _at_frames(onset, midpoints, w).mean()
+    return float(np.clip((on - off) / max(on, 1e-12), 0.0, 1.0))
+
+
+def tempo_curve(times: np.ndarray, span: int) -> list[tuple[float, float]]:
+    """(beat time, BPM) at each beat: over the `span` intervals around it (a mean, so that beats
+    quantised to frames do not flicker between two tempi)."""
+    if len(times) < 2:
+        return []
+    span = min(span, len(times) - 1)
+    curve = []
+    for i, t in enumerate(times):
+        lo = min(max(0, i - span // 2), len(times) - 1 - span)
+        curve.append((round(float(t), 4), round(60.0 * span / float(times[lo + span] - times[lo]), 2)))
+    return curve
+
+
 def _grid(
-    features: Features, beat_frames: np.ndarray, params: BeatParams, *, tempo: float, source: str,
+    features: Features, beat_frames: np.ndarray, params: BeatParams, *, source: str,
     alternatives: Sequence[dict[str, Any]], downbeat_index: int | None = None, shift: float = 0.0,
+    tempo: float | None = None, exact: np.ndarray | None = None,
 ) -> BeatGrid:
-    """Assemble the grid; `downbeat_index` (a beat known to start a bar) fixes the bar phase."""
+    """Assemble the grid; `downbeat_index` (a beat known to start a bar) fixes the bar phase;
+    `tempo` (the jobs.bpm override, trusted whatever the confidence) replaces the beats' mean tempo; `exact` times (an override's regular
+    grid) replace the frames' times."""
     bpb = params.beats_per_bar
     phase = downbeat_index % bpb if downbeat_index is not None else downbeat_phase(features, beat_frames, params)
-    down_frames = beat_frames[phase::bpb]
-    phrase = phrase_phase(features, down_frames, params)
-    times = librosa.frames_to_time(beat_frames, sr=params.sr, hop_length=params.hop_length) + shift
+    if exact is None:
+        exact = librosa.frames_to_time(beat_frames, sr=params.sr, hop_length=params.hop_length)
+    times = exact + shift
+    positions = (np.arange(len(times)) - phase) % bpb + 1
     keep = (times >= 0) & (times < features.duration)
-    downbeats = times[phase::bpb]
-    phrases = downbeats[phrase :: params.bars_per_phrase]
-
-    def clean(values: np.ndarray) -> tuple[float, ...]:
-        return tuple(round(float(t), 4) for t in values if 0 <= t < features.duration)
-
+    times, positions = times[keep], positions[keep]
+    downbeats = times[positions == 1]
+    phrase = phrase_phase(features, beat_frames[keep][positions == 1], params)
+    confidence = beat_confidence(features.onset, beat_frames[keep], params)
+    rounded = tuple(round(float(t), 4) for t in times)
+    reliable = tempo is not None or confidence >= params.min_confidence  # jobs.bpm: the job says so
+    if tempo is None:  # the slope of beat time over beat number, not quantised to frames
+        tempo = 60.0 / float(np.polyfit(np.arange(len(times)), times, 1)[0]) if len(times) > 1 else 0.0
     return BeatGrid(
         tempo=round(tempo, 3),
-        beats=clean(times[keep]),
-        downbeats=clean(downbeats),
-        phrases=clean(phrases),
+        beats=rounded,
+        downbeats=tuple(round(float(t), 4) for t in downbeats),
+        phrases=tuple(round(float(t), 4) for t in downbeats[phrase :: params.bars_per_phrase]),
         music_duration=round(features.duration, 4),
         source=source,
         beats_per_bar=bpb,
         tempo_alternatives=tuple(alternatives),
         params=params.to_json(),
+        positions=tuple(int(p) for p in positions),
+        confidence=round(confidence, 4),
+        reliable=reliable,
+        tempo_curve=tuple(tempo_curve(np.array(rounded), params.tempo_curve_beats)),
     )
 
 
@@ -294,7 +339,8 @@ def _trim_weak_ends(frames: np.ndarray, onset: np.ndarray, params: BeatParams) -
 
 
 def _regular_frames(features: Features, tempo: float, params: BeatParams, anchor: float | None) -> np.ndarray:
-    """A fixed-tempo grid through `anchor` seconds, or at the phase the onsets agree with most."""
+    """A fixed-tempo grid through `anchor` seconds, or at the phase the onsets agree with most,
+    in fractional frames (the grid itself is not rounded to frames)."""
     period = 60.0 / tempo * params.sr / params.hop_length  # in frames, not rounded
     n = len(features.onset)
     if anchor is not None:
@@ -304,7 +350,36 @@ def _regular_frames(features: Features, tempo: float, params: BeatParams, anchor
         counts = np.arange(int(n / period) + 1)
         idx = np.clip(np.rint(phases[:, None] + counts[None, :] * period).astype(int), 0, n - 1)
         start = float(phases[int(np.argmax(features.onset[idx].mean(axis=1)))])
-    return np.rint(np.arange(start, n, period)).astype(int)
+    return np.arange(start, n, period)
+
+
+def librosa_beats(features: Features, params: BeatParams) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Beat frames from the tempogram product and librosa's DP tracker, and the tempo's octave
+    alternatives."""
+    bpms, salience = tempo_salience(features.onset, params)
+    tempo, alternatives = choose_tempo(bpms, salience, params)
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=features.onset, sr=params.sr, hop_length=params.hop_length,
+        bpm=tempo, tightness=params.tightness, units="frames", trim=False,
+    )
+    return _trim_weak_ends(frames, features.onset, params), alternatives
+
+
+def madmom_beats(y: np.ndarray, params: BeatParams) -> np.ndarray:
+    """Beat frames from madmom's RNN beat activation and its DBN tracker (non-commercial models)."""
+    try:
+        from madmom.audio.signal import Signal
+        from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
+    except ImportError:
+        raise BeatDetectionError(
+            "beat_tracker=madmom but madmom is not installed (pip install 'picaivid[madmom]'; "
+            "its models are CC BY-NC-SA: non-commercial use only)"
+        ) from None
+    rate = 44100  # the networks' rate; madmom would resample by calling an ffmpeg binary
+    signal = Signal(librosa.resample(y, orig_sr=params.sr, target_sr=rate).astype(np.float32), sample_rate=rate)
+    activation = RNNBeatProcessor()(signal)
+    times = DBNBeatTrackingProcessor(fps=100)(activation)
+    return librosa.time_to_frames(times, sr=params.sr, hop_length=params.hop_length)
 
 
 def beat_grid_from_audio(
@@ -319,35 +394,27 @@ def beat_grid_from_audio(
         raise BeatDetectionError(f"beat_offset {beat_offset:g} s is outside the music (0-{duration:.2f} s)")
     features = analyse(y, params)
     if bpm is not None:
-        frames = _regular_frames(features, bpm, params, beat_offset)
-        anchor = None
-        if beat_offset is not None:
-            anchor = int(np.argmin(np.abs(frames - beat_offset * params.sr / params.hop_length)))
-        source = "jobs.bpm" + ("+jobs.beat_offset" if beat_offset is not None else "")
-        shift = 0.0
+        regular = _regular_frames(features, bpm, params, beat_offset)
+        exact = regular * params.hop_length / params.sr
+        anchor, shift = None, 0.0
         if beat_offset is not None:  # exact, not rounded to a frame
-            shift = beat_offset - float(librosa.frames_to_time(frames[anchor], sr=params.sr, hop_length=params.hop_length))
-        return _grid(features, frames, params, tempo=bpm, source=source, alternatives=(),
-                     downbeat_index=anchor, shift=shift)
+            anchor = int(np.argmin(np.abs(exact - beat_offset)))
+            shift = beat_offset - float(exact[anchor])
+        source = "jobs.bpm" + ("+jobs.beat_offset" if beat_offset is not None else "")
+        return _grid(features, np.rint(regular).astype(int), params, source=source, alternatives=(),
+                     downbeat_index=anchor, shift=shift, tempo=bpm, exact=exact)
 
-    bpms, salience = tempo_salience(features.onset, params)
-    tempo, alternatives = choose_tempo(bpms, salience, params)
-    _, frames = librosa.beat.beat_track(
-        onset_envelope=features.onset, sr=params.sr, hop_length=params.hop_length,
-        bpm=tempo, tightness=params.tightness, units="frames",
-    )
-    frames = _trim_weak_ends(frames, features.onset, params)
+    if params.tracker == "madmom":
+        frames, alternatives = madmom_beats(y, params), []
+    else:
+        frames, alternatives = librosa_beats(features, params)
     if len(frames) < 2:
         raise BeatDetectionError("no steady beat found in the music")
-    # the tempo of the beats as tracked: the slope of beat time over beat number, which is not
-    # quantised to frames the way a median interval is
-    slope = np.polyfit(np.arange(len(frames)), frames * params.hop_length / params.sr, 1)[0]
-    tracked = 60.0 / float(slope)
     if beat_offset is None:
-        return _grid(features, frames, params, tempo=tracked, source="librosa", alternatives=alternatives)
+        return _grid(features, frames, params, source=params.tracker, alternatives=alternatives)
     times = librosa.frames_to_time(frames, sr=params.sr, hop_length=params.hop_length)
     anchor = int(np.argmin(np.abs(times - beat_offset)))
-    return _grid(features, frames, params, tempo=tracked, source="librosa+jobs.beat_offset",
+    return _grid(features, frames, params, source=f"{params.tracker}+jobs.beat_offset",
                  alternatives=alternatives, downbeat_index=anchor, shift=beat_offset - float(times[anchor]))
 
 

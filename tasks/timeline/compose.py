@@ -174,6 +174,11 @@ def compose_timeline(
             f"target length {pacing.target_length:g} s is outside the {template.name} template's "
             f"{template.min_length:g}-{template.max_length:g} s; the job's value is used"
         )
+    if grid is not None and pacing.beat_sync and not grid.reliable:
+        notes.append(
+            f"the music has no reliable beat (confidence {grid.confidence:.2f}, under "
+            f"{grid.params.get('min_confidence', 0):g}): cuts are evenly spaced, not on beats"
+        )
     if grid is not None and grid.music_duration < pacing.target_length:
         notes.append(f"the music lasts {grid.music_duration:.2f} s, less than the {pacing.target_length:g} s target")
     if composition.fill["method"] == "shortened":

@@ -37,6 +37,7 @@ from tasks.timeline.music import analyse_music
 from tasks.timeline.templates import Template, get_template
 from tasks.timeline.timing import (
     Pacing,
+    Pulse,
     Rhythm,
     Segment,
     ShotInput,
@@ -47,6 +48,7 @@ from tasks.timeline.timing import (
     frames,
     lay_out,
     plan_timing,
+    pulse_of,
     segments_of,
     total_duration,
 )
@@ -149,8 +151,11 @@ class Base:
     fps: int
 
     @property
-    def snap(self) -> BeatGrid | None:
-        return self.grid if self.pacing.beat_sync else None
+    def snap(self) -> Pulse | None:
+        """The beats cuts move to: none without beat sync or without a reliable beat."""
+        if self.pacing.beat_sync and self.grid is not None and self.grid.reliable:
+            return pulse_of(self.grid, self.template)
+        return None
 
     @property
     def total(self) -> float:
@@ -176,7 +181,8 @@ class Outcome:
 def _laid(base: Base, segs: list[Segment]) -> list[ShotTiming]:
     segs[0].transition, segs[0].fade = TransitionType.cut, 0  # the first shot always starts with a cut
     try:
-        return lay_out(segs, base.fps, base.snap, base.grid.music_duration if base.grid else None)
+        snap = base.snap
+        return lay_out(segs, base.fps, snap.cuts if snap else None, base.grid.music_duration if base.grid else None)
     except TimingError as err:
         raise EditRefused(str(err)) from None
 

@@ -108,10 +108,12 @@ def choose_picks(footage: list[Footage], candidates: dict[int, Candidate], templ
 
 
 def timeline_beat_grid(grid: BeatGrid | None, pacing: Pacing, composition: Composition) -> dict[str, Any]:
-    """The timeline.beat_grid document: the grid (when there is music), the pacing used, how
-    the length was filled and what fell short, so the row says what happened."""
-    return {**(grid.to_json() if grid else {}), "pacing": pacing.to_json(),
-            "fill": composition.fill, "notes": composition.notes}
+    """The timeline.beat_grid document: the grid (when there is music: its beats, bars,
+    confidence and tempo curve), the pulse cuts were chosen from, the pacing used, how the length
+    was filled and what fell short, so the row says what happened."""
+    pulse = composition.rhythm.pulse
+    return {**(grid.to_json() if grid else {}), "pulse": pulse.to_json() if pulse else None,
+            "pacing": pacing.to_json(), "fill": composition.fill, "notes": composition.notes}
 
 
 def run_timeline(job_id: uuid.UUID) -> dict:
@@ -147,6 +149,8 @@ def run_timeline(job_id: uuid.UUID) -> dict:
         "beat_sync": composition.rhythm.grid is not None,
         "tempo": grid.tempo if grid else None,
         "tempo_alternatives": list(grid.tempo_alternatives) if grid else [],
+        "beat_confidence": grid.confidence if grid else None,
+        "cut_on": composition.rhythm.pulse.on if composition.rhythm.pulse else None,
         "picks": reasons,
         "order": [{"clip_id": s.footage.clip_id, "room": s.footage.room_type.value, "role": s.role} for s in composition.shots],
         "left_out": {str(k): v for k, v in inputs.left_out.items()},

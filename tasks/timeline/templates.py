@@ -2,12 +2,13 @@
 
 A template fixes the output format, how long the video and each shot may be (shot length in
 beats when beat sync is on, in seconds otherwise), which transitions it uses where, and its
-opening and closing rules. Adding a style is adding an entry here; the code reads only fields.
+opening and closing rules, and which of the music's beats it cuts on. Adding a style is adding an entry here; the code reads only fields.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from db.enums import AudioPolicy, TransitionType
 
@@ -37,6 +38,9 @@ class Template:
     # The slowest a shot may play to fill the length when the footage is short (1: never
     # slowed). Below about 0.8 generated motion visibly turns to slow motion.
     min_playback_speed: float = 0.8
+    # Which of the music's beats a cut may land on (beat sync on): "beats" (every beat, or every
+    # 2nd / 4th where the music is fast, tasks.timeline.timing.pulse_of) or "bars" (bar starts).
+    cut_on: Literal["beats", "bars"] = "beats"
 
     def __post_init__(self) -> None:
         for rule in (self.same_room_transition, self.room_change_transition, self.closing_transition):
@@ -84,7 +88,7 @@ TEMPLATES: dict[str, Template] = {
             same_room_transition=TransitionType.dissolve, room_change_transition=TransitionType.dissolve,
             closing_transition=TransitionType.fadeblack,
             transition_beats=2.0, transition_seconds=1.2,
-            prefer_drone_opening=True, closing_hold_beats=4, allow_repeats=False,
+            prefer_drone_opening=True, closing_hold_beats=4, allow_repeats=False, cut_on="bars",
         ),
         Template(
             name="square", description="1:1 feed post, 20-40 s",

@@ -4,18 +4,22 @@ Everything is decided in whole output frames, then written as seconds, so the re
 frame grid and this plan agree exactly (see db.models.TimelineClip for what the numbers mean).
 
 With beat sync on, every cut (a shot's start_time; for a transition, the moment it begins)
-lands on a beat of the grid, chosen by dynamic programming over the beats: each shot's length
-stays near an even share of the total and inside the template's range, downbeats are preferred
-to other beats, and no shot asks its clip for more footage than was rendered. Without beat sync
-(or without music) the shots share the length evenly instead. The total is the target to
-within a frame, unless the footage or the music is shorter.
+lands on one of the music's tracked beats, never on a time computed from the tempo. The
+template picks which beats (`Pulse`): every beat, every second one or every fourth (the
+slowest of these at or under EDITING_BAND's top, so fast music is cut on every other beat,
+never on a halved, resampled grid), or only bar starts (`cut_on="bars"`, the luxury style).
+A dynamic programme over those cut points keeps each shot's length near an even share of the
+total and inside the template's range, prefers downbeats, and never asks a clip for more
+footage than was rendered. Without beat sync, without music, or when the music has no
+reliable beat (BeatGrid.reliable), the shots share the length evenly instead. The total is the
+target to within a frame, unless the footage or the music is shorter.
 
 A shot may play slowed down (`speed` < 1, chosen by tasks.timeline.compose when the footage is
 short): its clip then fills `cap / speed` output frames, so every length decided here is in
 output frames and only the trim (source seconds) is scaled by the speed.
 
 Edits reuse `lay_out`: shots keep their lengths, and with beat sync each cut is moved to the
-nearest beat its clips can reach.
+nearest cut point its clips can reach.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ RANGE_WEIGHT = 10.0
 OFF_DOWNBEAT = 0.3
 PHRASE_BONUS = 0.05
 SHORT_PER_S = 100.0
+EDITING_BAND = (80.0, 160.0)
+"""BPM of the pulse shots are counted in: music faster than the top is cut on every second (or
+fourth) beat. tasks.render.sizing plans clips with the bottom, the slowest pulse normally cut to."""
 
 
 def anchor(occurrence: int) -> float:
@@ -84,10 +91,39 @@ class Pacing:
 
 
 @dataclass(frozen=True)
+class Pulse:
+    """The beats a template cuts on: a subset of the music's tracked beats, never moved."""
+
+    on: str  # "every beat", "every 2nd beat", "every 4th beat" or "bar starts"
+    step: int  # beats per unit of the template's shot_beats
+    period: float  # seconds of that unit
+    cuts: tuple[float, ...]  # the beat times a cut may land on
+
+    def to_json(self) -> dict[str, Any]:
+        return {"on": self.on, "step": self.step, "period": round(self.period, 4), "cuts": list(self.cuts)}
+
+
+def pulse_of(grid: BeatGrid, template: Template) -> Pulse:
+    """Every step-th beat counted from a bar start, the step the smallest of 1, 2, 4 that brings
+    the music's tempo to EDITING_BAND's top or under; only the downbeats for cut_on="bars"."""
+    step = 1
+    while grid.tempo / step > EDITING_BAND[1] and step < 4:
+        step *= 2
+    first_bar = grid.beats.index(grid.downbeats[0]) if grid.downbeats and grid.downbeats[0] in grid.beats else 0
+    if template.cut_on == "bars":
+        on, cuts = "bar starts", grid.downbeats
+    else:
+        on = "every beat" if step == 1 else f"every {step}{'nd' if step == 2 else 'th'} beat"
+        cuts = grid.beats[first_bar % step :: step]
+    return Pulse(on, step, grid.period * step, tuple(cuts))
+
+
+@dataclass(frozen=True)
 class Rhythm:
     """Pacing resolved to seconds for one piece of music (or none)."""
 
     grid: BeatGrid | None  # set only when cuts snap to it
+    pulse: Pulse | None  # the beats they snap to (set with grid)
     shot_range: tuple[float, float]
     transition: float  # seconds a non-cut transition lasts
     closing_hold: float  # extra seconds for the closing shot
@@ -95,21 +131,23 @@ class Rhythm:
 
     @classmethod
     def resolve(cls, template: Template, pacing: Pacing, grid: BeatGrid | None) -> Rhythm:
-        """Beat sync needs a grid; the total never outlasts the music."""
+        """Beat sync needs a grid with a reliable beat; the total never outlasts the music."""
         total = pacing.target_length
         if grid is not None:
             total = min(total, grid.music_duration)
-        synced = grid if pacing.beat_sync else None
-        return cls.at_period(template, pacing, synced.period if synced else None, total, synced)
+        if not (pacing.beat_sync and grid is not None and grid.reliable):
+            return cls.at_period(template, pacing, None, total)
+        pulse = pulse_of(grid, template)
+        return cls.at_period(template, pacing, pulse.period, total, grid, pulse)
 
     @classmethod
     def at_period(cls, template: Template, pacing: Pacing, period: float | None, total: float,
-                  grid: BeatGrid | None = None) -> Rhythm:
+                  grid: BeatGrid | None = None, pulse: Pulse | None = None) -> Rhythm:
         """In beats of `period` seconds, or in seconds when None. Phase 2 sizes clips with an
-        assumed period before the music is analysed; Phase 3 passes the grid's."""
+        assumed period before the music is analysed; Phase 3 passes its pulse's."""
         if period is None:
-            return cls(None, pacing.shot_seconds, template.transition_seconds, 0.0, total)
-        return cls(grid, (pacing.shot_beats[0] * period, pacing.shot_beats[1] * period),
+            return cls(None, None, pacing.shot_seconds, template.transition_seconds, 0.0, total)
+        return cls(grid, pulse, (pacing.shot_beats[0] * period, pacing.shot_beats[1] * period),
                    template.transition_beats * period, template.closing_hold_beats * period, total)
 
     def shot_count_range(self) -> tuple[int, int]:
@@ -204,11 +242,11 @@ def _length_cost(length: np.ndarray | float, ideal: float, lo: float, hi: float)
     return ((length - ideal) / ideal) ** 2 + RANGE_WEIGHT * (under**2 + over**2)
 
 
-def _beat_cuts(grid: BeatGrid, total: int, fps: int) -> tuple[np.ndarray, np.ndarray]:
+def _beat_cuts(grid: BeatGrid, pulse: Pulse, total: int, fps: int) -> tuple[np.ndarray, np.ndarray]:
     """Candidate cut frames strictly inside the video, and the cost of cutting on each."""
     downbeats = {frames(t, fps) for t in grid.downbeats}
     phrases = {frames(t, fps) for t in grid.phrases}
-    cuts = sorted({frames(t, fps) for t in grid.beats} - {0})
+    cuts = sorted({frames(t, fps) for t in pulse.cuts} - {0})
     cuts = [c for c in cuts if c < total]
     cost = [(0.0 if c in downbeats else OFF_DOWNBEAT) - (PHRASE_BONUS if c in phrases else 0.0) for c in cuts]
     return np.array(cuts, dtype=int), np.array(cost, dtype=float)
@@ -216,7 +254,7 @@ def _beat_cuts(grid: BeatGrid, total: int, fps: int) -> tuple[np.ndarray, np.nda
 
 def _beat_lengths(segs: Sequence[Segment], rhythm: Rhythm, fps: int) -> list[int]:
     """Exclusive lengths whose cuts all fall on beats (dynamic programming over the beats)."""
-    assert rhythm.grid is not None
+    assert rhythm.grid is not None and rhythm.pulse is not None
     total = frames(rhythm.total, fps)
     n = len(segs)
     lo, hi = (r * fps for r in rhythm.shot_range)
@@ -224,9 +262,10 @@ def _beat_lengths(segs: Sequence[Segment], rhythm: Rhythm, fps: int) -> list[int
     share = max((total - hold) / n, 1.0)
     if n == 1:
         return [min(total, segs[0].reach)]
-    cuts, cut_cost = _beat_cuts(rhythm.grid, total, fps)
+    cuts, cut_cost = _beat_cuts(rhythm.grid, rhythm.pulse, total, fps)
     if len(cuts) < n - 1:
-        raise TimingError(f"{n} shots need {n - 1} cuts but the music has {len(cuts)} beats in {rhythm.total:.2f} s")
+        raise TimingError(f"{n} shots need {n - 1} cuts but the music has {len(cuts)} cut points "
+                          f"({rhythm.pulse.on}) in {rhythm.total:.2f} s")
     inf = math.inf
     # best[k][j]: cost of shots 0..k-1 with cut k on cuts[j]; prev[k][j] the cut before it
     best = np.full((n, len(cuts)), inf)
@@ -307,10 +346,10 @@ def plan_timing(shots: Sequence[ShotInput], rhythm: Rhythm, fps: int, audio: Aud
 
 
 def lay_out(
-    segs: Sequence[Segment], fps: int, grid: BeatGrid | None = None, limit: float | None = None
+    segs: Sequence[Segment], fps: int, snap: Sequence[float] | None = None, limit: float | None = None
 ) -> list[ShotTiming]:
     """Rows from segments: starts from the lengths (each cut moved to the nearest reachable
-    beat when `grid` is given), then each clip's trim, kept where asked and inside the clip.
+    cut point when `snap` times are given), then each clip's trim, kept where asked and inside the clip.
     The video ends by `limit` seconds (the music's end) where given."""
     segs = list(segs)
     starts = [0]
@@ -324,10 +363,10 @@ def lay_out(
                 f"shot {k - 1} (clip {prev.clip_id}) has {prev.reach / fps:.2f} s of footage, too little "
                 f"for its transitions ({prev.fade / fps:.2f} s in, {seg.fade / fps:.2f} s out)"
             )
-        if grid is not None:
-            reachable = [f for f in (frames(b, fps) for b in grid.beats) if earliest <= f <= latest]
+        if snap is not None:
+            reachable = [f for f in (frames(b, fps) for b in snap) if earliest <= f <= latest]
             if not reachable:
-                raise TimingError(f"no beat lies where shot {k - 1} (clip {prev.clip_id}) can end")
+                raise TimingError(f"no cut point lies where shot {k - 1} (clip {prev.clip_id}) can end")
             wanted = min(reachable, key=lambda f: (abs(f - wanted), f))
         starts.append(max(earliest, wanted))
     last = segs[-1]

@@ -16,9 +16,8 @@ from tasks.render.sizing import (
     footage_goal,
     sized_durations,
 )
-from tasks.timeline.beats import BeatParams
 from tasks.timeline.templates import get_template
-from tasks.timeline.timing import Pacing, Rhythm
+from tasks.timeline.timing import EDITING_BAND, Pacing, Rhythm
 
 
 def covers(durations: list[float], goal: FootageGoal) -> bool:
@@ -28,11 +27,13 @@ def covers(durations: list[float], goal: FootageGoal) -> bool:
 
 def test_the_goal_assumes_the_slowest_editing_beat_or_the_jobs_bpm() -> None:
     standard = get_template("standard")
-    assert SLOWEST_PLANNED_TEMPO == BeatParams().editor_band[0]
+    assert SLOWEST_PLANNED_TEMPO == EDITING_BAND[0]
     goal = footage_goal(standard, 30.0, beat_sync=True, bpm=None, clips=8)
     assert goal == FootageGoal(30.0, 8, 0.75, 0.75)  # one beat at 80 BPM for the transition and the snap
     assert footage_goal(standard, 30.0, True, 120.0, 8) == FootageGoal(30.0, 8, 0.5, 0.5)
     assert footage_goal(standard, 30.0, False, 120.0, 8) == FootageGoal(30.0, 8, 0.6, 0.0)  # even pacing: no snap
+    # luxury cuts on bar starts: a cut may move by up to a bar (4 beats) to reach one
+    assert footage_goal(get_template("luxury"), 75.0, True, 120.0, 8).snap == 2.0
     # more clips than the pacing has shots: the goal is for the shots the timeline will keep
     most = Rhythm.at_period(standard, Pacing.from_template(standard, True, 30.0), 0.75, 30.0).shot_count_range()[1]
     assert footage_goal(standard, 30.0, True, None, 40).shots == most < 40

@@ -55,7 +55,11 @@ def test_builds_a_beat_synced_walk_through(db: str, store, clicks: Path) -> None
     assert abs(timeline.total_duration - 24.0) <= 1 / 30
     beats = np.array(timeline.beat_grid["beats"])
     assert timeline.beat_grid["tempo"] == pytest.approx(120, rel=0.02)
-    assert timeline.beat_grid["params"]["hop_length"] == 256
+    assert timeline.beat_grid["params"]["hop_length"] == 512
+    assert timeline.beat_grid["reliable"] and timeline.beat_grid["confidence"] > 0.9
+    assert len(timeline.beat_grid["tempo_curve"]) == len(beats) == len(timeline.beat_grid["positions"])
+    assert timeline.beat_grid["pulse"]["on"] == "every beat" and summary["cut_on"] == "every beat"
+    assert set(timeline.beat_grid["pulse"]["cuts"]) <= set(timeline.beat_grid["beats"])
     assert timeline.beat_grid["pacing"] == {"beat_sync": True, "shot_beats": [4, 8], "shot_seconds": [3.0, 5.0],
                                             "target_length": 24.0}
     for r in rows[1:]:
@@ -81,7 +85,8 @@ def test_no_music_is_a_silent_timeline_at_template_pacing(db: str, store) -> Non
     job = seed(store, house(), target_length=24.0)
     summary = run_timeline(job.job_id)
     timeline, rows = shots(job.job_id)
-    assert set(timeline.beat_grid) == {"pacing", "fill", "notes"} and summary["tempo"] is None and not summary["beat_sync"]
+    assert set(timeline.beat_grid) == {"pulse", "pacing", "fill", "notes"} and timeline.beat_grid["pulse"] is None
+    assert summary["tempo"] is None and not summary["beat_sync"]
     assert timeline.beat_grid["fill"] == summary["fill"] and summary["fill"]["method"] == "footage"
     assert timeline.music_uri is None
     assert {r.audio_policy for r in rows} == {AudioPolicy.music_only}
@@ -106,6 +111,7 @@ def test_bpm_and_beat_offset_overrides_drive_the_cuts(db: str, store, clicks: Pa
     run_timeline(job.job_id)
     timeline, rows = shots(job.job_id)
     assert timeline.beat_grid["source"] == "jobs.bpm+jobs.beat_offset" and timeline.beat_grid["tempo"] == 100.0
+    assert timeline.beat_grid["reliable"]  # the job's tempo is trusted though the clicks are at 120
     for r in rows[1:]:
         k = (r.start_time - 0.3) / 0.6
         assert abs(k - round(k)) * 0.6 <= 1 / 30 + 0.012  # on the 100 BPM grid through 0.3 s

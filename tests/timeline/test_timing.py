@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from itertools import pairwise
 
 import numpy as np
@@ -92,6 +93,63 @@ def test_cuts_on_a_detected_grid(detected_grid: BeatGrid) -> None:
     assert all(on_beat(r.start_time, detected_grid.beats, 30) for r in c.rows[1:])
     # transitions last whole beats here, so they also end on a beat
     assert all(on_beat(r.start_time + r.transition_duration, detected_grid.beats, 30) for r in c.rows[1:])
+
+
+def jittered_grid(bpm: float, seconds: float, jitter: float = 0.015, first_bar: int = 0) -> BeatGrid:
+    """A played grid: each beat up to `jitter` s off the metronome, so a cut computed from the
+    tempo instead of taken from the stored beats misses them."""
+    rng = np.random.default_rng(7)
+    n = int((seconds - 0.5) * bpm / 60)
+    beats = tuple(round(0.3 + k * 60 / bpm + rng.uniform(-jitter, jitter), 4) for k in range(n))
+    positions = tuple((k - first_bar) % 4 + 1 for k in range(n))
+    return BeatGrid(bpm, beats, beats[first_bar::4], beats[first_bar::16], seconds, "test", 4, positions=positions)
+
+
+def on_stored_time(t: float, times: tuple[float, ...], fps: int) -> bool:
+    """On the frame nearest a stored time (what the renderer can show)."""
+    return any(abs(round(t * fps) - math.floor(b * fps + 0.5)) == 0 for b in times)
+
+
+@pytest.mark.parametrize(("template", "bpm"), [("standard", 100), ("social", 128), ("square", 140), ("luxury", 90)])
+def test_every_cut_is_a_stored_beat_time(template: str, bpm: float) -> None:
+    grid = jittered_grid(bpm, 200)
+    c = compose(template, [9.0 + (i % 3) for i in range(14)], grid, get_template(template).target_length)
+    assert c.rhythm.pulse is not None and set(c.rhythm.pulse.cuts) <= set(grid.beats)
+    for row in c.rows[1:]:
+        assert on_stored_time(row.start_time, c.rhythm.pulse.cuts, 30), row.start_time
+
+
+def test_luxury_cuts_land_on_bar_starts() -> None:
+    grid = jittered_grid(84, 200)
+    c = compose("luxury", [9.0 + i % 4 for i in range(12)], grid, 75)
+    assert c.rhythm.pulse.on == "bar starts" and c.rhythm.pulse.cuts == grid.downbeats
+    assert len(c.rows) > 4
+    assert all(on_stored_time(r.start_time, grid.downbeats, 30) for r in c.rows[1:])
+
+
+@pytest.mark.parametrize("first_bar", [0, 1])
+def test_fast_music_is_cut_on_every_second_beat_not_on_a_halved_grid(first_bar: int) -> None:
+    """176 BPM: shots are counted in pairs of beats, cuts on the bar-aligned half of the beats."""
+    grid = jittered_grid(176, 200, first_bar=first_bar)
+    c = compose("standard", [9.0] * 14, grid, 60)
+    pulse = c.rhythm.pulse
+    assert pulse.on == "every 2nd beat" and pulse.step == 2
+    assert pulse.period == pytest.approx(2 * 60 / 176)
+    assert pulse.cuts == grid.beats[first_bar::2]  # positions 1 and 3 of each bar
+    assert all(on_stored_time(r.start_time, pulse.cuts, 30) for r in c.rows[1:])
+    lo, hi = get_template("standard").shot_beats
+    exclusive = np.diff([r.start_time for r in c.rows]) / pulse.period
+    assert np.all(exclusive >= lo - 0.1) and np.all(exclusive <= hi + 0.1)
+
+
+def test_music_without_a_reliable_beat_is_cut_evenly_and_says_so() -> None:
+    grid = dataclasses.replace(regular_grid(120, 200), confidence=0.1, reliable=False, params={"min_confidence": 0.3})
+    c = compose("standard", [9.0] * 10, grid, 45)
+    assert c.rhythm.grid is None and c.rhythm.pulse is None
+    lengths = np.diff([r.start_time for r in c.rows] + [c.total_duration])
+    assert lengths.max() - lengths.min() <= 1 / 30 + 1e-5
+    assert {r.audio_policy for r in c.rows} == {get_template("standard").audio_policy}  # the music still plays
+    assert any("no reliable beat (confidence 0.10, under 0.3)" in n for n in c.notes)
 
 
 def test_downbeats_are_preferred() -> None:
