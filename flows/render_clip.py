@@ -1,21 +1,17 @@
 """`render-clip`: the smallest GPU unit, one flow run per clip on the GPU work pool.
 
 The clip unit itself (tasks.render.clip_unit) is idempotent and traps SIGTERM: on a Spot
-interruption it marks the clip `interrupted`, uploads partial output and stops. The flow then
-hands the stop to Prefect's engine as the `TerminationSignal` its own SIGTERM handler would have
-raised, so the engine does what the signal meant: under `prefect flow-run execute` with
-`PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR=reschedule` (the ECS templates) the supervisor has
-already put the run back in the queue (AwaitingRetry) and the engine leaves that state alone; a
-cancel ends Cancelled; a bare SIGTERM to the engine ends Crashed and the dispatcher in
-`flows.dispatch` re-dispatches the clip.
+interruption it marks the clip `interrupted`, uploads partial output and re-raises the engine's
+`TerminationSignal`, so the engine does what the signal meant. Under `prefect flow-run execute`
+with `PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR=reschedule` (the ECS templates) the supervisor
+has already put the run back in the queue (AwaitingRetry) and the engine leaves that state
+alone; a cancel ends Cancelled; a bare SIGTERM to the engine ends Crashed, and the dispatcher
+in `flows.dispatch` re-dispatches the clip.
 """
 
 from __future__ import annotations
 
-import signal
-
 from prefect import flow
-from prefect.exceptions import TerminationSignal
 
 from tasks.logs import configure_logging
 
@@ -23,10 +19,6 @@ from tasks.logs import configure_logging
 @flow(name="render-clip", log_prints=True)
 def render_clip_flow(clip_id: int) -> dict:
     from tasks.render.clip_unit import render_clip
-    from tasks.render.interrupt import Interrupted
 
     configure_logging()
-    try:
-        return render_clip(clip_id)
-    except Interrupted as stop:
-        raise TerminationSignal(signal.SIGTERM) from stop
+    return render_clip(clip_id)
