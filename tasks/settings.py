@@ -124,7 +124,11 @@ class Settings(BaseSettings):
     clip_width: int = 1920
     clip_height: int = 1080
     max_render_attempts: int = 4
-    gpu_render_concurrency: int = Field(default=4, description="Clips rendered at once (GPU pool slots).")
+    gpu_render_concurrency: int = Field(
+        default=2,
+        description="Clips of one job in flight at once (deployment dispatch): a per-job cap, so one big listing "
+        "cannot take every GPU; the GPU work pool's concurrency limit caps all jobs together.",
+    )
     render_dispatch: str = Field(
         default="inline",
         description="inline: render clips in the phase's own process (laptop, ephemeral mode); "
