@@ -42,10 +42,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def listing_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def listing(tmp_path_factory: pytest.TempPathFactory):
     from tasks.sample_listing import make_listing
 
-    return make_listing(tmp_path_factory.mktemp("listing"), music_seconds=1.0).root
+    return make_listing(tmp_path_factory.mktemp("listing"), seed=1, size=(320, 214), music_seconds=5.0)
 
 
 def deploy(name: str) -> uuid.UUID:
@@ -118,11 +118,11 @@ def read_run(run_id: uuid.UUID):
 
 
 @pytest.fixture
-def clip_run(db: str, store, listing_root: Path, monkeypatch: pytest.MonkeyPatch, prefect_api: None):
+def clip_run(db: str, store, listing, monkeypatch: pytest.MonkeyPatch, prefect_api: None):
     """A long clip and its render-clip run, created from the deployment and not started."""
     from prefect.client.orchestration import get_client
 
-    job_id, clip_id = plan_long_clip(store, listing_root, monkeypatch)
+    job_id, clip_id = plan_long_clip(store, listing.root, monkeypatch)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     deployment_id = deploy("render-clip")
     with get_client(sync_client=True) as client:
@@ -130,9 +130,30 @@ def clip_run(db: str, store, listing_root: Path, monkeypatch: pytest.MonkeyPatch
     return job_id, clip_id, run
 
 
-def start_render(run, tmp_path: Path) -> Container:
-    argv, env = container_command(Pool.gpu, run)
+def start_container(pool: Pool, run, tmp_path: Path) -> Container:
+    argv, env = container_command(pool, run)
     return Container(argv, env, tmp_path / f"container-{run.id}.log")
+
+
+def start_render(run, tmp_path: Path) -> Container:
+    return start_container(Pool.gpu, run, tmp_path)
+
+
+def spot_interruption(container: Container, stopped: Callable[[], object], grace_s: float) -> tuple[int, str]:
+    """SIGTERM to the container's top process alone, then `stopped` must hold within seconds and
+    the whole process tree be gone within `grace_s`; returns the exit code and the output."""
+    tree = container.tree()
+    assert len(tree) >= 2, "the engine runs in a child of the supervisor"
+    sent = time.monotonic()
+    os.kill(container.proc.pid, signal.SIGTERM)  # the top process only, as a container's init does
+    wait_until("the work to record its stop", stopped, 10, container)
+    code = container.proc.wait(timeout=grace_s)
+    _, alive = psutil.wait_procs(tree, timeout=max(grace_s - (time.monotonic() - sent), 0.1))
+    took = time.monotonic() - sent
+    output = container.output()
+    print(f"the process tree ({len(tree)} processes) exited {took:.2f} s after SIGTERM:\n{output[-3000:]}")
+    assert not alive and took < grace_s, output
+    return code, output
 
 
 def test_spot_sigterm_to_the_container_command_reschedules_the_run(clip_run, store, tmp_path: Path) -> None:
@@ -142,21 +163,11 @@ def test_spot_sigterm_to_the_container_command_reschedules_the_run(clip_run, sto
     try:
         wait_until("the render to start", lambda: clip_row(clip_id).status is ClipStatus.rendering, 120, container)
         time.sleep(1.5)  # frames are being written now
-        tree = container.tree()
-        assert len(tree) >= 2, "the engine runs in a child of the supervisor"
-        sent = time.monotonic()
-        os.kill(container.proc.pid, signal.SIGTERM)  # the top process only, as a container's init does
-        wait_until("the clip to be marked interrupted", lambda: clip_row(clip_id).status is ClipStatus.interrupted,
-                   10, container)
-        code = container.proc.wait(timeout=grace_s)
-        gone, alive = psutil.wait_procs(tree, timeout=max(grace_s - (time.monotonic() - sent), 0.1))
-        took = time.monotonic() - sent
+        code, output = spot_interruption(
+            container, lambda: clip_row(clip_id).status is ClipStatus.interrupted, grace_s)
     finally:
         if container.proc.poll() is None:
             container.kill()
-    output = container.output()
-    print(f"the process tree ({len(tree)} processes) exited {took:.2f} s after SIGTERM:\n{output[-3000:]}")
-    assert not alive and took < grace_s, output
     assert code == 0 and "rescheduled" in output, output
     row = clip_row(clip_id)
     assert "SIGTERM" in row.error and row.s3_uri is None
@@ -199,3 +210,45 @@ def test_a_run_given_up_on_leaves_no_render_behind(clip_run, tmp_path: Path) -> 
     assert final == "Cancelled", container.output()[-3000:]
     assert read_run(run.id).state.is_cancelled()
     assert clip_row(clip_id).status is ClipStatus.interrupted  # the render stopped through its SIGTERM path
+
+
+def test_spot_sigterm_to_a_cpu_phase_run_leaves_the_job_resumable(db: str, listing, prefect_api: None,
+                                                                  tmp_path: Path) -> None:
+    """Phase 1 on the CPU pool, interrupted mid-analysis: the intake rows stay, the job says the
+    phase failed (so a create-video run resumes there), and the run is back in the queue."""
+    from prefect.client.orchestration import get_client
+
+    from db.enums import JobStatus, Phase
+    from db.models import Job, Photo
+    from flows.state import resume_phase
+    from tasks.intake import JobRequest, create_job
+
+    job_id = create_job(JobRequest(listing.root / "photos", listing.overrides_path, listing.music_path,
+                                   "square", 8.0)).id
+
+    def photos() -> list[tuple[int, str]]:
+        with session_scope() as session:
+            return sorted((p.id, p.s3_uri) for p in session.exec(select(Photo).where(Photo.job_id == job_id)))
+
+    def job() -> Job:
+        with session_scope() as session:
+            return session.get(Job, job_id)
+
+    intake = photos()
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run_from_deployment(deploy("analyze"), parameters={"job_id": str(job_id)})
+    container = start_container(Pool.cpu, run, tmp_path)
+    try:
+        wait_until("the analysis to start", lambda: job().status is JobStatus.running, 120, container)
+        time.sleep(1.0)
+        code, output = spot_interruption(container, lambda: job().status is JobStatus.failed,
+                                            get_settings().sigterm_grace_s)
+    finally:
+        if container.proc.poll() is None:
+            container.kill()
+    assert code == 0 and "rescheduled" in output, output
+    assert read_run(run.id).state.name == "AwaitingRetry"
+    stopped = job()
+    assert (stopped.status, stopped.current_phase) == (JobStatus.failed, Phase.analyze), stopped.error
+    assert resume_phase(stopped.status, stopped.current_phase) is Phase.analyze
+    assert photos() == intake
