@@ -52,6 +52,19 @@ class StackConfig:
         return f"http://127.0.0.1:{self.port}/api"
 
 
+def code_version() -> str:
+    """What `prefect.yaml` stamps on the stack's deployments: the package version, plus the
+    commit where this is a git checkout (production uses the image tag, itself the git sha)."""
+    from importlib.metadata import version
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        sha = ""
+    return f"{version('picaivid')}+{sha}" if sha else version("picaivid")
+
+
 def pipeline_env() -> dict[str, str]:
     """The settings that make every process of the stack use the same database and store.
 
@@ -100,6 +113,7 @@ class LocalStack:
             "PICAIVID_CPU_IMAGE": "local",  # process pools run the code in place, not an image
             "PICAIVID_GPU_IMAGE": "local",
             "PICAIVID_CODE_DIR": str(REPO_ROOT),
+            "PICAIVID_VERSION": code_version(),
         }
 
     def _child_env(self, **extra: str) -> dict[str, str]:

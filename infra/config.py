@@ -45,8 +45,9 @@ class InfraConfig:
     # the first type is the cheapest per clip that fits (g6e.xlarge: L40S 48 GB, fp8 weights resident),
     # bench/results/ltx2_cost.md, tests/render/test_ltx2_cost.py. The second widens the Spot pools with the same GPU.
     gpu_instance_types: tuple[str, ...] = ("g6e.xlarge", "g6e.2xlarge")
-    gpu_spot_max: int = _app_default("gpu_render_concurrency")
+    gpu_spot_max: int = 4
     gpu_on_demand_max: int = 2
+    gpu_clips_per_job: int = _app_default("gpu_render_concurrency")  # clips of one job in flight at once
     gpu_root_volume_gib: int = 200  # image layers (CUDA + torch) and scratch
     gpu_task_cpu: int = 0  # 0: derived from the smallest instance type
     gpu_task_memory_mib: int = 0  # 0: derived from the smallest instance type
@@ -89,6 +90,8 @@ class InfraConfig:
             problems.append("nat_gateways must be >= 1: tasks in private subnets reach ECR and Prefect through NAT")
         if self.gpu_spot_max < 1 or self.gpu_on_demand_max < 0:
             problems.append("gpu_spot_max must be >= 1 and gpu_on_demand_max >= 0")
+        if not 1 <= self.gpu_clips_per_job <= self.gpu_pool_limit:
+            problems.append(f"gpu_clips_per_job must be between 1 and the GPU pool's limit ({self.gpu_pool_limit})")
         if self.dev_idle_minutes < 5 or self.dev_idle_minutes % 5:
             problems.append("dev_idle_minutes must be a multiple of 5 (the alarm's period)")
         if self.dev_idle_minutes > 24 * 60:
@@ -126,6 +129,11 @@ class InfraConfig:
     @property
     def gpu_pool(self) -> str:
         return f"{self.prefix}-gpu"
+
+    @property
+    def gpu_pool_limit(self) -> int:
+        """render-clip runs at once over all jobs: the GPU work pool's concurrency limit, one per instance."""
+        return self.gpu_spot_max + self.gpu_on_demand_max
 
     @property
     def gpu_spot_provider(self) -> str:

@@ -39,7 +39,8 @@ class Output(StrEnum):
     metrics_namespace = "MetricsNamespace"
     gpu_hours_daily_alert = "GpuHoursDailyAlert"
     gpu_seconds_per_job_alert = "GpuSecondsPerJobAlert"
-    render_concurrency = "GpuRenderConcurrency"
+    render_concurrency = "GpuRenderConcurrency"  # clips of one job in flight at once
+    gpu_pool_limit = "GpuPoolConcurrencyLimit"  # render-clip runs at once over all jobs
     rails_queue_url = "RailsQueueUrl"
     rails_dead_letter_queue_url = "RailsDeadLetterQueueUrl"
     rails_events_queue_url = "RailsEventsQueueUrl"

@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outputs = deployment_outputs(args.outputs, args.stacks)
         rendered = {pool: render(pool, outputs) for pool in Pool}
+        if Output.gpu_pool_limit not in outputs:
+            raise KeyError(f"stack output {Output.gpu_pool_limit} is missing: deploy the main stack again")
     except (KeyError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         path = args.out / template_path(pool).name
         path.write_text(json.dumps(template, indent=2) + "\n")
         print(f"prefect work-pool create {outputs[POOL_NAME[pool]]} --type ecs --base-job-template {path} --overwrite")
+    print(f"prefect work-pool set-concurrency-limit {outputs[POOL_NAME[Pool.gpu]]} {outputs[Output.gpu_pool_limit]}")
     return 0
 
 

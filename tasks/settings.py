@@ -147,7 +147,11 @@ class Settings(BaseSettings):
     clip_width: int = 1920
     clip_height: int = 1080
     max_render_attempts: int = 4
-    gpu_render_concurrency: int = Field(default=4, description="Clips rendered at once (GPU pool slots).")
+    gpu_render_concurrency: int = Field(
+        default=2,
+        description="Clips of one job in flight at once (deployment dispatch): a per-job cap, so one big listing "
+        "cannot take every GPU; the GPU work pool's concurrency limit caps all jobs together.",
+    )
     render_dispatch: str = Field(
         default="inline",
         description="inline: render clips in the phase's own process (laptop, ephemeral mode); "
@@ -168,7 +172,15 @@ class Settings(BaseSettings):
         "word): its run is marked Crashed and the clip re-dispatched. Longer than the SIGTERM grace.",
     )
     render_run_timeout_s: float = Field(
-        default=3600.0, description="A render-clip run still going after this long is given up and re-dispatched."
+        default=3600.0,
+        description="A render-clip run still running this long (counted from when it started running, not "
+        "from when it was queued) is cancelled, so its machine stops, and the clip re-dispatched.",
+    )
+    render_queue_timeout_s: float = Field(
+        default=7200.0,
+        description="A render-clip run still waiting for a GPU this long (Scheduled or Pending, e.g. no Spot "
+        "capacity) is cancelled and the job fails with a 'no GPU capacity' error. Longer than the run timeout: "
+        "waiting minutes for Spot is normal.",
     )
     render_dispatch_retry_delays: list[float] = Field(
         default_factory=lambda: [10.0, 60.0, 180.0],
@@ -180,9 +192,10 @@ class Settings(BaseSettings):
         description="x264 preset of rendered clips; superfast keeps 1080p encoding at real time on 2 cores.",
     )
     sigterm_grace_s: float = Field(
-        default=110.0,
-        description="After SIGTERM a render worker hard-exits if it has not stopped cleanly by then "
-        "(Spot gives 120 s).",
+        default=25.0,
+        description="After SIGTERM a render worker hard-exits if it has not stopped cleanly by then. Below "
+        "the 30 s after which `prefect flow-run execute` SIGKILLs its engine, itself below the containers' "
+        "stopTimeout (120 s, Spot's notice): the chain is in infra/README.md, 'Spot interruptions'.",
     )
 
     # --- Phase 4 assembly ------------------------------------------------------------------

@@ -46,7 +46,7 @@ from tasks.render.generator import (
 )
 from tasks.render.heartbeat import heartbeat
 from tasks.render.inputs import PhotoRef, Sources, load_sources
-from tasks.render.interrupt import Interrupted, flush_logs, stop_on_sigterm
+from tasks.render.interrupt import STOPS, Interrupted, flush_logs, request_stop, stop_on_sigterm
 from tasks.render.motions import SINGLE_IMAGE_MOTIONS
 from tasks.render.validate import ValidationReport, validate_clip
 from tasks.settings import Settings, get_settings
@@ -147,7 +147,8 @@ def _attempt(clip_id: int, settings: Settings, store: ArtifactStore) -> Outcome 
         out_path = Path(tmp) / f"{clip_id}.mp4"
         try:
             return _render_validate(claim, out_path, settings, store, bound)
-        except Interrupted:
+        except STOPS:
+            request_stop(settings.sigterm_grace_s)  # frame loops on other threads stop too; the watchdog is armed
             _mark_interrupted(claim, out_path, store, bound)
             raise
 

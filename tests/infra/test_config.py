@@ -33,6 +33,7 @@ def test_typed_context_from_cdk_json_is_kept():
     ({"gpu_instance_types": "p5.48xlarge"}, "set gpu_task_cpu and gpu_task_memory_mib for p5.48xlarge"),
     ({"nat_gateways": "0"}, "nat_gateways must be >= 1"),
     ({"dev_idle_minutes": "7"}, "multiple of 5"),
+    ({"gpu_clips_per_job": "7"}, r"gpu_clips_per_job must be between 1 and the GPU pool.s limit \(6\)"),
 ])
 def test_bad_context_is_refused_with_the_reason(context, message):
     with pytest.raises(ValueError, match=message):
@@ -44,7 +45,8 @@ def test_alarm_thresholds_and_render_concurrency_default_to_the_apps_settings():
     fields = Settings.model_fields
     assert cfg.gpu_hours_daily_alarm == fields["gpu_hours_daily_alert"].default
     assert cfg.gpu_seconds_per_job_alarm == fields["gpu_seconds_per_job_alert"].default
-    assert cfg.gpu_spot_max == fields["gpu_render_concurrency"].default
+    assert cfg.gpu_clips_per_job == fields["gpu_render_concurrency"].default
+    assert cfg.gpu_clips_per_job < cfg.gpu_pool_limit == cfg.gpu_spot_max + cfg.gpu_on_demand_max  # no job takes every GPU
 
 
 def test_gpu_task_takes_the_smallest_instance_less_what_ecs_keeps():

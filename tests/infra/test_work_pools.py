@@ -64,7 +64,7 @@ def stack_outputs(cfg: InfraConfig, *, vpc: str, subnets: list[str], groups: dic
         Output.prefect_auth_secret: secret("prefect-api-key"),
         Output.model_cache_file_system: "fs-0123456789abcdef0", Output.model_cache_access_point: "fsap-0123456789abcdef0",
         Output.metrics_namespace: cfg.metrics_namespace, Output.gpu_hours_daily_alert: "24",
-        Output.gpu_seconds_per_job_alert: "1800", Output.render_concurrency: "4",
+        Output.gpu_seconds_per_job_alert: "1800", Output.render_concurrency: str(cfg.gpu_clips_per_job), Output.gpu_pool_limit: str(cfg.gpu_pool_limit),
         Output.rails_queue_url: "https://sqs/q", Output.rails_dead_letter_queue_url: "https://sqs/dlq",
         Output.rails_events_queue_url: "https://sqs/events",
         Output.rails_policy: "arn:aws:iam::123456789012:policy/rails", Output.alerts_topic: "arn:aws:sns:topic",
@@ -191,6 +191,7 @@ def test_cli_writes_both_templates_and_prints_the_pool_commands(tmp_path, capsys
     assert printed == [
         f"prefect work-pool create {cfg.cpu_pool} --type ecs --base-job-template {tmp_path / 'pools' / 'cpu-ecs.json'} --overwrite",
         f"prefect work-pool create {cfg.gpu_pool} --type ecs --base-job-template {tmp_path / 'pools' / 'gpu-ecs.json'} --overwrite",
+        f"prefect work-pool set-concurrency-limit {cfg.gpu_pool} {cfg.gpu_pool_limit}",
     ]
     written = json.loads((tmp_path / "pools" / "gpu-ecs.json").read_text())
     assert written["variables"]["properties"]["cluster"]["default"] == cfg.prefix

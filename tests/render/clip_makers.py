@@ -10,6 +10,7 @@ Each bad clip starts from a good one (or its photo) and breaks exactly one prope
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import cv2
@@ -80,3 +81,26 @@ def flickering(frames: list[np.ndarray], amplitude: int = 3, seed: int = 0) -> l
     rng = np.random.default_rng(seed)
     return [np.clip(f.astype(np.int16) + int(rng.choice([-amplitude, amplitude])), 0, 255).astype(np.uint8)
             for f in frames]
+
+
+def plan_long_clip(store, listing_root: Path, monkeypatch, seconds: float = 40.0) -> tuple[uuid.UUID, int]:
+    """A job with one planned 640x360 clip, `seconds` long (longer than the planner would ever
+    ask, so a signal sent soon after the render starts lands mid-render). Settings go to the
+    environment, so processes started from the test render it the same way."""
+    from db.enums import ConfidenceTier
+    from db.models import Clip
+    from db.session import session_scope
+    from tasks.render.phase import plan_clips
+    from tasks.settings import get_settings
+    from tests.render.phase1_rows import PhotoSpec, RoomSpec, seed_phase1
+
+    for name, value in (("CLIP_FPS", 30), ("CLIP_WIDTH", 640), ("CLIP_HEIGHT", 360), ("GENERATOR", "parallax")):
+        monkeypatch.setenv(f"PICAIVID_{name}", str(value))
+    get_settings.cache_clear()
+    image, depth = sample_photo(listing_root, "living_a")
+    seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, MotionType.micro_push_in,
+                                          [PhotoSpec("living_a", image, depth)])])
+    (clip_id,) = plan_clips(seeded.job_id)
+    with session_scope() as session:
+        session.get(Clip, clip_id).duration = seconds
+    return seeded.job_id, clip_id

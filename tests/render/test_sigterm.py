@@ -13,17 +13,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from db.enums import ClipStatus, ConfidenceTier, MotionType
+from db.enums import ClipStatus
 from db.models import Clip
 from db.session import session_scope
 from tasks.media.video import probe
 from tasks.render.clip_unit import render_clip
 from tasks.render.heartbeat import last_change
-from tasks.render.phase import plan_clips
-from tasks.settings import get_settings
 from tasks.storage import keys
-from tests.render.clip_makers import sample_photo
-from tests.render.phase1_rows import PhotoSpec, RoomSpec, seed_phase1
+from tests.render.clip_makers import plan_long_clip
 
 
 def clip_row(clip_id: int) -> Clip:
@@ -33,17 +30,8 @@ def clip_row(clip_id: int) -> Clip:
 
 def start_long_render(store, listing_root: Path, monkeypatch: pytest.MonkeyPatch, log_path: Path
                       ) -> tuple[uuid.UUID, int, subprocess.Popen]:
-    """A render worker process on a 40 s clip (longer than the planner would ever ask, so any
-    signal lands mid-render), returned once it has started rendering."""
-    for name, value in (("CLIP_FPS", 30), ("CLIP_WIDTH", 640), ("CLIP_HEIGHT", 360), ("GENERATOR", "parallax")):
-        monkeypatch.setenv(f"PICAIVID_{name}", str(value))
-    get_settings.cache_clear()
-    image, depth = sample_photo(listing_root, "living_a")
-    seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, MotionType.micro_push_in,
-                                          [PhotoSpec("living_a", image, depth)])])
-    (clip_id,) = plan_clips(seeded.job_id)
-    with session_scope() as session:
-        session.get(Clip, clip_id).duration = 40.0
+    """A render worker process on a long clip, returned once it has started rendering."""
+    job_id, clip_id = plan_long_clip(store, listing_root, monkeypatch)
     with open(log_path, "wb") as log:
         worker = subprocess.Popen([sys.executable, "-m", "tasks.render.phase", "--clip", str(clip_id)],
                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
@@ -52,7 +40,7 @@ def start_long_render(store, listing_root: Path, monkeypatch: pytest.MonkeyPatch
         assert worker.poll() is None, log_path.read_text()
         assert time.monotonic() < deadline, "the worker never started rendering"
         time.sleep(0.05)
-    return seeded.job_id, clip_id, worker
+    return job_id, clip_id, worker
 
 
 @pytest.mark.slow
