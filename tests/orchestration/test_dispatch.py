@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flows.dispatch import NoGpuCapacity, PhaseClock, WaitLimits, _retry_unless_no_capacity, _wait_for_render, run_verdict
+from flows.dispatch import NoGpuCapacity, PhaseClock, WaitLimits, _retry_unless_final, _wait_for_render, run_verdict
 
 LIMITS = WaitLimits(orphan_grace_s=60.0, stall_s=180.0, timeout_s=3600.0, queue_timeout_s=7200.0)
 
@@ -84,5 +84,8 @@ def test_a_run_that_never_gets_a_gpu_is_cancelled_and_fails_the_job_with_the_rea
     with session_scope() as session:
         job = session.get(Job, seeded.job_id)
         assert job.status is JobStatus.failed and "no GPU capacity" in job.error
-    assert not _retry_unless_no_capacity(None, None, Failed(data=raised.value))
-    assert _retry_unless_no_capacity(None, None, Failed(data=RuntimeError("clip 1 is interrupted")))
+    assert not _retry_unless_final(None, None, Failed(data=raised.value))
+    assert _retry_unless_final(None, None, Failed(data=RuntimeError("clip 1 is interrupted")))
+    from flows.state import JobCancelled
+
+    assert not _retry_unless_final(None, None, Failed(data=JobCancelled(seeded.job_id)))
