@@ -26,7 +26,7 @@ import structlog
 from sqlmodel import Session
 
 from db.contract import ContractError, check
-from db.enums import EditStatus, Phase
+from db.enums import EditStatus, JobStatus, Phase
 from db.models import Edit, Job, Timeline
 from db.session import session_scope
 from flows.cancel import cancel_job, job_tag
@@ -127,7 +127,8 @@ def handle(body: str, launcher: PrefectLauncher, message_id: str = "") -> Outcom
             return Outcome("dead_letter", f"unknown job {request.job_id}")
         if request.action == "edit":
             return _edit(session, job, launcher, tags)
-        if job.flow_run_id and launcher.is_active(job.flow_run_id):
+        # a cancelled job's last run may still be Cancelling: the new run waits for it (flows.job_lock)
+        if job.flow_run_id and job.status is not JobStatus.cancelled and launcher.is_active(job.flow_run_id):
             return Outcome("duplicate", "the job's flow run is still active", job.flow_run_id)
         key = idempotency_key(request, job.updated_at.isoformat() if job.updated_at else "new")
         parameters = {"job_id": str(request.job_id),
