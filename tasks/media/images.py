@@ -130,8 +130,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         raise UnusablePhoto(f"image has no pixels ({w}x{h})")
     if w * h > max_pixels:
         raise UnusablePhoto(
-            f"{w}x{h} = {w * h / 1e6:.0f} MP is over the {max_pixels / 1e6:.0f} MP limit for any photo "
-            f"(decompression-bomb guard): upload a smaller export"
+            f"{w}x{h} = {_pixels(w * h)} is over the {_pixels(max_pixels)} limit for any photo "
+            f"(decompression bomb guard): upload a smaller export"
         )
     return image
 
@@ -150,10 +150,14 @@ def _refuse_full_decode_over_limit(image: Image.Image, max_side: int | None) -> 
     limit = get_settings().max_full_decode_pixels
     if (image.format not in _DRAFT_FORMATS or max_side is None) and w * h > limit:
         raise UnusablePhoto(
-            f"{image.format or 'image'} of {w}x{h} = {w * h / 1e6:.0f} MP is over the {limit / 1e6:.0f} MP "
+            f"{image.format or 'image'} of {w}x{h} = {_pixels(w * h)} is over the {_pixels(limit)} "
             f"limit for formats decoded at full size: upload it as a JPEG (read up to "
-            f"{get_settings().max_image_pixels / 1e6:.0f} MP) or smaller"
+            f"{_pixels(get_settings().max_image_pixels)}) or smaller"
         )
+
+
+def _pixels(n: int) -> str:
+    return f"{n / 1e6:.0f} MP" if n >= 10_000_000 else f"{n} pixels"
 
 
 def _orientation(image: Image.Image) -> int:
