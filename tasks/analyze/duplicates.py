@@ -40,7 +40,7 @@ class DuplicateCandidate:
     name: str
     sha256: str
     phash: imagehash.ImageHash
-    rank: tuple  # (usable at all, resolution fit, base score, pixels): the best is kept
+    rank: tuple  # (usable at all, resolution fit, in colour, base score, pixels): the best is kept
     embedding: np.ndarray | None = None  # learned embeddings only, L2-normalised
 
 
@@ -53,6 +53,12 @@ class DuplicateGroup:
 
 def perceptual_hash(pixels: np.ndarray) -> imagehash.ImageHash:
     return imagehash.phash(Image.fromarray(pixels))
+
+
+def in_colour(pixels: np.ndarray) -> bool:
+    """False for a grey copy (a 16-bit grey export of a colour photo scores as sharp, but is worse)."""
+    channels = pixels.astype(np.int16)
+    return bool(np.abs(channels[..., 0] - channels[..., 1]).max() > 2 or np.abs(channels[..., 1] - channels[..., 2]).max() > 2)
 
 
 def find_duplicates(

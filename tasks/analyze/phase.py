@@ -37,6 +37,7 @@ from tasks.analyze.duplicates import (
     DuplicateCandidate,
     DuplicateGroup,
     find_duplicates,
+    in_colour,
     merged_flags,
     perceptual_hash,
 )
@@ -333,7 +334,8 @@ def mark_duplicates(
         DuplicateCandidate(
             photo_id=f.photo_id, name=f.name, sha256=f.sha256 or "", phash=perceptual_hash(f.pixels),
             rank=(f.gate_reason is None, f.resolution is not None and f.resolution.fit is Fit.full,
-                  f.quality.base_score if f.quality else 0.0, (f.width or 0) * (f.height or 0)),
+                  in_colour(f.pixels), round(f.quality.base_score, 2) if f.quality else 0.0,  # re-encode noise ties
+                  (f.width or 0) * (f.height or 0)),
             embedding=embedding_of.get(f.photo_id),
         )
         for f in decoded
