@@ -51,8 +51,8 @@ def write_photo(path: Path, megapixels: float) -> tuple[int, int]:
     height = int(math.sqrt(megapixels * 1e6 * 3 / 4))
     width = int(height * 4 / 3)
     rng = np.random.default_rng(0)
-    tile = Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).resize((width, height), Image.Resampling.BILINEAR)
-    tile.save(path, quality=85)
+    scene = Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8))
+    scene.resize((width, height), Image.Resampling.BILINEAR).save(path, quality=85)
     return width, height
 
 

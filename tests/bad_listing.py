@@ -64,7 +64,8 @@ def make_bad_listing(listing, folder: Path) -> Path:
     pillow_heif.from_pillow(Image.open(src["bedroom_b"]).convert("RGB")).save(heic, quality=90)
     (folder / "IMG_0042.HEIC").write_bytes(heic.getvalue())
     living_c = Image.open(src["living_c"]).convert("RGB")
-    (folder / "living_c_large.jpg").write_bytes(encode(living_c.resize((7680, 5120), Image.Resampling.BILINEAR), "JPEG", quality=80))
+    large = living_c.resize((7680, 5120), Image.Resampling.BILINEAR)
+    (folder / "living_c_large.jpg").write_bytes(encode(large, "JPEG", quality=80))
     outside = [Image.open(src[s]).convert("RGB") for s in ("exterior_front_b", "exterior_front_a")]
     strip = np.concatenate([np.asarray(im) for im in outside], axis=1)
     (folder / "panorama.jpg").write_bytes(encode(Image.fromarray(strip).resize((6000, 700)), "JPEG", quality=90))

@@ -58,7 +58,8 @@ def perceptual_hash(pixels: np.ndarray) -> imagehash.ImageHash:
 def in_colour(pixels: np.ndarray) -> bool:
     """False for a grey copy (a 16-bit grey export of a colour photo scores as sharp, but is worse)."""
     channels = pixels.astype(np.int16)
-    return bool(np.abs(channels[..., 0] - channels[..., 1]).max() > 2 or np.abs(channels[..., 1] - channels[..., 2]).max() > 2)
+    spread = np.abs(np.diff(channels, axis=-1)).max()
+    return bool(spread > 2)
 
 
 def find_duplicates(
@@ -93,7 +94,8 @@ def find_duplicates(
             for i in members
             if i != best
         }
-        groups.append(DuplicateGroup(candidates[best].photo_id, tuple(candidates[i].photo_id for i in members), evidence))
+        ids = tuple(candidates[i].photo_id for i in members)
+        groups.append(DuplicateGroup(candidates[best].photo_id, ids, evidence))
     return sorted(groups, key=lambda g: g.kept)
 
 

@@ -356,7 +356,8 @@ def mark_duplicates(
             own = f" ({other.gate_reason})" if other.gate_reason else ""
             other.duplicate_of = kept.photo_id
             other.gate_reason = f"duplicate of {kept.name}{own}"
-        log.info("photo.duplicates", kept=kept.name, duplicates={by_id[m].name: why for m, why in group.evidence.items()})
+        named = {by_id[m].name: why for m, why in group.evidence.items()}
+        log.info("photo.duplicates", kept=kept.name, duplicates=named)
     return groups
 
 

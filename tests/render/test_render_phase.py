@@ -245,3 +245,33 @@ def test_gpu_seconds_add_up_on_the_clip_and_the_job(small_clips, store, views) -
     with session_scope() as session:
         assert session.get(Clip, clip_id).gpu_seconds == 15.0
         assert session.get(Job, seeded.job_id).gpu_seconds == 15.0
+
+
+def test_panoramas_sweep_and_low_resolution_photos_get_short_plain_pushes(small_clips, store, views) -> None:
+    """The planner reads each photo's size: a 640x361 hero (3x to fill 1080p, past the soft limit)
+    gets a short plain 2D push in, a 6000x700 panorama a plain pan across its width, and neither
+    joins a multi-view clip; both render and pass."""
+    import cv2
+
+    image, depth = views["kitchen_a"]
+    small = PhotoSpec("kitchen_small", cv2.resize(image, (640, 361), interpolation=cv2.INTER_AREA),
+                      cv2.resize(depth, (640, 361)), final_score=0.9)
+    strip = np.concatenate([views["exterior_front_a"][0], views["exterior_front_b"][0]], axis=1)
+    pano = PhotoSpec("panorama", cv2.resize(strip, (6000, 700), interpolation=cv2.INTER_CUBIC),
+                     np.zeros((700, 6000), np.float32), final_score=0.8)
+    seeded = seed_phase1(store, [RoomSpec("kitchen", ConfidenceTier.medium, M.two_image_reveal,
+                                          [small, pano, photo_spec(views, "kitchen_b")])], target_length=30.0)
+    ids = plan_clips(seeded.job_id)
+    rows = {tuple(c.source_photo_ids): c for c in clips(seeded.job_id)}
+    p = seeded.photo_ids
+    assert len(ids) == 3 and all(len(k) == 1 for k in rows)  # no reveal pairs either of them
+    push, sweep = rows[(p["kitchen_small"],)], rows[(p["panorama"],)]
+    assert (push.motion_type, push.render_params["plain_2d"], push.render_params["static_safe"]) == (
+        M.micro_push_in, True, True)
+    assert push.duration <= get_settings().soft_limit_max_seconds  # stays short while others grow to the target
+    assert (sweep.motion_type, sweep.render_params["sweep"], sweep.render_params["backend"]) == (
+        M.subtle_pan, True, "parallax")
+    summary = run_render(seeded.job_id)
+    assert summary["statuses"] == {"done": 3}, summary
+    done = {tuple(c.source_photo_ids): c for c in clips(seeded.job_id)}
+    assert done[(p["panorama"],)].validation_metrics["judged_checks"] == ["flicker", "frozen"]
