@@ -89,12 +89,14 @@ def test_render_decode_is_no_larger_than_the_frame_needs() -> None:
 
 
 PEAK_RSS_SCRIPT = textwrap.dedent("""
-    import resource, sys
+    import sys
     from tasks.media.images import decode_for_analysis
+    def peak_kib():  # VmHWM starts afresh at exec; ru_maxrss would carry pytest's peak over the fork
+        return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
     data = open(sys.argv[1], "rb").read()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_kib()
     out = decode_for_analysis(data)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = peak_kib()
     print(out.width, out.height, max(out.pixels.shape), (after - before) // 1024)
 """)
 
