@@ -60,6 +60,6 @@ def sniff(data: bytes) -> str | None:
         return "video"
     if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):  # MPEG program / video stream
         return "video"
-    if head.startswith(b"FUJIFILMCCD-RAW"):
+    if head.startswith(b"FUJIFILMCCD-RAW") or (head.startswith(b"II*\x00") and head[8:10] == b"CR"):  # RAF, CR2
         return "raw"
     return None

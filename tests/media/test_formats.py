@@ -56,6 +56,7 @@ def test_animated_gif_and_webp_are_refused_with_their_frame_count() -> None:
         ("photo.jpg", b"\x00\x00\x00\x18ftypmp42" + bytes(16), "video file is not a photo"),  # a lying name
         ("photo.jpg", b"\x1a\x45\xdf\xa3" + bytes(16), "video file is not a photo"),
         ("key-without-suffix", b"\x00\x00\x00\x18ftypcrx " + bytes(16), "camera RAW file is not read"),
+        ("upload-17", b"II*\x00\x10\x00\x00\x00CR\x02\x00" + bytes(16), "camera RAW file is not read"),
     ],
 )
 def test_raw_and_video_are_refused_by_name_or_content(name: str, data: bytes, reason: str) -> None:
