@@ -202,6 +202,8 @@ class Photo(SQLModel, table=True):
     base_score: float | None = None
     final_score: float | None = None
     room_cluster_id: int | None = fk("room_clusters.id", ondelete="SET NULL", nullable=True)
+    # Phase 1's duplicate grouping: the photo kept in this one's place (quality_gate_reason says so).
+    duplicate_of_photo_id: int | None = fk("photos.id", ondelete="SET NULL", nullable=True, index=False)
     depth_variance: float | None = None
     depth_layering: float | None = None
     planarity: float | None = None

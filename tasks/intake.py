@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from db.manual_metadata import ManualMetadata
 from db.models import Job, Photo
 from db.session import session_scope
+from tasks.media.formats import MEDIA_SUFFIXES, PHOTO_SUFFIXES
 from tasks.storage import get_store, keys, sha256_file
 
 log = structlog.get_logger(__name__)
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic"})
 MUSIC_SUFFIXES = frozenset({".mp3", ".wav", ".ogg", ".oga", ".flac", ".m4a", ".aac"})
 
 
@@ -41,13 +41,22 @@ class JobRequest:
 
 
 def list_photos(photos_dir: Path) -> list[Path]:
-    """Image files in the folder (by suffix; content is judged by Phase 1), sorted by name."""
+    """The folder's photos and the media agents upload in their place (RAW, video), sorted by name.
+
+    Each becomes a photo row: Phase 1 reads the photos and refuses the rest with a reason, so
+    nothing an agent uploaded disappears without a word. Other files (notes, spreadsheets) are
+    not media and are only logged.
+    """
     if not photos_dir.is_dir():
         raise IntakeError(f"photo folder not found: {photos_dir}")
-    photos = sorted(p for p in photos_dir.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
-    if not photos:
+    files = sorted(p for p in photos_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    media = [p for p in files if p.suffix.lower() in MEDIA_SUFFIXES]
+    if not any(p.suffix.lower() in PHOTO_SUFFIXES for p in media):
         raise IntakeError(f"no images in {photos_dir} (looked for {', '.join(sorted(PHOTO_SUFFIXES))})")
-    return photos
+    ignored = [p.name for p in files if p not in media]
+    if ignored:
+        log.warning("intake.not_media", folder=str(photos_dir), files=ignored)
+    return media
 
 
 def load_overrides(path: Path | None, photo_names: list[str]) -> dict[str, ManualMetadata]:
@@ -105,11 +114,12 @@ def create_job(request: JobRequest) -> Job:
     rows = []
     for path in photos:
         meta = overrides.get(path.name, ManualMetadata())
-        uri = store.put_file(keys.photo(job_id, path.name), path)
+        digest = sha256_file(path)
+        uri = store.put_file(keys.photo(job_id, digest, path.name), path)
         rows.append(
             Photo(
                 job_id=job_id, s3_uri=uri, original_filename=path.name,
-                content_sha256=sha256_file(path),
+                content_sha256=digest,
                 manual_metadata=meta.model_dump(mode="json", exclude_defaults=True),
                 room_override=meta.room_override.value if meta.room_override else None,
                 exclude=meta.exclude,

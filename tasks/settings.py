@@ -61,7 +61,45 @@ class Settings(BaseSettings):
         default="auto", description="Where the depth network runs; auto: CUDA when torch sees a GPU."
     )
     analysis_max_side: int = Field(default=512, description="Longest side photos are analysed at.")
-    max_image_pixels: int = Field(default=80_000_000, description="Decompression-bomb guard.")
+    max_image_pixels: int = Field(
+        default=250_000_000,
+        description="Hard limit on any photo's pixels (decompression-bomb guard); JPEGs up to it are "
+        "decoded at reduced scale (tasks.media.images).",
+    )
+    max_full_decode_pixels: int = Field(
+        default=100_000_000,
+        description="Limit for formats decoded whole before shrinking (PNG, WebP, TIFF, HEIC, ...).",
+    )
+    upscale_soft_limit: dict[str, float] = Field(
+        default={"16x9": 2.75, "9x16": 2.75, "1x1": 2.75},
+        description="Per output format: a photo whose frame-filling crop must be enlarged more than "
+        "this is used only for short, static-safe shots (plain 2D push in). Published listing photos "
+        "are often 720x480 or 900x600 (2.1-2.7x for 1080p), so those still get every motion.",
+    )
+    upscale_hard_limit: dict[str, float] = Field(
+        default={"16x9": 4.0, "9x16": 4.0, "1x1": 4.0},
+        description="Per output format: past this enlargement a photo is refused for video, with its size.",
+    )
+    soft_limit_max_seconds: float = Field(
+        default=3.0, description="Longest shot of a photo between the soft and the hard upscale limit."
+    )
+    panorama_min_aspect: float = Field(
+        default=2.4, description="Width / height from which a photo is a panorama: panned across its width."
+    )
+    duplicate_max_hash_distance: int = Field(
+        default=8,
+        description="Perceptual-hash (64-bit pHash) Hamming distance up to which two photos are near "
+        "duplicates. Measured on ../shared/data/listings/houses: re-encodes, CMYK, WebP, resizes and "
+        "brightness changes 0 bits, a 10 % crop 6, a 20 % crop 14; distinct photos 14 or more.",
+    )
+    duplicate_min_embedding_similarity: float = Field(
+        default=0.96,
+        description="Cosine similarity of learned (CLIP) embeddings from which two photos with a close "
+        "hash are near duplicates (crops); the non-learned fallback embedding never decides.",
+    )
+    duplicate_max_crop_hash_distance: int = Field(
+        default=12, description="Hash distance still checked against the embedding rule (crops move the hash)."
+    )
     enable_colmap: bool = False
     analysis_batch_size: int = Field(
         default=16, description="Photos per model forward pass in Phase 1 (CLIP and depth)."

@@ -4,6 +4,8 @@ Two backends behind one small interface, chosen by `PICAIVID_STORAGE_URL`:
 `s3://bucket/prefix` (boto3, honours AWS_ENDPOINT_URL) and `file:///path` (local default).
 Writes are atomic on both: a reader sees the whole object under its final key or nothing.
 Keys are deterministic (see `keys`), so a retried write overwrites instead of duplicating.
+Photo keys are content-addressed, so two photos never share an object unless they are the
+same bytes: a readable name alone is no key ("kitchen 1.jpg" and "kitchen_1.jpg" reduce to one).
 """
 
 from __future__ import annotations
@@ -40,8 +42,12 @@ class keys:
     """Where each artifact lives. One function per kind, so the layout is defined once."""
 
     @staticmethod
-    def photo(job_id: object, photo_name: str) -> str:
-        return f"jobs/{job_id}/photos/{safe_name(photo_name)}"
+    def photo(job_id: object, content_sha256: str, photo_name: str) -> str:
+        """Unique to the photo's bytes; the readable name is a suffix only (it is kept, whole,
+        in `photos.original_filename`)."""
+        if len(content_sha256) != 64 or not all(c in "0123456789abcdef" for c in content_sha256):
+            raise ValueError(f"a photo key needs the SHA-256 hex digest of its bytes, got {content_sha256!r}")
+        return f"jobs/{job_id}/photos/{content_sha256}/{safe_name(photo_name)}"
 
     @staticmethod
     def music(job_id: object, name: str) -> str:
@@ -68,6 +74,10 @@ def safe_name(name: str) -> str:
     base = os.path.basename(name)
     cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._")
     return cleaned or hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> str:

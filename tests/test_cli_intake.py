@@ -120,15 +120,72 @@ def test_db_upgrade_reports_revision(db: str) -> None:
     assert json.loads(res.stdout)["revision"] == head_revision()
 
 
+@pytest.mark.parametrize("revision", [None, "0003"])
+def test_unmigrated_database_is_one_clear_line_before_any_work(
+    env: Path, pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, revision: str | None
+) -> None:
+    """A fresh (or old) DATABASE_URL: which database, its revision, the command; nothing uploaded."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from db.migrate import upgrade
+    from db.session import sqlalchemy_url, with_database
+    from tasks.settings import get_settings
+
+    name = f"picaivid_fresh_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(sqlalchemy_url(pg_server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = with_database(pg_server_url, name)
+    if revision:
+        upgrade(url, revision)
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    photos = _photos(tmp_path / "in", ["a.jpg"])
+    for args in (["job", "create", "--photos", str(photos)], ["show", str(uuid.uuid4())],
+                 ["timeline", "versions", str(uuid.uuid4())]):
+        res = invoke(*args)
+        assert res.exit_code != 0
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in res.output, res.output
+        assert name in lines[0] and "picaivid db upgrade" in lines[0] and head_revision() in lines[0]
+        assert (f"at revision {revision}" if revision else "not migrated") in lines[0]
+    assert not (env.parent / "artifacts").exists()  # refused before uploading anything
+
+
+def test_every_uploaded_file_is_its_own_object(db: str, tmp_path: Path) -> None:
+    """Names that reduce to one key, hostile names, RAW and video: each is a row of its own whose
+    object reads back as its content_sha256; only non-media files stay out."""
+    from sqlmodel import select
+
+    from db.models import Photo
+    from db.session import session_scope
+    from tasks.storage import get_store, sha256_bytes
+
+    names = ["kitchen 1.jpg", "kitchen_1.jpg", "it's \"ours\"; rm -rf.jpg", "ünïcødé 😀 vue.png",
+             "--rf (copy).JPG", "IMG_0001.CR2", "walkthrough.MOV"]
+    folder = _photos(tmp_path / "in", names[:5])
+    (folder / "IMG_0001.CR2").write_bytes(b"II*\x00" + bytes(64))
+    (folder / "walkthrough.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  " + bytes(64))
+    (folder / "listing.xlsx").write_bytes(b"PK")
+    res = invoke("job", "create", "--photos", str(folder), "--json")
+    assert res.exit_code == 0, res.output
+    with session_scope() as s:
+        rows = list(s.exec(select(Photo)))
+    assert sorted(r.original_filename for r in rows) == sorted(names)
+    assert len({r.s3_uri for r in rows}) == len(rows)
+    store = get_store()
+    for row in rows:
+        data = store.get_bytes(row.s3_uri)
+        assert sha256_bytes(data) == row.content_sha256 == sha256_bytes((folder / row.original_filename).read_bytes())
+
+
 def head_revision() -> str:
-    """The newest migration of this checkout."""
-    from alembic.script import ScriptDirectory
+    from db.migrate import head_revision
 
-    from db.migrate import MIGRATIONS_DIR
-
-    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-    assert head is not None
-    return head
+    return head_revision()
 
 
 def test_embedded_postgres_when_database_url_is_unset(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tasks.storage import ArtifactNotFound, FileStore, S3Store, keys, safe_name, store_from_url
+from tasks.storage import ArtifactNotFound, FileStore, S3Store, keys, safe_name, sha256_bytes, store_from_url
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -128,7 +128,17 @@ def test_file_store_refuses_uris_outside_its_root(tmp_path: Path) -> None:
 
 
 def test_keys_are_deterministic_and_safe() -> None:
-    assert keys.photo("J", "../../etc/My Photo (1).JPG") == "jobs/J/photos/My_Photo__1_.JPG"
+    digest = "ab" * 32
+    assert keys.photo("J", digest, "../../etc/My Photo (1).JPG") == f"jobs/J/photos/{digest}/My_Photo__1_.JPG"
     assert keys.final("J", 3, "9x16") == "jobs/J/final/v3-9x16.mp4"
     assert keys.clip("J", 5, partial=True) == "clips/J/5.partial.mp4"
     assert safe_name("...") != ""
+
+
+def test_photo_keys_are_unique_to_the_bytes() -> None:
+    """Names that reduce to one safe name get different keys; a key needs a real digest."""
+    a, b = sha256_bytes(b"first kitchen"), sha256_bytes(b"second kitchen")
+    assert safe_name("kitchen 1.jpg") == safe_name("kitchen_1.jpg")
+    assert keys.photo("J", a, "kitchen 1.jpg") != keys.photo("J", b, "kitchen_1.jpg")
+    with pytest.raises(ValueError, match="SHA-256"):
+        keys.photo("J", "kitchen", "kitchen.jpg")

@@ -14,6 +14,7 @@ from db.enums import PHASE_ORDER
 from flows.cli.output import clear_errors, console, emit, fail
 from flows.cli.rails import cancel, edits_app, events, publish_events
 from flows.cli.report import report
+from flows.cli.schema import ensure_schema
 from flows.cli.stack import app as stack_app
 from flows.cli.timeline import app as timeline_app
 from flows.state import JobNotFound, PhaseOrderError, as_uuid
@@ -65,7 +66,7 @@ def job_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Upload the photos (and music) and create the job; prints its id."""
-    _ensure_schema()
+    ensure_schema()
     with clear_errors(IntakeError):
         job = create_job(JobRequest(photos, metadata, music, template, target_length, not no_beat_sync, listing_id))
     emit({"job_id": str(job.id)}, as_json, lambda d: console.print(d["job_id"]))
@@ -88,7 +89,7 @@ def show(job_id: Annotated[str, typer.Argument(help="Job id.")], as_json: JsonFl
     """The job's state and what each phase produced."""
     from db.queries import job_summary
 
-    _ensure_schema()
+    ensure_schema()
     with clear_errors(JobNotFound, LookupError):
         summary = job_summary(as_uuid(job_id))
     emit(summary, as_json, _print_summary)
@@ -106,7 +107,7 @@ def demo(
     from tasks.sample_listing import make_listing
     from tasks.settings import get_settings
 
-    _ensure_schema()
+    ensure_schema()
     root = out or get_settings().data_dir / "demo" / f"seed-{seed}"
     with console.status("rendering the sample listing…", spinner="dots") if not as_json else nullcontext():
         listing = make_listing(root, seed=seed)
@@ -149,7 +150,7 @@ def gpu_usage_command(
 
     from tasks.costs import gpu_usage
 
-    _ensure_schema()
+    ensure_schema()
     try:
         since_day = date.fromisoformat(since) if since else None
     except ValueError:
@@ -169,23 +170,11 @@ def gpu_usage_command(
 # --------------------------------------------------------------------------- helpers
 
 
-def _ensure_schema() -> None:
-    """The embedded database is created and migrated on first use; a given one must be migrated."""
-    from db.migrate import upgrade
-    from db.session import database_url
-    from tasks.settings import get_settings
-
-    embedded = get_settings().database_url is None
-    url = database_url()
-    if embedded:
-        upgrade(url)
-
-
 def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | None, show: bool) -> dict:
     from flows.create_video import run_create_video
     from flows.progress import phase_listener
 
-    _ensure_schema()
+    ensure_schema()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} phases"),
                         TimeElapsedColumn(), console=console, disable=not show, transient=False)
     task = progress.add_task("create_video", total=len(PHASE_ORDER))

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from flows.cli.output import clear_errors, console, emit
+from flows.cli.schema import ensure_schema
 from flows.state import JobNotFound, as_uuid
 
 
@@ -24,6 +25,7 @@ def report(
     """Phase 1 review: rooms, heroes, tiers, motion, depth and each override's effect, with pictures."""
     from tasks.analyze.report import build_report
 
+    ensure_schema()
     with clear_errors(JobNotFound, LookupError, ValueError):
         page = build_report(as_uuid(job_id))
     output.parent.mkdir(parents=True, exist_ok=True)

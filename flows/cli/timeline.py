@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from flows.cli.schema import ensure_schema
 from flows.cli.output import clear_errors, console, emit, fail
 from flows.state import JobNotFound, as_uuid
 from tasks.timeline.edits import EditRefused, apply_edit
@@ -38,6 +39,7 @@ class Target:
 
 
 def _job(job_id: str) -> uuid.UUID:
+    ensure_schema()
     with clear_errors(JobNotFound):
         return as_uuid(job_id)
 

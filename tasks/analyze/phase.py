@@ -2,12 +2,15 @@
 
 Order of work, and why:
 1. Read the job's photo rows, then each photo's bytes once; decode once to analysis size.
-   A photo that cannot be decoded is kept as unusable with its reason; the others go on.
-2. Quality scores, manual flags, quality gates and final scores (pure, per photo).
-3. The photos that may be used at all (decoded, not excluded, past the gates) go through the
-   models in batches: embeddings, room groups and labels, depth, overlap.
-4. Room overrides, then each room's plan and hero, then the opening and closing picks.
-5. One transaction replaces the job's previous analysis: a failure anywhere (the depth-map
+   A photo that cannot be decoded (or whose bytes do not match its content_sha256) is kept as
+   unusable with its reason; the others go on.
+2. Quality scores, manual flags, quality and resolution gates, final scores (pure, per photo).
+3. Embeddings of the photos past the gates, then duplicates (tasks.analyze.duplicates): one photo
+   of each group is kept, with the group's manual flags; the others are "duplicate of <file>".
+4. The photos that may be used at all (decoded, not excluded, past the gates, not duplicates)
+   go through the models in batches: room groups and labels, depth, overlap.
+5. Room overrides, then each room's plan and hero, then the opening and closing picks.
+6. One transaction replaces the job's previous analysis: a failure anywhere (the depth-map
    writes to the store included) leaves the previous analysis as it was.
 """
 
@@ -29,6 +32,15 @@ from db.manual_metadata import ManualMetadata
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
 from db.session import session_scope
 from tasks.analyze.depth import depth_stats, encode_depth_png, load_depth_estimator
+from tasks.analyze.duplicates import (
+    LEARNED_EMBEDDING_PREFIX,
+    DuplicateCandidate,
+    DuplicateGroup,
+    find_duplicates,
+    in_colour,
+    merged_flags,
+    perceptual_hash,
+)
 from tasks.analyze.embeddings import load_embedder
 from tasks.analyze.overlap import OverlapResult, assess_overlap
 from tasks.analyze.plan import (
@@ -56,10 +68,12 @@ from tasks.analyze.selection import (
     select_opening,
     select_room_start,
 )
+from tasks.assemble.formats import format_for_size
 from tasks.media.images import UnusablePhoto, decode_for_analysis
-from tasks.settings import get_settings
+from tasks.media.resolution import Fit, ResolutionVerdict, judge
+from tasks.settings import Settings, get_settings
 from tasks.timeline.templates import get_template
-from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys
+from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, sha256_bytes
 
 log = structlog.get_logger(__name__)
 
@@ -77,6 +91,7 @@ class PhotoFacts:
     photo_id: int
     name: str
     flags: ManualMetadata
+    sha256: str | None = None
     pixels: np.ndarray | None = None
     width: int | None = None
     height: int | None = None
@@ -84,6 +99,8 @@ class PhotoFacts:
     quality: QualityScores | None = None
     gate_reason: str | None = None
     final_score: float | None = None
+    resolution: ResolutionVerdict | None = None
+    duplicate_of: int | None = None  # photo id of the kept photo of its duplicate group
 
     @property
     def eligible(self) -> bool:
@@ -139,16 +156,24 @@ def analyze_job(job_id: uuid.UUID, store: ArtifactStore) -> dict:
         facts = list(pool.map(lambda row: read_photo(row, store), rows))
     timings["decode"] = _lap(clock)
     thresholds = QualityThresholds.from_settings(settings)
+    template = get_template(job.template_type)
+    fmt = format_for_size(template.width, template.height)
     for f in facts:
-        score_photo(f, thresholds)
+        score_photo(f, thresholds, fmt, settings)
     timings["quality"] = _lap(clock, timings)
+
+    embedder = load_embedder(settings)
+    passed = [f for f in facts if f.pixels is not None and f.gate_reason is None]
+    passed_embeddings = embedder.embed([f.pixels for f in passed]) if passed else None
+    duplicates = mark_duplicates(facts, passed, passed_embeddings, embedder.backend, settings)
+    timings["duplicates"] = _lap(clock, timings)
     eligible = [f for f in facts if f.eligible]
     if not eligible:
         raise NoUsablePhotos(no_usable_message(job_id, facts))
     images = [f.pixels for f in eligible]
-
-    embedder = load_embedder(settings)
-    embeddings = embedder.embed(images)
+    assert passed_embeddings is not None  # every eligible photo passed the gates
+    row_of = {f.photo_id: i for i, f in enumerate(passed)}
+    embeddings = passed_embeddings[[row_of[f.photo_id] for f in eligible]]
     model_groups = group_rooms(embeddings, embedder.backend)
     photo_labels = label_rooms(embedder, images, embeddings)
     groups, override_effects = apply_room_overrides(
@@ -196,6 +221,7 @@ def analyze_job(job_id: uuid.UUID, store: ArtifactStore) -> dict:
     analysis = Analysis(facts, eligible, embeddings, depth, depth_maps, rooms, opening, closing, backends)
     superseded = persist(job_id, store, analysis)
     timings["persist"] = _lap(clock, timings)
+    names = {f.photo_id: f.name for f in facts}
     summary = {
         "photos": len(facts),
         "usable": sum(f.pixels is not None for f in facts),
@@ -203,6 +229,10 @@ def analyze_job(job_id: uuid.UUID, store: ArtifactStore) -> dict:
         "unusable": {f.name: f.unusable_reason for f in facts if f.unusable_reason},
         "gated": {f.name: f.gate_reason for f in facts if f.gate_reason},
         "excluded": [f.name for f in facts if f.flags.exclude],
+        "duplicates": [
+            {"kept": names[g.kept], "duplicates": {names[m]: g.evidence[m] for m in g.members if m != g.kept}}
+            for g in duplicates
+        ],
         "rooms": [
             {
                 "room_type": r.group.room_type.value,
@@ -251,7 +281,14 @@ def read_photo(row: Photo, store: ArtifactStore) -> PhotoFacts:
     flags = effective_flags(row.manual_metadata, row.room_override, row.exclude, photo=row.original_filename)
     facts = PhotoFacts(photo_id=row.id, name=row.original_filename, flags=flags)
     try:
-        decoded = decode_for_analysis(store.get_bytes(row.s3_uri))
+        data = store.get_bytes(row.s3_uri)
+        facts.sha256 = sha256_bytes(data)
+        if row.content_sha256 and row.content_sha256 != facts.sha256:
+            raise UnusablePhoto(
+                f"stored bytes do not match the photo's content_sha256 ({row.content_sha256[:12]}…): "
+                "the object was overwritten or damaged; upload the photo again"
+            )
+        decoded = decode_for_analysis(data, row.original_filename)
     except ArtifactNotFound:
         facts.unusable_reason = f"photo file missing from the artifact store: {row.s3_uri}"
     except UnusablePhoto as err:
@@ -265,12 +302,63 @@ def read_photo(row: Photo, store: ArtifactStore) -> PhotoFacts:
     return facts
 
 
-def score_photo(f: PhotoFacts, thresholds: QualityThresholds) -> None:
+def score_photo(f: PhotoFacts, thresholds: QualityThresholds, fmt: str, settings: Settings) -> None:
+    """Quality scores and gates; a photo too small for the job's output format is refused here."""
     if f.pixels is None:
         return
+    assert f.width is not None and f.height is not None
     f.quality = score_quality(f.pixels)
-    f.gate_reason = quality_gate(f.quality.sharpness, f.quality.exposure_score, thresholds)
+    f.resolution = judge(f.width, f.height, fmt, settings)
+    reasons = [quality_gate(f.quality.sharpness, f.quality.exposure_score, thresholds)]
+    if f.resolution.fit is Fit.refused:
+        reasons.append(f.resolution.reason)
+    f.gate_reason = "; ".join(r for r in reasons if r) or None
     f.final_score = final_score(f.quality.base_score, f.flags)
+
+
+def mark_duplicates(
+    facts: Sequence[PhotoFacts],
+    passed: Sequence[PhotoFacts],
+    passed_embeddings: np.ndarray | None,
+    embedder_backend: str,
+    settings: Settings,
+) -> list[DuplicateGroup]:
+    """Group the decoded photos' duplicates; keep the best of each, which takes the group's flags.
+
+    Photos past the gates bring their embeddings (crops are found through them); gated ones are
+    matched by bytes and hash alone, so a thumbnail of a used photo is named as its duplicate.
+    """
+    embedding_of = {f.photo_id: passed_embeddings[i] for i, f in enumerate(passed)} if passed else {}
+    decoded = [f for f in facts if f.pixels is not None]
+    candidates = [
+        DuplicateCandidate(
+            photo_id=f.photo_id, name=f.name, sha256=f.sha256 or "", phash=perceptual_hash(f.pixels),
+            rank=(f.gate_reason is None, f.resolution is not None and f.resolution.fit is Fit.full,
+                  in_colour(f.pixels), round(f.quality.base_score, 2) if f.quality else 0.0,  # re-encode noise ties
+                  (f.width or 0) * (f.height or 0)),
+            embedding=embedding_of.get(f.photo_id),
+        )
+        for f in decoded
+    ]
+    groups = find_duplicates(candidates, settings, learned=embedder_backend.startswith(LEARNED_EMBEDDING_PREFIX))
+    by_id = {f.photo_id: f for f in decoded}
+    for group in groups:
+        kept = by_id[group.kept]
+        others = [by_id[m] for m in group.members if m != group.kept]
+        excluded_before = kept.flags.exclude
+        kept.flags = merged_flags(kept.flags, [o.flags for o in others])
+        if kept.flags.exclude and not excluded_before:
+            marked = next(o.name for o in others if o.flags.exclude)
+            kept.gate_reason = f"excluded: its duplicate {marked} is marked exclude"
+        if kept.quality is not None:
+            kept.final_score = final_score(kept.quality.base_score, kept.flags)
+        for other in others:
+            own = f" ({other.gate_reason})" if other.gate_reason else ""
+            other.duplicate_of = kept.photo_id
+            other.gate_reason = f"duplicate of {kept.name}{own}"
+        named = {by_id[m].name: why for m, why in group.evidence.items()}
+        log.info("photo.duplicates", kept=kept.name, duplicates=named)
+    return groups
 
 
 def no_usable_message(job_id: uuid.UUID, facts: Sequence[PhotoFacts]) -> str:
@@ -477,6 +565,7 @@ def write_photo_scores(row: Photo, f: PhotoFacts) -> None:
     row.usable = f.pixels is not None
     row.unusable_reason = f.unusable_reason
     row.quality_gate_reason = f.gate_reason
+    row.duplicate_of_photo_id = f.duplicate_of
     row.width, row.height = f.width, f.height
     row.sharpness = q.sharpness if q else None
     row.exposure_score = q.exposure_score if q else None

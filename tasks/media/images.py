@@ -1,27 +1,44 @@
 """Photo decoding: one careful path from stored bytes to an RGB array, shared by every phase.
 
-Listing photos arrive as whatever the upstream site published: rotated phone JPEGs, CMYK print
-files, palette PNGs, 16-bit TIFFs, images with alpha, and sometimes garbage. Everything becomes an
-upright 8-bit RGB array here, or an `UnusablePhoto` whose reason is worth storing in the database.
+Listing photos arrive as whatever the upstream site published: rotated phone JPEGs, iPhone HEIC,
+CMYK print files, palette PNGs, 16-bit TIFFs, images with alpha, and sometimes garbage. Everything
+becomes an upright 8-bit RGB array here, or an `UnusablePhoto` whose reason is worth storing in the
+database (RAW, video and animations included: see `tasks.media.formats`).
+
+Size limits, checked on the header before any pixel is decoded:
+- `max_image_pixels` (250 MP): the hard limit for every photo. JPEGs up to it are decoded at a
+  reduced scale (libjpeg's 1/2, 1/4, 1/8 through Pillow's draft mode), so a 200 MP photo costs
+  the memory of its reduced size, not of its full size (bench/bench_large_photo.py measures it).
+- `max_full_decode_pixels` (100 MP): formats that can only be decoded whole (PNG, WebP, TIFF,
+  HEIC, ...) need their full size in memory first, so they stop here.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
+from tasks.media.formats import refusal
 from tasks.settings import get_settings
+
+register_heif_opener()  # HEIC/HEIF (iPhone photos) through Pillow's ordinary Image.open
+# Pillow's own bomb guard refuses past 179 MP before our header check can run; ours (`_open`,
+# settings.max_image_pixels) replaces it, with a limit and a reason of our choosing.
+Image.MAX_IMAGE_PIXELS = None
 
 # EXIF orientations 5..8 turn the picture a quarter, so the upright size swaps width and height.
 _QUARTER_TURN_ORIENTATIONS = frozenset({5, 6, 7, 8})
 _EXIF_ORIENTATION_TAG = 0x0112
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 _ALPHA_BACKGROUND = (255, 255, 255)  # listing sites show transparent areas on white
+_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})  # decodable at 1/2, 1/4, 1/8 scale
+_ANIMATION_FORMATS = frozenset({"GIF", "PNG", "WEBP"})  # a multi-frame one is an animation
+RENDER_OVERSCAN = 1.25  # photo pixels per output pixel a render may need (pans overscan, pushes zoom)
 
 
 class UnusablePhoto(ValueError):
@@ -41,18 +58,24 @@ class DecodedPhoto:
     height: int  # original upright height
 
 
-def decode_photo(data: bytes, max_side: int | None = None, *, max_pixels: int | None = None) -> DecodedPhoto:
+def decode_photo(
+    data: bytes, max_side: int | None = None, *, name: str | None = None, max_pixels: int | None = None
+) -> DecodedPhoto:
     """Decode `data` upright into RGB, shrunk so its longest side is at most `max_side`.
 
-    `max_side=None` keeps the full resolution (Phase 2 renders from that). `max_pixels` defaults to
-    the decompression-bomb guard in settings; the check runs on the header, before any pixel is
-    decoded, so a 50 000 x 50 000 PNG costs nothing.
+    `max_side=None` keeps the full resolution. `name` (the uploaded file name) lets RAW and video
+    files be refused by name too. `max_pixels` defaults to the hard limit in settings; the checks
+    run on the header, before any pixel is decoded, so a 50 000 x 50 000 PNG costs nothing.
     """
     if not data:
         raise UnusablePhoto("empty file (0 bytes)")
-    limit = max_pixels if max_pixels is not None else get_settings().max_image_pixels
-    image = _open(data, limit)
+    refused = refusal(data, name)
+    if refused:
+        raise UnusablePhoto(refused)
+    image = _open(data, max_pixels if max_pixels is not None else get_settings().max_image_pixels)
     width, height = image.size
+    _refuse_animation(image)
+    _refuse_full_decode_over_limit(image, max_side)
     if max_side is not None:
         _draft(image, max_side)
     try:
@@ -63,7 +86,7 @@ def decode_photo(data: bytes, max_side: int | None = None, *, max_pixels: int | 
             width, height = height, width
         image = ImageOps.exif_transpose(image)
         rgb = to_rgb(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except (OSError, SyntaxError, ValueError) as err:
         raise UnusablePhoto(f"corrupt or truncated image: {err}") from err
     if max_side is not None and max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
@@ -71,21 +94,29 @@ def decode_photo(data: bytes, max_side: int | None = None, *, max_pixels: int | 
     return DecodedPhoto(pixels=np.array(rgb, dtype=np.uint8), width=width, height=height)
 
 
-def decode_for_analysis(data: bytes) -> DecodedPhoto:
+def decode_for_analysis(data: bytes, name: str | None = None) -> DecodedPhoto:
     """The one analysis-size decode of Phase 1 (`settings.analysis_max_side`)."""
-    return decode_photo(data, get_settings().analysis_max_side)
+    return decode_photo(data, get_settings().analysis_max_side, name=name)
+
+
+def decode_for_render(data: bytes, width: int, height: int, name: str | None = None) -> DecodedPhoto:
+    """Decoded no larger than a `width` x `height` render can use (RENDER_OVERSCAN times the
+    scale that covers the frame), so a 200 MP photo is never held at full size."""
+    image = _open(data, get_settings().max_image_pixels) if data else None
+    max_side = None
+    if image is not None:
+        w, h = image.size
+        if _orientation(image) in _QUARTER_TURN_ORIENTATIONS:
+            w, h = h, w
+        scale = max(width / w, height / h) * RENDER_OVERSCAN
+        max_side = math.ceil(max(w, h) * scale) if scale < 1 else None
+    return decode_photo(data, max_side, name=name)
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Open lazily (header only) and refuse non-images and decompression bombs."""
     try:
-        with warnings.catch_warnings():
-            # Our own limit below is the guard; Pillow's global one only adds noise or, above
-            # twice its default, refuses before we can give a useful reason.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as err:
-        raise UnusablePhoto(f"decompression bomb refused: {err}") from err
+        image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as err:
         raise UnusablePhoto(f"not an image ({len(data)} bytes in no format Pillow knows)") from err
     except (OSError, SyntaxError, ValueError) as err:
@@ -95,9 +126,34 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         raise UnusablePhoto(f"image has no pixels ({w}x{h})")
     if w * h > max_pixels:
         raise UnusablePhoto(
-            f"decompression bomb refused: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels}"
+            f"{w}x{h} = {_pixels(w * h)} is over the {_pixels(max_pixels)} limit for any photo "
+            f"(decompression bomb guard): upload a smaller export"
         )
     return image
+
+
+def _refuse_animation(image: Image.Image) -> None:
+    frames = getattr(image, "n_frames", 1)
+    if image.format in _ANIMATION_FORMATS and getattr(image, "is_animated", False):
+        raise UnusablePhoto(
+            f"animated {image.format} ({frames} frames) is not a photo: upload a still image of the room"
+        )
+
+
+def _refuse_full_decode_over_limit(image: Image.Image, max_side: int | None) -> None:
+    """Only JPEG shrinks while it decodes; any other format must fit whole in memory first."""
+    w, h = image.size
+    limit = get_settings().max_full_decode_pixels
+    if (image.format not in _DRAFT_FORMATS or max_side is None) and w * h > limit:
+        raise UnusablePhoto(
+            f"{image.format or 'image'} of {w}x{h} = {_pixels(w * h)} is over the {_pixels(limit)} "
+            f"limit for formats decoded at full size: upload it as a JPEG (read up to "
+            f"{_pixels(get_settings().max_image_pixels)}) or smaller"
+        )
+
+
+def _pixels(n: int) -> str:
+    return f"{n / 1e6:.0f} MP" if n >= 10_000_000 else f"{n} pixels"
 
 
 def _orientation(image: Image.Image) -> int:
@@ -108,7 +164,7 @@ def _draft(image: Image.Image, max_side: int) -> None:
     """Let JPEG decode at 1/2, 1/4 or 1/8 scale when that still covers `max_side` (much faster)."""
     w, h = image.size
     scale = max_side / max(w, h)
-    if scale < 1 and image.format == "JPEG":
+    if scale < 1 and image.format in _DRAFT_FORMATS:
         image.draft(image.mode, (math.ceil(w * scale), math.ceil(h * scale)))
 
 

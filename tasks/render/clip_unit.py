@@ -179,7 +179,8 @@ def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
         session.flush()
         return Claim(
             clip_id=clip.id, job_id=clip.job_id,  # type: ignore[arg-type]
-            step=RenderStep(clip.motion_type, tuple(clip.source_photo_ids), backend),
+            step=RenderStep(clip.motion_type, tuple(clip.source_photo_ids), backend,
+                            plain_2d=bool(clip.render_params.get("plain_2d"))),
             room_type=cluster.room_type, tier=clip.confidence_tier,
             duration=clip.duration, fps=clip.fps, width=clip.width, height=clip.height, seed=clip.seed,
             attempt=clip.attempt, render_params=dict(clip.render_params), s3_uri=clip.s3_uri,
@@ -190,7 +191,7 @@ def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
 def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: ArtifactStore,
                      bound: Any) -> Outcome:
     existing = claim.s3_uri and store.exists(claim.s3_uri)
-    sources = load_sources(store, claim.photos)
+    sources = load_sources(store, claim.photos, claim.width, claim.height)
     if sources.unreadable:
         reasons = "; ".join(f"photo {pid}: {why}" for pid, why in sources.unreadable.items())
         step = safer_step(claim.step, FailureKind.unreadable_sources, tuple(sources.photo_ids))
@@ -221,7 +222,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
         _mark_validating(claim, uri, rendered, sources)
     try:
         report = validate_clip(out_path, single_view=claim.step.motion in SINGLE_IMAGE_MOTIONS,
-                               expect_parallax=expect_parallax)
+                               expect_parallax=expect_parallax, plain_2d=claim.step.plain_2d)
     except Interrupted:
         raise
     except Exception as err:  # noqa: BLE001
@@ -235,7 +236,7 @@ def _expects_parallax(claim: Claim, sources: Sources) -> bool:
     from tasks.analyze.depth import depth_stats
     from tasks.analyze.plan import DepthEvidence, TierThresholds, is_flat
 
-    if claim.step.motion not in SINGLE_IMAGE_MOTIONS:
+    if claim.step.motion not in SINGLE_IMAGE_MOTIONS or claim.step.plain_2d:
         return False
     hero = sources.photo_ids[0]
     variance, layering, planarity = claim.flat_stats.get(hero, (None, None, None))
@@ -259,6 +260,8 @@ def _request(claim: Claim, sources: Sources) -> ClipRequest:
         tier=claim.tier,
         seed=claim.seed,
         pan_direction=claim.render_params.get("pan_direction", "right"),
+        plain_2d=claim.step.plain_2d,
+        sweep=bool(claim.render_params.get("sweep")),
     )
 
 
@@ -337,6 +340,8 @@ def _insert_successor(session: Session, claim: Claim, step: RenderStep, kind: Fa
     params = {k: v for k, v in claim.render_params.items() if k in ("pan_direction", "role", "natural_duration")}
     params.update({"backend": step.backend.value, "downgrade": {"from_clip_id": claim.clip_id,
                                                                  "kind": kind.value, "reason": reason}})
+    if step.plain_2d:
+        params["plain_2d"] = True
     current = session.get(Clip, claim.clip_id)
     assert current is not None
     values = {

@@ -4,11 +4,16 @@ Design, Depth Validation Policy: a clip whose depth collapses, warps or goes pla
 re-rendered with a safer motion profile. The ladder, safest last:
 
     multi_image_synthesis → two_image_reveal → single-image micro motion → CPU parallax
+        → plain 2D push in (the floor)
 
 - A clip rejected by the validator steps down one rung on the same backend; a single-image
   LTX-2 clip steps down to the same move on the CPU parallax renderer; on the parallax
   renderer, pans and pull-backs step down to a push in, the safest move (it only ever
-  magnifies the photo, so nothing off-frame or behind objects is ever shown).
+  magnifies the photo, so nothing off-frame or behind objects is ever shown). A parallax push in
+  that is still rejected steps down to the floor: the same push as a plain 2D zoom (no depth),
+  a rigid move of the photo that the depth checks do not judge (`tasks.render.validate`), so a
+  usable photo is never dropped for lack of a safe motion. Panoramas start on the floor (a plain
+  pan across their width).
 - A GPU that cannot do the work (out of memory, the model fails to load, the generator
   crashes) skips the remaining LTX-2 rungs: the same motion on the CPU parallax renderer,
   which renders every motion.
@@ -39,6 +44,7 @@ class RenderStep:
     motion: MotionType
     source_photo_ids: tuple[int, ...]
     backend: BackendName
+    plain_2d: bool = False  # a rigid 2D move of the photo: no depth, no parallax
 
 
 def fit_motion(motion: MotionType, source_count: int) -> MotionType:
@@ -70,6 +76,8 @@ def safer_step(
         if not remaining:
             return None
         return _step(fit_motion(current.motion, len(remaining)), remaining, current.backend)
+    if current.plain_2d:
+        return None  # the floor: nothing is safer than a rigid move of the photo
     if failure is FailureKind.gpu_failure:
         if current.backend is BackendName.parallax:
             return None  # no GPU was involved; a CPU crash is not fixed by another rung
@@ -83,4 +91,4 @@ def safer_step(
         return _step(current.motion, current.source_photo_ids, BackendName.parallax)
     if current.motion is not SAFEST_MOTION:
         return _step(SAFEST_MOTION, current.source_photo_ids, current.backend)
-    return None
+    return RenderStep(SAFEST_MOTION, current.source_photo_ids[:1], BackendName.parallax, plain_2d=True)

@@ -22,7 +22,7 @@ from db.enums import ConfidenceTier, MotionType
 from tasks.media.video import VideoInfo, VideoWriter, probe
 from tasks.render.interrupt import raise_if_stopping
 from tasks.render.motions import views_used
-from tasks.render.parallax import DEFAULT_PROFILE, parallax_frames, required_zoom
+from tasks.render.parallax import DEFAULT_PROFILE, parallax_frames, required_zoom, sweep_profile
 from tasks.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -61,6 +61,8 @@ class ClipRequest:
     tier: ConfidenceTier
     seed: int = 0
     pan_direction: str = "right"  # "left" | "right": where a pan or reveal travels
+    plain_2d: bool = False  # a rigid 2D move of the photo (no depth): the downgrade floor
+    sweep: bool = False  # a pan across the photo's whole width (panoramas)
 
     def __post_init__(self) -> None:
         if not self.images:
@@ -110,15 +112,24 @@ class ParallaxBackend:
         if any(d is None for d in request.depths):
             raise ValueError("the parallax backend needs a depth map for every source image")
         direction = 1 if request.pan_direction == "right" else -1
+        depths = request.depths
+        if request.plain_2d:  # one depth everywhere: every pixel moves alike, a rigid zoom or slide
+            depths = tuple(np.zeros(image.shape[:2], np.float32) for image in request.images)
+        profile = DEFAULT_PROFILE
+        if request.sweep:
+            profile = sweep_profile(request.images[0], request.width, request.height, DEFAULT_PROFILE)
+        zoom = 1.0 if request.sweep else required_zoom(request.motion, profile)
         for frame in parallax_frames(
-            request.images, request.depths, request.motion, request.width, request.height,  # type: ignore[arg-type]
-            request.n_frames, direction, DEFAULT_PROFILE,
+            request.images, depths, request.motion, request.width, request.height,  # type: ignore[arg-type]
+            request.n_frames, direction, profile, zoom=zoom,
         ):
             write(frame)
         return {
-            "profile": {k: getattr(DEFAULT_PROFILE, k) for k in DEFAULT_PROFILE.__dataclass_fields__},
-            "overscan": required_zoom(request.motion, DEFAULT_PROFILE),
+            "profile": {k: getattr(profile, k) for k in profile.__dataclass_fields__},
+            "overscan": zoom,
             "views": views_used(request.motion, len(request.images)),
+            "plain_2d": request.plain_2d,
+            "sweep": request.sweep,
         }
 
 

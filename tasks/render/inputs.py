@@ -1,4 +1,4 @@
-"""A clip's source material from the artifact store: photos at full resolution, their depth.
+"""A clip's source material from the artifact store: photos at the resolution the render needs, their depth.
 
 A photo that is missing or cannot be decoded is reported with its reason, not raised, so the
 clip unit can drop it and step down to what the remaining photos support. A depth map that
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import structlog
 
-from tasks.media.images import UnusablePhoto, decode_photo
+from tasks.media.images import UnusablePhoto, decode_for_render
 from tasks.storage import ArtifactNotFound, ArtifactStore
 
 log = structlog.get_logger(__name__)
@@ -35,11 +35,12 @@ class Sources:
     unreadable: dict[int, str] = field(default_factory=dict)  # photo id -> reason
 
 
-def read_photo(store: ArtifactStore, ref: PhotoRef) -> np.ndarray:
+def read_photo(store: ArtifactStore, ref: PhotoRef, width: int, height: int) -> np.ndarray:
+    """The photo no larger than a width x height render can use (a 200 MP photo decodes small)."""
     if not ref.s3_uri:
         raise UnusablePhoto(f"photo {ref.photo_id} has no row or no stored file")
     try:
-        return decode_photo(store.get_bytes(ref.s3_uri)).pixels
+        return decode_for_render(store.get_bytes(ref.s3_uri), width, height).pixels
     except ArtifactNotFound as err:
         raise UnusablePhoto(f"photo {ref.photo_id} is missing from the store ({ref.s3_uri})") from err
 
@@ -64,12 +65,12 @@ def read_depth(store: ArtifactStore, ref: PhotoRef, shape: tuple[int, int]) -> n
     return depth.astype(np.float32)
 
 
-def load_sources(store: ArtifactStore, refs: list[PhotoRef]) -> Sources:
+def load_sources(store: ArtifactStore, refs: list[PhotoRef], width: int, height: int) -> Sources:
     sources = Sources()
     missing_depth: list[int] = []
     for ref in refs:
         try:
-            image = read_photo(store, ref)
+            image = read_photo(store, ref, width, height)
         except UnusablePhoto as err:
             sources.unreadable[ref.photo_id] = err.reason
             log.warning("source_unreadable", photo_id=ref.photo_id, reason=err.reason)

@@ -25,7 +25,7 @@ is exactly 1 − depth: the nearest surface moves the full amount, the sky not a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -188,6 +188,16 @@ def required_zoom(motion: MotionType, profile: MotionProfile) -> float:
     return 1.0 + profile.pan_travel + 1e-3
 
 
+def sweep_profile(image: np.ndarray, width: int, height: int, profile: MotionProfile) -> MotionProfile:
+    """A pan across the photo's whole width (a panorama): scaled to cover the frame, the photo
+    is wider than it by (cover width − width); a plain pan with pan_travel = that excess over
+    the width moves from its left edge to its right one, with no overscan (zoom 1)."""
+    src_h, src_w = image.shape[:2]
+    cover_w = src_w * max(width / src_w, height / src_h)
+    travel = max(0.0, (cover_w - width) / width) * (1.0 - 1e-3)  # stay a hair inside the edges
+    return replace(profile, pan_travel=travel)
+
+
 def camera_pose(motion: MotionType, progress: float, pan_direction: int, profile: MotionProfile) -> CameraPose:
     """Camera pose at eased progress p ∈ [0, 1]."""
     if motion == MotionType.micro_push_in:
@@ -229,9 +239,11 @@ def parallax_frames(
     n_frames: int,
     pan_direction: int = 1,
     profile: MotionProfile = DEFAULT_PROFILE,
+    zoom: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the clip's frames (RGB uint8, height × width × 3) one at a time.
 
+    `zoom` overrides the overscan the move needs (a sweep needs none: see `sweep_profile`).
     Single-image motions use the first image. Reveals (two images) and multi-image
     synthesis (several) play the views in order under one continuous camera move, each
     handing over to the next through a depth-ordered reveal.
@@ -243,7 +255,7 @@ def parallax_frames(
     if pan_direction not in (-1, 1):
         raise ValueError("pan_direction must be -1 (left) or +1 (right)")
     count = views_used(motion, len(images))
-    zoom = required_zoom(motion, profile)
+    zoom = required_zoom(motion, profile) if zoom is None else zoom
     views = [ParallaxView(images[i], depths[i], width, height, zoom, profile) for i in range(count)]
     handovers = reveal_schedule(count, profile.reveal_share)
     for index in range(n_frames):

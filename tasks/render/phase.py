@@ -4,6 +4,9 @@
 (its hero first, the motion the analysis recommends, shrunk to what the cluster's usable
 photos support), plus a clip for the job's opening or closing photo where that photo does
 not already lead a room's clip, plus a single-image clip for every other usable view.
+Photos the planner must treat apart (`shot_kind`): a panorama gets its own clip, a plain 2D pan
+across its whole width; a photo between the soft and the hard upscale limit gets only a short
+plain 2D push in; neither is put in a multi-view clip.
 Durations are then sized so the clips can fill the job's target length (tasks.render.sizing).
 Rows are keyed by the natural key (job, cluster, motion, source photos, attempt) and inserted
 with ON CONFLICT DO NOTHING, so planning twice plans once; a planned row not rendered yet
@@ -29,8 +32,11 @@ from sqlmodel import Session, select
 from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
+from tasks.assemble.formats import format_for_size
+from tasks.media.resolution import Fit, is_panorama, judge
 from tasks.render.downgrade import fit_motion, sources_for
 from tasks.render.interrupt import Interrupted, stop_on_sigterm
+from tasks.render.motions import MAX_SECONDS
 from tasks.render.sizing import clip_cap, footage_goal, sized_durations
 from tasks.settings import Settings, get_settings
 from tasks.timeline.templates import get_template
@@ -63,11 +69,39 @@ def clip_seed(job_id: uuid.UUID, room_cluster_id: int, photo_ids: tuple[int, ...
 
 
 def usable(photo: Photo) -> bool:
-    return photo.usable and not photo.exclude and photo.quality_gate_reason is None
+    return (photo.usable and not photo.exclude and photo.quality_gate_reason is None
+            and photo.duplicate_of_photo_id is None)
+
+
+PANORAMA, STATIC_SAFE = "panorama", "static_safe"
+
+
+def shot_kind(photo: Photo, fmt: str, settings: Settings) -> str | None:
+    """'panorama', 'static_safe' (between the upscale limits) or None for any shot."""
+    if not photo.width or not photo.height:
+        return None
+    if is_panorama(photo.width, photo.height, settings):
+        return PANORAMA
+    return STATIC_SAFE if judge(photo.width, photo.height, fmt, settings).fit is Fit.static_safe else None
+
+
+def special_clip(photo: Photo, kind: str, cluster_id: int, role: str, settings: Settings) -> PlannedClip:
+    """A panorama's pan across its width, or a low-resolution photo's short push: both plain 2D
+    on the CPU renderer (rigid moves of the photo that no depth error can spoil)."""
+    from tasks.analyze.plan import MOTION_DURATION_S
+
+    common = {"role": role, "plain_2d": True, "backend": "parallax"}
+    if kind == PANORAMA:
+        return PlannedClip(cluster_id, MotionType.subtle_pan, (photo.id,), ConfidenceTier.low,  # type: ignore[arg-type]
+                           MAX_SECONDS[MotionType.subtle_pan], {**common, "pan_direction": "right", "sweep": True})
+    duration = min(MOTION_DURATION_S[MotionType.micro_push_in], settings.soft_limit_max_seconds)
+    return PlannedClip(cluster_id, MotionType.micro_push_in, (photo.id,), ConfidenceTier.low,  # type: ignore[arg-type]
+                       duration, {**common, "static_safe": True})
 
 
 def room_clips(
-    results: list[AnalysisResult], photos_by_cluster: dict[int, list[Photo]]
+    results: list[AnalysisResult], photos_by_cluster: dict[int, list[Photo]], kinds: dict[int, str | None],
+    settings: Settings,
 ) -> list[PlannedClip]:
     """One clip per analysed room: hero first, then the best of the rest by final score."""
     planned = []
@@ -79,7 +113,11 @@ def room_clips(
         if not candidates:
             log.warning("room_without_usable_photo", room_cluster_id=result.room_cluster_id)
             continue
-        ids = tuple(p.id for p in candidates[:MAX_VIEWS])  # type: ignore[misc]
+        if kinds.get(candidates[0].id):  # type: ignore[arg-type]
+            planned.append(special_clip(candidates[0], kinds[candidates[0].id], result.room_cluster_id,  # type: ignore[index,arg-type]
+                                        "room", settings))
+            continue
+        ids = tuple(p.id for p in candidates if not kinds.get(p.id))[:MAX_VIEWS]  # type: ignore[misc,arg-type]
         motion = fit_motion(result.recommended_motion, len(ids))
         planned.append(PlannedClip(
             room_cluster_id=result.room_cluster_id,
@@ -94,7 +132,8 @@ def room_clips(
     return planned
 
 
-def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo]) -> list[PlannedClip]:
+def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo], kinds: dict[int, str | None],
+                  settings: Settings) -> list[PlannedClip]:
     """Clips for the opening and closing photos that do not already lead a room's clip."""
     from tasks.analyze.plan import MOTION_DURATION_S
 
@@ -110,6 +149,10 @@ def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo]
         if photo.room_cluster_id is None:
             log.warning("bookend_without_room", role=role, photo_id=photo_id)
             continue
+        if kinds.get(photo_id):
+            extra.append(special_clip(photo, kinds[photo_id], photo.room_cluster_id, role, settings))  # type: ignore[arg-type]
+            leading.add(photo_id)
+            continue
         extra.append(PlannedClip(
             room_cluster_id=photo.room_cluster_id, motion=motion, source_photo_ids=(photo_id,),
             tier=ConfidenceTier.low, duration=MOTION_DURATION_S[motion],
@@ -119,7 +162,8 @@ def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo]
     return extra
 
 
-def view_clips(planned: list[PlannedClip], photos_by_cluster: dict[int, list[Photo]]) -> list[PlannedClip]:
+def view_clips(planned: list[PlannedClip], photos_by_cluster: dict[int, list[Photo]], kinds: dict[int, str | None],
+               settings: Settings) -> list[PlannedClip]:
     """A single-image clip for each usable view that no planned clip shows yet.
 
     A room photographed from several angles then gives several shots, so the timeline has
@@ -132,6 +176,10 @@ def view_clips(planned: list[PlannedClip], photos_by_cluster: dict[int, list[Pho
     for cluster_id, photos in sorted(photos_by_cluster.items()):
         for photo in sorted((p for p in photos if usable(p)), key=lambda p: (-(p.final_score or 0.0), p.id)):
             if photo.id in shown:
+                continue
+            if kinds.get(photo.id):  # type: ignore[arg-type]
+                extra.append(special_clip(photo, kinds[photo.id], cluster_id, "view", settings))  # type: ignore[index,arg-type]
+                shown.add(photo.id)  # type: ignore[arg-type]
                 continue
             motion = (MotionType.subtle_pan, MotionType.micro_push_out)[len(extra) % 2]
             extra.append(PlannedClip(
@@ -157,10 +205,13 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
         for photo in photos.values():
             if photo.room_cluster_id is not None:
                 by_cluster.setdefault(photo.room_cluster_id, []).append(photo)
-        planned = room_clips(results, by_cluster)
-        planned += bookend_clips(job, planned, photos)  # type: ignore[arg-type]
-        planned += view_clips(planned, by_cluster)
-        planned = size_clips(planned, job, settings.clip_fps)
+        template = get_template(job.template_type)
+        fmt = format_for_size(template.width, template.height)
+        kinds = {pid: shot_kind(p, fmt, settings) for pid, p in photos.items()}
+        planned = room_clips(results, by_cluster, kinds, settings)
+        planned += bookend_clips(job, planned, photos, kinds, settings)  # type: ignore[arg-type]
+        planned += view_clips(planned, by_cluster, kinds, settings)
+        planned = size_clips(planned, job, settings.clip_fps, settings.soft_limit_max_seconds)
         ids = [_insert_planned(session, job_id, p, settings) for p in planned]
         short = [i for i, p in zip(ids, planned) if _follow_duration(session, i, p.duration, settings.clip_fps)]
         superseded = _supersede_others(session, job_id, ids)
@@ -171,12 +222,15 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
     return ids
 
 
-def size_clips(planned: list[PlannedClip], job: Job, fps: int) -> list[PlannedClip]:
-    """The plan with durations sized to fill the job's target length (tasks.render.sizing)."""
+def size_clips(planned: list[PlannedClip], job: Job, fps: int, static_safe_cap: float) -> list[PlannedClip]:
+    """The plan with durations sized to fill the job's target length (tasks.render.sizing);
+    a static-safe shot stays short."""
     template = get_template(job.template_type)
     goal = footage_goal(template, job.target_length or template.target_length,
                         job.enable_beat_sync and job.music_uri is not None, job.bpm, len(planned))
-    durations = sized_durations([p.duration for p in planned], [clip_cap(p.motion, fps) for p in planned], goal, fps)
+    caps = [min(clip_cap(p.motion, fps), static_safe_cap) if p.params.get("static_safe") else clip_cap(p.motion, fps)
+            for p in planned]
+    durations = sized_durations([p.duration for p in planned], caps, goal, fps)
     return [replace(p, duration=d, params={**p.params, "natural_duration": p.duration})
             for p, d in zip(planned, durations)]
 

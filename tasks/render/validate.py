@@ -27,6 +27,11 @@ is downgraded and re-rendered. The checks, each on numbers a person can read bac
   and on an 8×8 grid of blocks. Camera motion changes brightness smoothly; flicker and
   jitter do not.
 
+A plain 2D clip (the downgrade floor, a panorama's pan) is a rigid zoom or slide of the photo:
+it has no depth to lose, no parallax to show and, in a pan across a panorama, no scene that stays
+in view, so only `frozen` and `flicker` judge it (the rest is measured and recorded). That is
+what lets the ladder end in a motion that cannot fail on depth grounds.
+
 Every check maps its metric to a sub-score in [0, 1] that is exactly 0.5 at its threshold
 and 1 at its ideal; `validation_score` is the smallest sub-score, so a clip passes when its
 score is at least 0.5, and `failures` names the checks below it. All thresholds live in
@@ -60,6 +65,7 @@ ANALYSIS_MAX_SIDE = 480  # frames are decoded straight to this size; every pixel
 DEPTH_SAMPLES = 5  # frames whose depth is estimated (first, last and evenly between)
 MOTION_SAMPLES = 9  # frames between which flow, motion and line bending are measured (~0.5 s apart)
 PASS_SCORE = 0.5
+PLAIN_2D_CHECKS = ("frozen", "flicker")  # what a rigid move of the photo can get wrong
 
 
 @dataclass(frozen=True)
@@ -249,6 +255,7 @@ def validate_frames(
     single_view: bool,
     expect_parallax: bool,
     thresholds: ValidationThresholds = DEFAULT_THRESHOLDS,
+    plain_2d: bool = False,
 ) -> ValidationReport:
     """Run every check on a clip: every frame's gray (T, h, w) uint8 at analysis size, and
     the RGB frames at `sample_indices(T, DEPTH_SAMPLES)` for the depth model.
@@ -295,8 +302,10 @@ def validate_frames(
         scores["no_parallax"] = sub_score(parallax, t.min_parallax, t.ideal_parallax)
     metrics["sub_scores"] = scores
     metrics["thresholds"] = asdict(t)
-    score = min(scores.values())
-    failures = tuple(name for name, s in scores.items() if s < PASS_SCORE)
+    judged = {k: v for k, v in scores.items() if k in PLAIN_2D_CHECKS} if plain_2d else scores
+    metrics["plain_2d"], metrics["judged_checks"] = plain_2d, sorted(judged)
+    score = min(judged.values())
+    failures = tuple(name for name, s in judged.items() if s < PASS_SCORE)
     return ValidationReport(score=score, passed=not failures, failures=failures, metrics=metrics)
 
 
@@ -307,6 +316,7 @@ def validate_clip(
     expect_parallax: bool,
     estimator: DepthEstimator | None = None,
     thresholds: ValidationThresholds = DEFAULT_THRESHOLDS,
+    plain_2d: bool = False,
 ) -> ValidationReport:
     """Decode `path` at analysis size and validate it (Phase 1's depth model by default)."""
     depth_picks = sample_indices(probe(path).frame_count, DEPTH_SAMPLES)
@@ -314,7 +324,7 @@ def validate_clip(
     estimator = estimator or phase1_depth_estimator()
     report = validate_frames(
         grays, depth_frames, estimator,
-        single_view=single_view, expect_parallax=expect_parallax, thresholds=thresholds,
+        single_view=single_view, expect_parallax=expect_parallax, thresholds=thresholds, plain_2d=plain_2d,
     )
     report.metrics["depth_backend"] = estimator.backend
     log.info("clip_validated", score=round(report.score, 3), failures=list(report.failures))

@@ -22,6 +22,7 @@ from db.enums import ClipStatus, RoomType
 from db.models import Clip, Job, Photo
 from db.queries import current_clusters
 from db.session import session_scope
+from tasks.analyze.duplicates import carry_duplicate_flags
 from tasks.analyze.scoring import effective_flags
 from tasks.analyze.selection import (
     Candidate,
@@ -66,18 +67,19 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
     clips = session.exec(
         select(Clip).where(Clip.job_id == job_id, Clip.status == ClipStatus.done).order_by(Clip.id)
     ).all()
-    flags = {
+    flags = carry_duplicate_flags({
         p.id: effective_flags(p.manual_metadata, p.room_override, p.exclude, photo=p.original_filename)
         for p in photos.values()
-    }
+    }, {p.id: p.duplicate_of_photo_id for p in photos.values() if p.duplicate_of_photo_id is not None})
     footage, candidates, left_out = [], {}, {}
     for clip in clips:
         cluster = clusters.get(clip.room_cluster_id)
-        unshowable = [i for i in clip.source_photo_ids if i not in photos or flags[i].exclude or not photos[i].usable]
+        unshowable = [i for i in clip.source_photo_ids if i not in photos or flags[i].exclude or not photos[i].usable
+                      or photos[i].duplicate_of_photo_id is not None]
         if cluster is None:
             left_out[clip.id] = "its room is not in the current analysis"
         elif not clip.source_photo_ids or unshowable:
-            left_out[clip.id] = f"shows excluded or unusable photos {unshowable}"
+            left_out[clip.id] = f"shows excluded, unusable or duplicate photos {unshowable}"
         elif clip.duration <= 0:
             left_out[clip.id] = "has no footage"
         else:

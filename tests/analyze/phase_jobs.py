@@ -11,7 +11,7 @@ from pathlib import Path
 
 from db.models import Job, Photo
 from db.session import session_scope
-from tasks.storage import get_store, keys
+from tasks.storage import get_store, keys, sha256_bytes
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +39,7 @@ def create_job(photos: list[JobPhoto], template: str = "standard") -> uuid.UUID:
         s.add(Job(id=job_id, template_type=template))
         s.flush()
         for p in photos:
-            uri = store.put_bytes(keys.photo(job_id, p.name), p.data)
+            uri = store.put_bytes(keys.photo(job_id, sha256_bytes(p.data), p.name), p.data)
             s.add(
                 Photo(
                     job_id=job_id,

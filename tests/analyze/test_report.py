@@ -28,9 +28,12 @@ def flagged_job() -> uuid.UUID:
         },
         only=["exterior_front_a", "exterior_front_b", "kitchen_a", "kitchen_b", "bathroom_a"],
     )
+    # Photos of their own, not copies of the ones above: a copy would be grouped as a duplicate and
+    # its flags carried to the photo it copies (tests/analyze/test_duplicates.py).
+    living_a, living_b = listing_photos(sample_listing(), only=["living_a", "living_b"])
     photos += [
-        JobPhoto("blurry_hero.jpg", blurred(photos[2].data), {"hero_global": True}),
-        JobPhoto("dropped.jpg", photos[3].data, {"preferred_opening": True}, exclude=True),
+        JobPhoto("blurry_hero.jpg", blurred(living_a.data), {"hero_global": True}),
+        JobPhoto("dropped.jpg", living_b.data, {"preferred_opening": True}, exclude=True),
         JobPhoto("garbage.jpg", b"GIF89a not really"),
     ]
     photos[4].room_override = "laundry"  # bathroom_a

@@ -178,7 +178,7 @@ def test_only_intermediate_clips_expire(main_template, cfg):
 def test_no_artifact_but_clips_lies_under_the_expiring_prefix():
     from tasks.storage import keys
 
-    for key in (keys.final("job", 1, "16x9"), keys.photo("job", "a.jpg"), keys.music("job", "m.mp3"), keys.depth("job", 3)):
+    for key in (keys.final("job", 1, "16x9"), keys.photo("job", "0" * 64, "a.jpg"), keys.music("job", "m.mp3"), keys.depth("job", 3)):
         assert not key.startswith(CLIP_PREFIX), key
 
 

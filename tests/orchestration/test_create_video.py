@@ -30,6 +30,8 @@ def small_render(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("PICAIVID_CLIP_WIDTH", "320")
     monkeypatch.setenv("PICAIVID_CLIP_HEIGHT", "180")
+    for limit in ("PICAIVID_UPSCALE_SOFT_LIMIT", "PICAIVID_UPSCALE_HARD_LIMIT"):  # 320 px photos: not judged small
+        monkeypatch.setenv(limit, '{"16x9": 10, "9x16": 10, "1x1": 10}')
     get_settings.cache_clear()
 
 

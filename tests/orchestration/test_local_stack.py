@@ -59,6 +59,8 @@ def pipeline_settings(migrated_db_url: str, moto_endpoint: str, bucket: str,
         "AWS_DEFAULT_REGION": "us-east-1",
         "PICAIVID_CLIP_WIDTH": "320",
         "PICAIVID_CLIP_HEIGHT": "180",
+        "PICAIVID_UPSCALE_SOFT_LIMIT": '{"16x9": 10, "9x16": 10, "1x1": 10}',  # 320 px photos
+        "PICAIVID_UPSCALE_HARD_LIMIT": '{"16x9": 10, "9x16": 10, "1x1": 10}',
         "PICAIVID_RENDER_DISPATCH_RETRY_DELAYS": "[1]",
         "PICAIVID_RENDER_POLL_S": "0.5",
         "PICAIVID_RENDER_ORPHAN_GRACE_S": "10",

@@ -17,7 +17,7 @@ from db.enums import ConfidenceTier, MotionType
 from db.models import AnalysisResult, Job, Photo, RoomCluster
 from db.session import session_scope
 from tasks.analyze.depth import depth_stats, encode_depth_png
-from tasks.storage import ArtifactStore, keys
+from tasks.storage import ArtifactStore, keys, sha256_bytes
 
 
 @dataclass
@@ -44,6 +44,10 @@ class SeededJob:
     cluster_ids: dict[str, int] = field(default_factory=dict)  # room_type -> cluster id
 
 
+def _put_photo(store: ArtifactStore, job_id: uuid.UUID, name: str, data: bytes) -> str:
+    return store.put_bytes(keys.photo(job_id, sha256_bytes(data), name), data)
+
+
 def jpeg(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="JPEG", quality=92)
@@ -66,7 +70,7 @@ def seed_phase1(store: ArtifactStore, rooms: list[RoomSpec], opening: str | None
             ids = []
             for spec in room.photos:
                 photo = Photo(job_id=seeded.job_id, original_filename=spec.name, room_cluster_id=cluster.id,
-                              s3_uri=store.put_bytes(keys.photo(seeded.job_id, spec.name), jpeg(spec.image)),
+                              s3_uri=_put_photo(store, seeded.job_id, spec.name, jpeg(spec.image)),
                               width=spec.image.shape[1], height=spec.image.shape[0],
                               base_score=spec.final_score, final_score=spec.final_score, room_label=room.room_type)
                 session.add(photo)

@@ -19,18 +19,33 @@ def step(motion: M, ids: tuple[int, ...], backend: B = B.ltx2) -> RenderStep:
     return RenderStep(motion, ids, backend)
 
 
-def test_validation_failures_walk_the_ladder_to_the_cpu_floor() -> None:
+def plain_push(ids: tuple[int, ...]) -> RenderStep:
+    return RenderStep(M.micro_push_in, ids, B.parallax, plain_2d=True)
+
+
+def test_validation_failures_walk_the_ladder_to_the_plain_2d_floor() -> None:
     rung = step(M.multi_image_synthesis, (1, 2, 3, 4))
     seen = []
     while rung is not None:
-        seen.append((rung.motion, rung.source_photo_ids, rung.backend))
+        seen.append((rung.motion, rung.source_photo_ids, rung.backend, rung.plain_2d))
         rung = safer_step(rung, FailureKind.rejected)
     assert seen == [
-        (M.multi_image_synthesis, (1, 2, 3, 4), B.ltx2),
-        (M.two_image_reveal, (1, 2), B.ltx2),
-        (M.micro_push_in, (1,), B.ltx2),
-        (M.micro_push_in, (1,), B.parallax),
+        (M.multi_image_synthesis, (1, 2, 3, 4), B.ltx2, False),
+        (M.two_image_reveal, (1, 2), B.ltx2, False),
+        (M.micro_push_in, (1,), B.ltx2, False),
+        (M.micro_push_in, (1,), B.parallax, False),
+        (M.micro_push_in, (1,), B.parallax, True),
     ]
+
+
+@pytest.mark.parametrize("motion", list(M))
+@pytest.mark.parametrize("backend", list(B))
+def test_every_ladder_ends_in_a_plain_2d_move(motion: M, backend: B) -> None:
+    """Whatever the start and however often the validator rejects, the last rung is plain 2D."""
+    rung, last = step(motion, (1, 2, 3), backend), None
+    while rung is not None:
+        rung, last = safer_step(rung, FailureKind.rejected), rung
+    assert last is not None and last.plain_2d and last.backend is B.parallax
 
 
 @pytest.mark.parametrize("motion", [M.subtle_pan, M.micro_push_out])
@@ -38,7 +53,9 @@ def test_single_image_moves_go_to_parallax_then_to_a_push_in(motion: M) -> None:
     on_cpu = safer_step(step(motion, (7,)), FailureKind.rejected)
     assert on_cpu == step(motion, (7,), B.parallax)
     assert safer_step(on_cpu, FailureKind.rejected) == step(M.micro_push_in, (7,), B.parallax)
-    assert safer_step(step(M.micro_push_in, (7,), B.parallax), FailureKind.rejected) is None
+    assert safer_step(step(M.micro_push_in, (7,), B.parallax), FailureKind.rejected) == plain_push((7,))
+    assert safer_step(plain_push((7,)), FailureKind.rejected) is None
+    assert safer_step(plain_push((7,)), FailureKind.gpu_failure) is None
 
 
 def test_a_gpu_failure_jumps_straight_to_the_same_motion_on_cpu() -> None:

@@ -149,3 +149,24 @@ def test_real_listing_photos_render_every_motion_cleanly(house: str, shared_data
         assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 3.0, motion
         for frame in frames:
             assert not border_is_black(frame) and edge_texture_ratio(frame) > 0.3, motion
+
+
+def test_a_panorama_sweep_pans_from_its_left_edge_to_its_right_edge() -> None:
+    """A plain 2D pan across a 6000x700 panorama: the first frame is its left end, the last its
+    right end, each at the cover scale, with nothing stretched or black at either end."""
+    from dataclasses import replace
+
+    from tasks.render.parallax import sweep_profile
+
+    rng = np.random.default_rng(0)
+    pano = cv2.resize((rng.random((7, 60, 3)) * 255).astype(np.uint8), (6000, 700), interpolation=cv2.INTER_CUBIC)
+    width, height = 480, 270
+    profile = sweep_profile(pano, width, height, DEFAULT_PROFILE)
+    flat = np.zeros(pano.shape[:2], np.float32)  # plain 2D: one depth everywhere
+    frames = list(parallax_frames([pano], [flat], M.subtle_pan, width, height, 5, 1, replace(profile, ease_softness=0.0), zoom=1.0))
+    scale = height / 700
+    cover = cv2.resize(pano, (round(6000 * scale), height), interpolation=cv2.INTER_AREA)
+    left, right = cover[:, :width], cover[:, -width:]
+    assert np.abs(frames[0].astype(int) - left).mean() < 6
+    assert np.abs(frames[-1].astype(int) - right).mean() < 6
+    assert not any(border_is_black(f) for f in frames)

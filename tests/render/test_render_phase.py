@@ -150,8 +150,10 @@ def test_a_clip_renders_uploads_validates_and_a_retry_does_nothing(small_clips, 
     assert (after.attempts, after.updated_at, after.s3_uri) == (1, row.updated_at, row.s3_uri)
 
 
-def test_a_rejected_clip_steps_down_and_every_attempt_is_kept(small_clips, store, views) -> None:
-    """Phase 1 measured depth, but the stored map is flat: the render is a flat card move."""
+def test_a_rejected_clip_steps_down_to_the_plain_2d_floor_and_every_attempt_is_kept(small_clips, store, views) -> None:
+    """Phase 1 measured depth, but the stored map is flat: the render is a flat card move, which
+    the parallax check rejects twice; the floor, a plain 2D push in, is judged only on what a rigid
+    move can get wrong, so the photo still gets its clip."""
     image, _ = views["living_a"]
     seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, M.subtle_pan,
                                           [PhotoSpec("living_a", image, np.zeros(image.shape[:2], np.float32))])])
@@ -159,16 +161,20 @@ def test_a_rejected_clip_steps_down_and_every_attempt_is_kept(small_clips, store
         session.execute(sa.text("UPDATE photos SET depth_variance = 0.05, depth_layering = 3, planarity = 0.2"))
     (clip_id,) = plan_clips(seeded.job_id)
     result = render_clip(clip_id)
-    first, second = clips(seeded.job_id)
+    first, second, third = clips(seeded.job_id)
     assert (first.id, first.status, first.motion_type, first.attempt) == (clip_id, ClipStatus.rejected, M.subtle_pan, 0)
     assert "no_parallax" in first.error and first.validation_metrics["parallax"] < 0.03 and first.s3_uri
     assert (second.status, second.motion_type, second.attempt, second.downgraded_from_id) == (
-        ClipStatus.failed, M.micro_push_in, 1, first.id)
-    assert "nothing safer" in second.error and second.s3_uri and second.render_params["backend"] == "parallax"
+        ClipStatus.rejected, M.micro_push_in, 1, first.id)
+    assert "no_parallax" in second.error and second.s3_uri and second.render_params["backend"] == "parallax"
     assert second.render_params["downgrade"]["kind"] == "rejected"
-    assert result["chain"] == [first.id, second.id] and result["status"] == "failed"
-    retry = render_clip(clip_id)  # a failed row is retried (its cause may be gone); same verdict here
-    assert retry["chain"] == [second.id] and retry["status"] == "failed" and len(clips(seeded.job_id)) == 2
+    assert (third.status, third.motion_type, third.attempt, third.downgraded_from_id) == (
+        ClipStatus.done, M.micro_push_in, 2, second.id)
+    assert third.render_params["plain_2d"] is True and third.s3_uri
+    assert third.validation_metrics["judged_checks"] == ["flicker", "frozen"]
+    assert result["chain"] == [first.id, second.id, third.id] and result["status"] == "done"
+    render_clip(clip_id)  # a finished chain is not rendered again
+    assert len(clips(seeded.job_id)) == 3
 
 
 def test_an_unreadable_photo_is_dropped_and_the_reveal_becomes_a_push_in(small_clips, store, views) -> None:
@@ -239,3 +245,33 @@ def test_gpu_seconds_add_up_on_the_clip_and_the_job(small_clips, store, views) -
     with session_scope() as session:
         assert session.get(Clip, clip_id).gpu_seconds == 15.0
         assert session.get(Job, seeded.job_id).gpu_seconds == 15.0
+
+
+def test_panoramas_sweep_and_low_resolution_photos_get_short_plain_pushes(small_clips, store, views) -> None:
+    """The planner reads each photo's size: a 640x361 hero (3x to fill 1080p, past the soft limit)
+    gets a short plain 2D push in, a 6000x700 panorama a plain pan across its width, and neither
+    joins a multi-view clip; both render and pass."""
+    import cv2
+
+    image, depth = views["kitchen_a"]
+    small = PhotoSpec("kitchen_small", cv2.resize(image, (640, 361), interpolation=cv2.INTER_AREA),
+                      cv2.resize(depth, (640, 361)), final_score=0.9)
+    strip = np.concatenate([views["exterior_front_a"][0], views["exterior_front_b"][0]], axis=1)
+    pano = PhotoSpec("panorama", cv2.resize(strip, (6000, 700), interpolation=cv2.INTER_CUBIC),
+                     np.zeros((700, 6000), np.float32), final_score=0.8)
+    seeded = seed_phase1(store, [RoomSpec("kitchen", ConfidenceTier.medium, M.two_image_reveal,
+                                          [small, pano, photo_spec(views, "kitchen_b")])], target_length=30.0)
+    ids = plan_clips(seeded.job_id)
+    rows = {tuple(c.source_photo_ids): c for c in clips(seeded.job_id)}
+    p = seeded.photo_ids
+    assert len(ids) == 3 and all(len(k) == 1 for k in rows)  # no reveal pairs either of them
+    push, sweep = rows[(p["kitchen_small"],)], rows[(p["panorama"],)]
+    assert (push.motion_type, push.render_params["plain_2d"], push.render_params["static_safe"]) == (
+        M.micro_push_in, True, True)
+    assert push.duration <= get_settings().soft_limit_max_seconds  # stays short while others grow to the target
+    assert (sweep.motion_type, sweep.render_params["sweep"], sweep.render_params["backend"]) == (
+        M.subtle_pan, True, "parallax")
+    summary = run_render(seeded.job_id)
+    assert summary["statuses"] == {"done": 3}, summary
+    done = {tuple(c.source_photo_ids): c for c in clips(seeded.job_id)}
+    assert done[(p["panorama"],)].validation_metrics["judged_checks"] == ["flicker", "frozen"]

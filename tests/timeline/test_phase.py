@@ -50,8 +50,8 @@ def test_builds_a_beat_synced_walk_through(db: str, store, clicks: Path) -> None
     # the closing by the Closing Selection Priority (the front exterior: no preferred_closing, no hero_global)
     assert order == ["living", "kit2", "kit1", "dine", "bed1", "bed3", "bath2", "yard", "front"]
     assert "bed2" not in order and "kit3" not in order and "bath" not in order  # failed / excluded
-    assert summary["left_out"] == {str(job.clip_ids["kit3"]): f"shows excluded or unusable photos [{job.photo_ids['kit3']}]",
-                                   str(job.clip_ids["bath"]): f"shows excluded or unusable photos [{job.photo_ids['bath']}]"}
+    assert summary["left_out"] == {str(job.clip_ids["kit3"]): f"shows excluded, unusable or duplicate photos [{job.photo_ids['kit3']}]",
+                                   str(job.clip_ids["bath"]): f"shows excluded, unusable or duplicate photos [{job.photo_ids['bath']}]"}
     assert abs(timeline.total_duration - 24.0) <= 1 / 30
     beats = np.array(timeline.beat_grid["beats"])
     assert timeline.beat_grid["tempo"] == pytest.approx(120, rel=0.02)
