@@ -33,6 +33,11 @@ def with_database(url: str, name: str) -> str:
     return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{tail}" if tail else "")
 
 
+def database_name(url: str) -> str:
+    """The database a URL names (what with_database replaces)."""
+    return url.partition("?")[0].rsplit("/", 1)[1]
+
+
 def start_embedded_postgres(pgdata: Path, *, keep_running: bool = False) -> str:
     """Start (or join) the embedded PostgreSQL under `pgdata` and return its URL.
 

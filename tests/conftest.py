@@ -46,16 +46,22 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def migrated_db_url(pg_server_url: str) -> str:
     """A fresh database in that server, migrated to head through alembic."""
     from db.migrate import upgrade
+
+    url = empty_database(pg_server_url, "test")
+    upgrade(url)
+    return url
+
+
+def empty_database(server_url: str, purpose: str) -> str:
+    """A new, empty database on the test server (unmigrated), named for what it is for."""
     from db.session import sqlalchemy_url, with_database
 
-    name = f"picaivid_test_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(sqlalchemy_url(pg_server_url), isolation_level="AUTOCOMMIT")
+    name = f"picaivid_{purpose}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(sqlalchemy_url(server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = with_database(pg_server_url, name)
-    upgrade(url)
-    return url
+    return with_database(server_url, name)
 
 
 @pytest.fixture

@@ -127,18 +127,13 @@ def test_unmigrated_database_is_one_clear_line_before_any_work(
     """A fresh (or old) DATABASE_URL: which database, its revision, the command; nothing uploaded."""
     import uuid
 
-    import sqlalchemy as sa
-
     from db.migrate import upgrade
-    from db.session import sqlalchemy_url, with_database
+    from db.session import database_name
     from tasks.settings import get_settings
+    from tests.conftest import empty_database
 
-    name = f"picaivid_fresh_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(sqlalchemy_url(pg_server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = with_database(pg_server_url, name)
+    url = empty_database(pg_server_url, "fresh")
+    name = database_name(url)
     if revision:
         upgrade(url, revision)
     monkeypatch.setenv("DATABASE_URL", url)

@@ -69,21 +69,19 @@ def test_models_and_migrations_agree(migrated_db_url: str) -> None:
 
 def test_upgrade_then_downgrade_leaves_nothing(pg_server_url: str) -> None:
     from db.migrate import downgrade, upgrade
-    from db.session import with_database
+    from db.session import database_name
+    from tests.conftest import empty_database
 
-    name = f"picaivid_updown_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(sqlalchemy_url(pg_server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = with_database(pg_server_url, name)
+    url = empty_database(pg_server_url, "updown")
     upgrade(url)
     engine = sa.create_engine(sqlalchemy_url(url))
     assert set(ALL_TABLES) <= set(sa.inspect(engine).get_table_names())
     downgrade(url)
     assert set(sa.inspect(engine).get_table_names()) == {"alembic_version"}
     engine.dispose()
+    admin = sa.create_engine(sqlalchemy_url(pg_server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'DROP DATABASE "{database_name(url)}" WITH (FORCE)'))
     admin.dispose()
 
 
