@@ -6,8 +6,14 @@ import structlog
 from prefect import flow
 
 from db.enums import Phase
-from flows.phases import PHASE_FLOWS, phases_of_one_run
+from db.models import Job
+from flows.artifacts import publish_index
+from flows.logs import send_logs_to_prefect
+from flows.naming import name_from_parameters, tagged_as
+from flows.parameters import JobId
+from flows.phases import PHASE_FLOWS, phases_of_one_run, show
 from flows.state import (
+    as_uuid,
     effective_stop,
     load_job,
     mark_finished,
@@ -20,13 +26,19 @@ from flows.state import (
 log = structlog.get_logger(__name__)
 
 
-@flow(name="create-video", log_prints=True)
-def create_video(job_id: str, start_phase: str | None = None, stop_after: str | None = None) -> dict:
+@flow(name="create-video", flow_run_name=name_from_parameters)
+def create_video(job_id: JobId, start_phase: Phase | None = None, stop_after: Phase | None = None) -> dict:
     """Run phases from `start_phase` (default: where the job's state says) through
     `stop_after` (default: the job's stored stop_after, else the end)."""
+    send_logs_to_prefect()
     job = load_job(job_id)
-    start = parse_phase(start_phase) or resume_phase(job.status, job.current_phase)
-    stop = effective_stop(start, parse_phase(stop_after), job.stop_after)
+    with tagged_as(job):
+        return _run_phases(job, parse_phase(start_phase), parse_phase(stop_after))
+
+
+def _run_phases(job: Job, start_phase: Phase | None, stop_after: Phase | None) -> dict:
+    start = start_phase or resume_phase(job.status, job.current_phase)
+    stop = effective_stop(start, stop_after, job.stop_after)
     phases = phases_to_run(start, stop)
     if phases and stop != job.stop_after:
         record_stop_after(job.id, stop)
@@ -36,8 +48,11 @@ def create_video(job_id: str, start_phase: str | None = None, stop_after: str | 
         return {"job_id": str(job.id), "phases": [], "status": job.status.value}
     bound.info("create_video.started", phases=[p.value for p in phases])
     with phases_of_one_run():
-        for phase in phases:
-            PHASE_FLOWS[phase](str(job.id))
+        try:
+            for phase in phases:
+                PHASE_FLOWS[phase](job.id)
+        finally:
+            show(publish_index, job.id)
     final = mark_finished(job.id, phases[-1])
     bound.info("create_video.finished", status=final.status.value)
     return {"job_id": str(job.id), "phases": [p.value for p in phases], "status": final.status.value}
@@ -49,8 +64,4 @@ def run_create_video(job_id: str, start_phase: Phase | str | None = None, stop_a
     start, stop = parse_phase(start_phase), parse_phase(stop_after)
     if start is not None:
         phases_to_run(start, stop)
-    return create_video(
-        str(job_id),
-        start.value if start else None,
-        stop.value if stop else None,
-    )
+    return create_video(as_uuid(job_id), start, stop)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from db.enums import Phase
 from db.models import Job
 from db.session import session_scope
+from flows.naming import job_tags, message_tag
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +64,7 @@ def idempotency_key(request: RunRequest, job_version: str) -> str:
 
 
 class Launcher(Protocol):
-    def launch(self, request: RunRequest, key: str) -> str: ...
+    def launch(self, request: RunRequest, key: str, tags: list[str]) -> str: ...
     def is_active(self, flow_run_id: str) -> bool: ...
 
 
@@ -73,7 +74,7 @@ class PrefectLauncher:
 
     deployment: str = CREATE_VIDEO_DEPLOYMENT
 
-    def launch(self, request: RunRequest, key: str) -> str:
+    def launch(self, request: RunRequest, key: str, tags: list[str]) -> str:
         from prefect.client.orchestration import get_client
 
         with get_client(sync_client=True) as client:
@@ -83,7 +84,7 @@ class PrefectLauncher:
                 parameters={"job_id": str(request.job_id),
                             "start_phase": request.start_phase.value if request.start_phase else None},
                 idempotency_key=key,
-                tags=["relay"],
+                tags=["relay", *tags],
             )
         return str(run.id)
 
@@ -106,8 +107,10 @@ class Outcome:
     flow_run_id: str | None = None
 
 
-def handle(body: str, launcher: Launcher) -> Outcome:
-    """Decide and act on one message body. Raises only for failures worth a redelivery."""
+def handle(body: str, launcher: Launcher, message_id: str | None = None) -> Outcome:
+    """Decide and act on one message body. Raises only for failures worth a redelivery.
+
+    The run is tagged with the job, its listing and the message, so the UI finds it by any."""
     try:
         request = parse_message(body)
     except BadMessage as err:
@@ -119,7 +122,7 @@ def handle(body: str, launcher: Launcher) -> Outcome:
         if job.flow_run_id and launcher.is_active(job.flow_run_id):
             return Outcome("duplicate", "the job's flow run is still active", job.flow_run_id)
         key = idempotency_key(request, job.updated_at.isoformat() if job.updated_at else "new")
-        run_id = launcher.launch(request, key)
+        run_id = launcher.launch(request, key, job_tags(job) + ([message_tag(message_id)] if message_id else []))
         job.flow_run_id = run_id
         session.add(job)
     return Outcome("started", flow_run_id=run_id)
@@ -180,7 +183,7 @@ class Relay:
         bound = log.bind(message_id=message["MessageId"])
         with VisibilityHeartbeat(self.sqs, self.queue_url, message["ReceiptHandle"], self.visibility_timeout):
             try:
-                outcome = handle(message["Body"], self.launcher)
+                outcome = handle(message["Body"], self.launcher, message["MessageId"])
             except Exception as err:  # Prefect or Postgres unreachable: SQS redelivers it later
                 outcome = Outcome("retry", f"{type(err).__name__}: {err}")
                 bound.error("relay.retry", reason=outcome.reason)

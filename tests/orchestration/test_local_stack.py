@@ -365,9 +365,9 @@ def test_killed_renders_are_recovered(on_stack: LocalStack, queues: dict[str, st
         assert clip.status is ClipStatus.done and clip.attempts >= 2
         runs = sorted((r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == victim),
                       key=lambda r: r.name)
-        assert [r.name for r in runs][:2] == [f"clip-{victim}-try-1", f"clip-{victim}-try-2"]
+        assert [r.name for r in runs][:2] == [f"clip {victim} try 1", f"clip {victim} try 2"]
         assert runs[0].state.is_crashed() and runs[-1].state.is_completed()
-    assert "silent" in next(r for r in _runs_of("render-clip", since) if r.name == f"clip-{lost}-try-1").state.message
+    assert "silent" in next(r for r in _runs_of("render-clip", since) if r.name == f"clip {lost} try 1").state.message
     assert _job(job_id).status is JobStatus.completed
 
 

@@ -69,8 +69,8 @@ def test_relay_starts_one_run_per_video_and_dead_letters_the_rest(
     main, dlq = queues
     job_id = _job()
     body = json.dumps({"job_id": str(job_id), "action": "run"})
-    sqs.send_message(QueueUrl=main, MessageBody=body)
-    sqs.send_message(QueueUrl=main, MessageBody=body)  # Rails (or SQS) sent it twice
+    sent = {sqs.send_message(QueueUrl=main, MessageBody=body)["MessageId"],
+            sqs.send_message(QueueUrl=main, MessageBody=body)["MessageId"]}  # Rails (or SQS) sent it twice
     sqs.send_message(QueueUrl=main, MessageBody="{broken")
     sqs.send_message(QueueUrl=main, MessageBody=json.dumps({"job_id": str(uuid.uuid4()), "action": "run"}))
 
@@ -87,6 +87,10 @@ def test_relay_starts_one_run_per_video_and_dead_letters_the_rest(
         run = client.read_flow_run(uuid.UUID(flow_run_id))
     assert [r for r in runs if r.parameters.get("job_id") == str(job_id)] == [run]
     assert run.parameters == {"job_id": str(job_id), "start_phase": None}
+    # the UI finds the run by the job and by the message that asked for it
+    message_tags = {t for t in run.tags if t.startswith("message:")}
+    assert {"relay", f"job:{job_id}"} <= set(run.tags) and {t.split(":", 1)[1] for t in message_tags} <= sent
+    assert len(message_tags) == 1
 
     dead: list = []
     for _ in range(5):
@@ -110,7 +114,7 @@ def test_redelivery_after_a_crash_maps_to_the_same_run(db: str, create_video_dep
     body = json.dumps({"job_id": str(job_id), "action": "run", "start_phase": "render"})
     with session_scope() as s:
         version = s.get(Job, job_id).updated_at.isoformat()
-    orphan = launcher.launch(parse_message(body), idempotency_key(parse_message(body), version))
+    orphan = launcher.launch(parse_message(body), idempotency_key(parse_message(body), version), [])
     outcome = handle(body, launcher)  # the redelivered message
     assert outcome.action == "started"
     assert outcome.flow_run_id == orphan
