@@ -102,7 +102,8 @@ def _render_all(job_id: uuid.UUID) -> dict:
     todo = [c for c in clip_ids if clip_state(c)["status"] not in FINAL_CLIP_STATES]
     settings = get_settings()
     dispatch = dispatch_clip.with_options(
-        retries=settings.render_dispatch_retries, retry_delay_seconds=settings.render_dispatch_retry_delays
+        task_run_name="render clip {clip_id}",
+        retries=settings.render_dispatch_retries, retry_delay_seconds=settings.render_dispatch_retry_delays,
     )
     try:
         outcomes = [f.result(raise_on_failure=False) for f in dispatch.map(todo)] if todo else []

@@ -68,7 +68,7 @@ def stage(name: str, *, io: bool = False) -> Callable[[F], F]:
 
             retries = {"retries": IO_RETRIES, "retry_delay_seconds": exponential_backoff(IO_BACKOFF_S),
                        "retry_condition_fn": _retry_if_transient} if io else {}
-            return task(fn, name=name, cache_policy=NO_CACHE, persist_result=False, **retries)
+            return task(fn, name=name, task_run_name=name, cache_policy=NO_CACHE, persist_result=False, **retries)
 
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
