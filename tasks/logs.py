@@ -1,7 +1,8 @@
 """Project logs: structlog events through stdlib logging, so each line keeps its level everywhere.
 
 structlog builds the event; the stdlib loggers of the project's packages carry it to handlers,
-each rendering it its own way: rich text on stderr for people (the default), JSON lines with
+each rendering it its own way: rich text on stderr for people (the default; one plain line per
+record when stderr is no terminal), JSON lines with
 `PICAIVID_LOG_FORMAT=json` (workers in production, `--json` on the CLI), and plain
 `event key=value` text for Prefect's run log (flows.logs adds that handler), where the level
 travels as the record's level, not as text. stdout stays clean for --json output.
@@ -43,6 +44,11 @@ def plain_message(_: Any, __: str, event: dict[str, Any]) -> str:
     return f"{text}\n{event['exception']}" if "exception" in event else text
 
 
+def plain_line(logger: Any, name: str, event: dict[str, Any]) -> str:
+    """One line per record where rich's columns would wrap (stderr not a terminal: CI, files)."""
+    return f"{str(event.get('timestamp', ''))[11:19]} {event.get('level', '').upper():<7} {plain_message(logger, name, event)}"
+
+
 def formatter(renderer: Any) -> logging.Formatter:
     """A stdlib formatter that renders structlog events (and foreign records) with `renderer`."""
     return structlog.stdlib.ProcessorFormatter(
@@ -65,9 +71,9 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _console_handler(json_logs: bool) -> logging.Handler:
-    if json_logs:
+    if json_logs or not sys.stderr.isatty():
         handler: logging.Handler = _StderrHandler()
-        handler.setFormatter(formatter(structlog.processors.JSONRenderer()))
+        handler.setFormatter(formatter(structlog.processors.JSONRenderer() if json_logs else plain_line))
     else:
         handler = RichHandler(console=Console(stderr=True), show_path=False, markup=False, rich_tracebacks=False,
                               log_time_format="%H:%M:%S")

@@ -11,7 +11,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from db.enums import PHASE_ORDER
-from flows.cli.output import clear_errors, console, emit, fail
+from flows.cli.output import clear_errors, console, emit, err_console, fail, json_logs, quiet_prefect
+from flows.cli.prefect_server import app as prefect_server_app
 from flows.cli.report import report
 from flows.cli.stack import app as stack_app
 from flows.cli.timeline import app as timeline_app
@@ -27,6 +28,7 @@ app.add_typer(job_app, name="job")
 app.command("report")(report)
 app.add_typer(timeline_app, name="timeline")
 app.add_typer(stack_app, name="stack")
+app.add_typer(prefect_server_app, name="prefect-server")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 PHASES = ", ".join(p.value for p in PHASE_ORDER)
@@ -34,6 +36,7 @@ PHASES = ", ".join(p.value for p in PHASE_ORDER)
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False) -> None:
+    quiet_prefect(verbose)
     configure_logging(level="DEBUG" if verbose else None)
 
 
@@ -73,7 +76,8 @@ def run(
     stop_after: Annotated[Optional[str], typer.Option("--stop-after", help=f"One of {PHASES}.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run create_video locally (Prefect's ephemeral mode, no server needed)."""
+    """Run create_video here, recorded on the local Prefect server (started once, then reused)."""
+    json_logs(as_json)
     result = _run_with_progress(job_id, start_phase, stop_after, show=not as_json)
     emit(result, as_json, lambda d: console.print(f"job {d['job_id']}: {d['status']} after {', '.join(d['phases']) or 'nothing to do'}"))
 
@@ -101,6 +105,7 @@ def demo(
     from tasks.sample_listing import make_listing
     from tasks.settings import get_settings
 
+    json_logs(as_json)
     _ensure_schema()
     root = out or get_settings().data_dir / "demo" / f"seed-{seed}"
     with console.status("rendering the sample listing…", spinner="dots") if not as_json else nullcontext():
@@ -176,7 +181,21 @@ def _ensure_schema() -> None:
         upgrade(url)
 
 
+def _prefect_api(show: bool) -> str:
+    """The shared local Prefect server's API (flows.local_api), started here if none answers."""
+    from flows.local_api import LocalApiError, ensure_local_api
+
+    def starting() -> None:
+        if show:
+            err_console.print("starting the local Prefect server (once; later commands reuse it)…")
+
+    with clear_errors(LocalApiError):
+        return ensure_local_api(on_start=starting)
+
+
 def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | None, show: bool) -> dict:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     from flows.create_video import run_create_video
     from flows.progress import phase_listener
 
@@ -190,7 +209,9 @@ def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | N
         if event == "finished":
             progress.advance(task)
 
-    with progress, phase_listener(advance), clear_errors(JobNotFound, PhaseOrderError, ValueError):
+    api_url = _prefect_api(show)
+    with progress, phase_listener(advance), clear_errors(JobNotFound, PhaseOrderError, ValueError), \
+            temporary_settings({PREFECT_API_URL: api_url}):
         try:
             return run_create_video(job_id, start_phase, stop_after)
         except (JobNotFound, PhaseOrderError, ValueError):
