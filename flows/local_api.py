@@ -135,7 +135,8 @@ def ensure_local_api(home: Path | None = None, timeout_s: float = START_TIMEOUT_
             proc = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                env={**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+                env={**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                     "PREFECT_UI_API_URL": url},  # else the UI calls port 4200
             )
         try:
             wait_until_healthy(url, proc.poll, timeout_s, lambda: _tail(log_path))

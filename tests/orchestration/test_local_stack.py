@@ -73,7 +73,7 @@ def pipeline_settings(migrated_db_url: str, moto_endpoint: str, bucket: str,
 def stack(pipeline_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     from tests.conftest import _free_port
 
-    config = StackConfig(root=tmp_path_factory.mktemp("stack"), port=_free_port(), ui=False,
+    config = StackConfig(root=tmp_path_factory.mktemp("stack"), port=_free_port(), ui=True,  # the browser test's
                          env=pipeline_settings, worker_poll_seconds=1.0, gpu_slots=1)
     with LocalStack(config) as running:
         yield running
@@ -404,3 +404,63 @@ def test_stack_up_command(migrated_db_url: str, tmp_path: Path) -> None:
     assert "stack up" in out
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
+
+
+def _chromium() -> str:
+    """Debian's chromium (Playwright's own browser download is not reachable here)."""
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no chromium on PATH (apt-get install chromium)")
+    return path
+
+
+def test_what_an_engineer_sees_in_the_prefect_ui(on_stack: LocalStack, listing, tmp_path: Path) -> None:
+    """Headless Chromium on the stack's UI: a job's runs found by its tag, and assemble's run
+    form offering the output format as a dropdown, whose pick becomes the run's parameter.
+    Screenshots of both are left in the test's folder."""
+    from playwright.sync_api import sync_playwright
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.deployments import run_deployment
+
+    job_id = _create_job(listing)
+    with session_scope() as s:
+        s.get(Job, job_id).listing_id = "mls-ui"
+    analyzed = run_deployment("analyze/analyze", parameters={"job_id": str(job_id)}, timeout=RUN_TIMEOUT_S)
+    assert analyzed.state.is_completed(), analyzed.state.message
+    with get_client(sync_client=True) as client:
+        assemble = client.read_deployment_by_name("assemble/assemble")
+    ui = on_stack.config.api_url.removesuffix("/api")
+    wanted = f"analyze · mls-ui · {str(job_id)[:8]}"
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+        page.goto(f"{ui}/v2/runs?tags=job:{job_id}", wait_until="networkidle")  # the link a person shares
+        page.get_by_text(wanted).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "runs-by-job-tag.png"), full_page=True)
+        assert page.get_by_text("1 Flow run").count() == 1  # this job's run only, of all the stack's runs
+
+        page.goto(f"{ui}/v2/deployments/deployment/{assemble.id}/run", wait_until="networkidle")
+        fmt = page.locator("div:has(> div > div > label:text-is('fmt (Optional)'))")
+        fmt.get_by_role("tab", name="str", exact=True).click()  # optional: "no format" is the other choice
+        fmt.locator("button[aria-haspopup=listbox]").click()
+        options = page.get_by_role("option")
+        options.first.wait_for()
+        assert options.all_inner_texts() == ["16x9", "9x16", "1x1"]
+        page.screenshot(path=str(tmp_path / "assemble-format-dropdown.png"), full_page=True)
+        options.filter(has_text="9x16").click()
+        page.locator("div:has(> div > div > label:text-is('job_id'))").locator("textarea, input").first \
+            .fill(str(job_id))
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_url("**tab=Runs", timeout=30_000)
+        browser.close()
+
+    with get_client(sync_client=True) as client:
+        (run,) = [r for r in client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[assemble.id])))
+                  if r.parameters.get("job_id") == str(job_id)]
+    assert run.parameters["fmt"] == "9x16" and run.parameters["job_id"] == str(job_id)
+    print(f"screenshots in {tmp_path}")
