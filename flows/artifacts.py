@@ -159,5 +159,6 @@ def publish_index(job_id: uuid.UUID) -> None:
         assert job is not None
     lines = [f"### Job {job.id}", f"status **{job.status.value}**" + (f": {job.error}" if job.error else ""), ""]
     lines += [f"- [{kind}](/artifacts/key/{artifact_key(job_id, kind)})" for kind in KINDS]
+    lines.append(f"- [all runs of this job](/v2/runs?tags=job:{job.id})")
     create_markdown_artifact("\n".join(lines), key=artifact_key(job_id, "run"),
                              description="Links to every phase's artifact of this job")
