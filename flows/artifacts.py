@@ -146,8 +146,8 @@ def publish_video(job_id: uuid.UUID, result: dict[str, Any]) -> None:
     description = (f"{what}: {facts['duration']:.2f} s, "
                    f"{f'{loudness:.1f} LUFS' if loudness is not None else 'silent'}, "
                    f"{facts.get('width')}x{facts.get('height')} ({result['uri']})")
-    create_link_artifact(get_store().share_url(result["uri"]), link_text=what,
-                         key=artifact_key(job_id, "video"), description=description)
+    create_link_artifact(get_store().share_url(result["uri"]), link_text=what, description=description,
+                         key=artifact_key(job_id, "preview" if result["preview"] else "video"))
 
 
 def publish_index(job_id: uuid.UUID) -> None:
@@ -158,7 +158,7 @@ def publish_index(job_id: uuid.UUID) -> None:
         job = s.get(Job, job_id)
         assert job is not None
     lines = [f"### Job {job.id}", f"status **{job.status.value}**" + (f": {job.error}" if job.error else ""), ""]
-    lines += [f"- [{kind}](/artifacts/key/{artifact_key(job_id, kind)})" for kind in KINDS]
+    lines += [f"- [{kind}](/v2/artifacts/key/{artifact_key(job_id, kind)})" for kind in KINDS]
     lines.append(f"- [all runs of this job](/v2/runs?tags=job:{job.id})")
     create_markdown_artifact("\n".join(lines), key=artifact_key(job_id, "run"),
                              description="Links to every phase's artifact of this job")

@@ -28,8 +28,13 @@ log = structlog.get_logger(__name__)
 
 @flow(name="create-video", flow_run_name=name_from_parameters)
 def create_video(job_id: JobId, start_phase: Phase | None = None, stop_after: Phase | None = None) -> dict:
-    """Run phases from `start_phase` (default: where the job's state says) through
-    `stop_after` (default: the job's stored stop_after, else the end)."""
+    """Run the phases in order, from where the job's state says unless told.
+
+    Args:
+        job_id: The job's id (jobs.id).
+        start_phase: The first phase to run; empty: where the job's state says.
+        stop_after: The last phase to run; empty: the job's stored stop_after, else the end.
+    """
     send_logs_to_prefect()
     job = load_job(job_id)
     with tagged_as(job):

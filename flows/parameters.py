@@ -16,4 +16,4 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}
 
 JobId = Annotated[uuid.UUID, WithJsonSchema({"type": "string", "format": "uuid", "pattern": UUID_PATTERN,
                                              "description": "The job's id (jobs.id)."})]
-TimelineVersion = Annotated[int, Field(ge=1, description="Default: the newest version.")]
+TimelineVersion = Annotated[int, Field(ge=1)]

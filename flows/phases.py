@@ -150,8 +150,13 @@ def assemble(job_id: JobId, timeline_version: TimelineVersion | None = None, fmt
              preview: bool = False) -> Any:
     """Phase 4: ffmpeg renders a timeline version (default: the newest); nothing else is read.
 
-    `fmt` picks another aspect (16x9, 9x16, 1x1). A preview (540p) leaves the job's state and
-    final video alone, so it is not a phase run.
+    A preview leaves the job's state and final video alone, so it is not a phase run.
+
+    Args:
+        job_id: The job's id (jobs.id).
+        timeline_version: Which version to render; empty: the newest.
+        fmt: The output aspect; empty: the one the timeline's template chose.
+        preview: A quick 540p render beside the finals, for review.
     """
     from tasks.assemble.phase import run_assemble
 

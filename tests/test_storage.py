@@ -132,3 +132,14 @@ def test_keys_are_deterministic_and_safe() -> None:
     assert keys.final("J", 3, "9x16") == "jobs/J/final/v3-9x16.mp4"
     assert keys.clip("J", 5, partial=True) == "clips/J/5.partial.mp4"
     assert safe_name("...") != ""
+
+
+def test_a_shared_link_opens_the_object(any_store) -> None:
+    """What an engineer clicks in a Prefect artifact: a presigned URL on S3, a file URI locally."""
+    import urllib.request
+
+    uri = any_store.put_bytes(keys.review("job-1"), b"<html>review</html>", "text/html")
+    link = any_store.share_url(uri, expires_s=600)
+    assert link.startswith("http" if uri.startswith("s3://") else "file://")
+    with urllib.request.urlopen(link, timeout=10) as resp:
+        assert resp.read() == b"<html>review</html>"

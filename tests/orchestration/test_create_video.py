@@ -222,7 +222,7 @@ def _what_prefect_shows(job_id: uuid.UUID) -> None:
     job = _job(job_id)
     assert video == get_store().share_url(job.final_video_uri)
     index = _artifact(job_id, "run")
-    assert all(f"/artifacts/key/job-{job_id}-{kind}" in index for kind in ("photos", "review", "clips", "timeline", "video"))
+    assert all(f"/v2/artifacts/key/job-{job_id}-{kind}" in index for kind in ("photos", "review", "clips", "timeline", "video"))
 
 
 def test_a_no_repeat_template_fills_its_target_from_clips_sized_for_it(db: str, small_render: None, prefect_api: None,

@@ -417,12 +417,12 @@ def _chromium() -> str:
 
 
 def test_what_an_engineer_sees_in_the_prefect_ui(on_stack: LocalStack, listing, tmp_path: Path) -> None:
-    """Headless Chromium on the stack's UI: a job's runs found by its tag, and assemble's run
-    form offering the output format as a dropdown, whose pick becomes the run's parameter.
-    Screenshots of both are left in the test's folder."""
+    """Headless Chromium on the stack's UI: a job's runs found by its tag, its Phase 1 photo
+    table, and assemble's run form offering the output format as a dropdown, whose pick becomes
+    the run's parameter. Screenshots of each are left in the test's folder."""
     from playwright.sync_api import sync_playwright
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, DeploymentFilter, DeploymentFilterId
     from prefect.deployments import run_deployment
 
     job_id = _create_job(listing)
@@ -444,6 +444,14 @@ def test_what_an_engineer_sees_in_the_prefect_ui(on_stack: LocalStack, listing, 
         page.screenshot(path=str(tmp_path / "runs-by-job-tag.png"), full_page=True)
         assert page.get_by_text("1 Flow run").count() == 1  # this job's run only, of all the stack's runs
 
+        with get_client(sync_client=True) as client:  # Phase 1's table: its key's newest version
+            (photos,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[
+                f"job-{job_id}-photos"])))
+        page.goto(f"{ui}/v2/artifacts/key/job-{job_id}-photos", wait_until="networkidle")
+        page.get_by_role("link", name=str(photos.id)[:8]).click()
+        page.get_by_text("kitchen_a.jpg").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "phase1-photo-table.png"), full_page=True)
+
         page.goto(f"{ui}/v2/deployments/deployment/{assemble.id}/run", wait_until="networkidle")
         fmt = page.locator("div:has(> div > div > label:text-is('fmt (Optional)'))")
         fmt.get_by_role("tab", name="str", exact=True).click()  # optional: "no format" is the other choice
@@ -456,11 +464,16 @@ def test_what_an_engineer_sees_in_the_prefect_ui(on_stack: LocalStack, listing, 
         page.locator("div:has(> div > div > label:text-is('job_id'))").locator("textarea, input").first \
             .fill(str(job_id))
         page.get_by_role("button", name="Submit").click()
-        page.wait_for_url("**tab=Runs", timeout=30_000)
+
+        def submitted() -> list:
+            with get_client(sync_client=True) as client:
+                runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[assemble.id])))
+            return [r for r in runs if r.parameters.get("job_id") == str(job_id)]
+
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(tmp_path / "after-submit.png"), full_page=True)
+        (run,) = _wait_for("the run the form submitted", submitted, 30, on_stack)
         browser.close()
 
-    with get_client(sync_client=True) as client:
-        (run,) = [r for r in client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[assemble.id])))
-                  if r.parameters.get("job_id") == str(job_id)]
     assert run.parameters["fmt"] == "9x16" and run.parameters["job_id"] == str(job_id)
     print(f"screenshots in {tmp_path}")
