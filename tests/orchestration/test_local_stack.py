@@ -278,6 +278,15 @@ def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -
     run_phase("render")
     with session_scope() as s:
         clips = {c.id: c.s3_uri for c in s.exec(select(Clip).where(Clip.job_id == job_id))}
+    # each GPU clip run is found by the job's tag, named for its clip and try
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterTags
+
+    with get_client(sync_client=True) as client:
+        clip_runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"job:{job_id}"])),
+                                          flow_filter=FlowFilter(name=FlowFilterName(any_=["render-clip"])))
+    with session_scope() as s:
+        planned = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
+    assert planned and {f"clip {cid} try 1" for cid in planned} <= {r.name for r in clip_runs}
     assert clips and _timeline_versions(job_id) == []
     run_phase("timeline")
     run_phase("timeline")  # a rebuild is a new version; the old one is kept
