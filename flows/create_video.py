@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import structlog
 from prefect import flow
 
@@ -63,10 +65,17 @@ def _run_phases(job: Job, start_phase: Phase | None, stop_after: Phase | None) -
     return {"job_id": str(job.id), "phases": [p.value for p in phases], "status": final.status.value}
 
 
-def run_create_video(job_id: str, start_phase: Phase | str | None = None, stop_after: Phase | str | None = None) -> dict:
-    """Validate inputs before Prefect starts (clear errors, no half-started runs), then run."""
+def checked_request(job_id: str | uuid.UUID, start_phase: Phase | str | None = None,
+                    stop_after: Phase | str | None = None) -> tuple[uuid.UUID, Phase | None, Phase | None]:
+    """The run's arguments, checked before Prefect starts: a bad one gets a clear one-line
+    reason and no half-started run."""
     load_job(job_id)
     start, stop = parse_phase(start_phase), parse_phase(stop_after)
     if start is not None:
         phases_to_run(start, stop)
-    return create_video(as_uuid(job_id), start, stop)
+    return as_uuid(job_id), start, stop
+
+
+def run_create_video(job_id: str | uuid.UUID, start_phase: Phase | str | None = None,
+                     stop_after: Phase | str | None = None) -> dict:
+    return create_video(*checked_request(job_id, start_phase, stop_after))

@@ -38,9 +38,8 @@ class LocalApiError(RuntimeError):
 
 
 def prefect_home() -> Path:
-    from prefect.settings import PREFECT_HOME
-
-    return Path(PREFECT_HOME.value())
+    """Prefect's home as Prefect resolves it (read without importing Prefect, which is slow)."""
+    return Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
 
 
 def configured_api_url() -> str | None:

@@ -196,10 +196,13 @@ def _prefect_api(show: bool) -> str:
 def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | None, show: bool) -> dict:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.create_video import run_create_video
+    from flows.create_video import checked_request, create_video
     from flows.progress import phase_listener
 
     _ensure_schema()
+    with clear_errors(JobNotFound, PhaseOrderError, ValueError):  # before any Prefect server starts
+        request = checked_request(job_id, start_phase, stop_after)
+    api_url = _prefect_api(show)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} phases"),
                         TimeElapsedColumn(), console=console, disable=not show, transient=False)
     task = progress.add_task("create_video", total=len(PHASE_ORDER))
@@ -209,13 +212,9 @@ def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | N
         if event == "finished":
             progress.advance(task)
 
-    api_url = _prefect_api(show)
-    with progress, phase_listener(advance), clear_errors(JobNotFound, PhaseOrderError, ValueError), \
-            temporary_settings({PREFECT_API_URL: api_url}):
+    with progress, phase_listener(advance), temporary_settings({PREFECT_API_URL: api_url}):
         try:
-            return run_create_video(job_id, start_phase, stop_after)
-        except (JobNotFound, PhaseOrderError, ValueError):
-            raise
+            return create_video(*request)
         except Exception as err:  # the job row already holds the failure
             from db.queries import job_summary
 
