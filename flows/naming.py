@@ -48,7 +48,7 @@ def name_from_parameters() -> str:
     from flows.state import JobNotFound, load_job
 
     params = flow_run.parameters
-    details = [str(params[k]) for k in ("fmt",) if params.get(k)] + (["preview"] if params.get("preview") else [])
+    details = ([str(params["fmt"])] if params.get("fmt") else []) + (["preview"] if params.get("preview") else [])
     try:
         job = load_job(params["job_id"])
     except JobNotFound:  # the flow itself fails with the reason; the name just says what was asked
