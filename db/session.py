@@ -7,6 +7,7 @@ so a laptop needs no database install and tests never fall back to SQLite.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -44,7 +45,11 @@ def start_embedded_postgres(pgdata: Path, *, keep_running: bool = False) -> str:
     `keep_running` leaves the server up after this process exits (the local stack's workers
     share it); otherwise the last process holding it stops it.
     """
-    import pgserver
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime folder on import, which warns on every
+        # command where XDG_RUNTIME_DIR is unset (containers, CI); it never uses that folder.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
+        import pgserver
 
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata.resolve(), cleanup_mode=None if keep_running else "stop")

@@ -185,12 +185,15 @@ def dispatch_clip(clip_id: int) -> dict:
         from prefect.deployments import run_deployment
         from prefect.runtime import task_run
 
+        from flows.naming import carried_tags, clip_run_name
+
         run = run_deployment(
             settings.render_clip_deployment,
             parameters={"clip_id": clip_id},
             idempotency_key=f"render-clip:{state['job_id']}:{clip_id}:{task_run.id}:try-{task_run.run_count}",
-            flow_run_name=f"clip-{clip_id}-try-{task_run.run_count}",
-            tags=[f"job:{state['job_id']}"],  # flows.cancel finds the job's GPU runs by it
+            flow_run_name=clip_run_name(clip_id, task_run.run_count),
+            # the job's tags (flows.cancel finds the job's GPU runs by job:<id>), even from a bare call
+            tags=sorted({*carried_tags(), f"job:{state['job_id']}"}),
             timeout=0,  # created, not awaited: _wait_for_render watches the run and the clip row
         )
         log.info("clip.dispatched", clip_id=clip_id, flow_run_id=str(run.id))

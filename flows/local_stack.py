@@ -19,12 +19,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
+
+from flows.local_api import LocalApiError, wait_until_healthy
 
 log = structlog.get_logger(__name__)
 
@@ -188,18 +188,10 @@ class LocalStack:
             "server", [*_prefect(), "server", "start", "--host", "127.0.0.1", "--port", str(c.port)],
             PREFECT_UI_ENABLED=str(c.ui).lower(),
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise StackError(f"the Prefect server exited with {self.server.returncode}:\n{self.log_tail('server')}")
-            try:
-                with urllib.request.urlopen(f"{c.api_url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.5)
-        raise StackError(f"the Prefect server did not answer on {c.api_url} within {timeout_s:.0f} s:\n{self.log_tail('server')}")
+        try:
+            wait_until_healthy(c.api_url, self.server.poll, timeout_s, lambda: self.log_tail("server"))
+        except LocalApiError as err:
+            raise StackError(str(err)) from None
 
     def _create_pools(self) -> None:
         from prefect.client.orchestration import get_client

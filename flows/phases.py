@@ -15,11 +15,17 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from db.enums import Phase
+from flows.artifacts import publish_analysis, publish_clips, publish_timeline, publish_video
 from flows.dispatch import FINAL_CLIP_STATES, clip_state, dispatch_clip
 from flows.job_lock import job_lock
+from flows.logs import send_logs_to_prefect
+from flows.naming import name_from_parameters, tagged_as
+from flows.parameters import JobId, TimelineVersion
 from flows.progress import notify
 from flows.state import JobCancelled, load_job, mark_failed, mark_finished, mark_phase_started
+from tasks.assemble.formats import FormatName
 from tasks.settings import get_settings
+from tasks.stages import stage
 
 log = structlog.get_logger(__name__)
 
@@ -43,17 +49,20 @@ def run_owner(kind: str) -> str:
     return f"{kind} run {flow_run.id}" if flow_run.id else f"{kind} (local, pid {os.getpid()})"
 
 
-def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> Any:
-    """Move the job into `phase`, do the work, and on failure record it on the job.
+def run_phase(job_id: uuid.UUID, phase: Phase, work: Callable[[uuid.UUID], Any],
+              publish: Callable[[uuid.UUID, Any], None] | None = None) -> Any:
+    """Move the job into `phase`, do the work, show it (`publish` its artifacts), and on
+    failure record it on the job.
 
     Earlier phases' rows and artifacts are never touched here: each phase replaces only its
     own outputs, and only once it has succeeded. A phase run alone (its own deployment)
     leaves the job stopped after it (completed after assembly), so a later create_video
     resumes from the next phase.
     """
+    send_logs_to_prefect()
     job = load_job(job_id)
-    with job_lock(job.id, run_owner(phase.value), get_settings().job_lock_wait_s):
-        bound = log.bind(job_id=str(job.id), phase=phase.value)
+    bound = log.bind(job_id=str(job.id), phase=phase.value)
+    with tagged_as(job), job_lock(job.id, run_owner(phase.value), get_settings().job_lock_wait_s):
         mark_phase_started(job.id, phase)
         bound.info("phase.started")
         notify(phase.value, "started")
@@ -69,6 +78,8 @@ def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> An
             bound.error("phase.failed", error=message)
             notify(phase.value, "failed")
             raise
+        if publish is not None:
+            show(publish, job.id, result)
         bound.info("phase.finished", result=result)
         if not _in_create_video.get():
             mark_finished(job.id, phase)
@@ -76,29 +87,54 @@ def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> An
         return result
 
 
-@flow(name="analyze", log_prints=True)
-def analyze(job_id: str) -> Any:
+def show(publish: Callable[..., None], *args: Any) -> None:
+    """Artifacts are a view of Postgres: one that cannot be made is logged, the work stands."""
+    try:
+        publish(*args)
+    except Exception as err:
+        log.warning("artifact.failed", artifact=publish.__name__, error=f"{type(err).__name__}: {err}")
+
+
+@flow(name="analyze", flow_run_name=name_from_parameters)
+def analyze(job_id: JobId) -> Any:
     """Phase 1: quality, rooms, depth, overlap, overrides and the motion plan (CPU)."""
     from tasks.analyze.phase import run_analyze
 
-    return run_phase(job_id, Phase.analyze, run_analyze)
+    return run_phase(job_id, Phase.analyze, run_analyze, lambda jid, _: publish_analysis(jid))
+
+
+class ClipsFailed(RuntimeError):
+    """Some clips of the plan could not be rendered; the message names each and why."""
 
 
 def _render_all(job_id: uuid.UUID) -> dict:
+    """Dispatch every unfinished clip; any clip left unfinished fails the phase, naming it."""
     from tasks.render.phase import plan_clips
 
-    clip_ids = plan_clips(job_id)
+    clip_ids = stage("plan clips", io=True)(plan_clips)(job_id)
     todo = [c for c in clip_ids if clip_state(c)["status"] not in FINAL_CLIP_STATES]
     settings = get_settings()
     dispatch = dispatch_clip.with_options(
-        retries=settings.render_dispatch_retries, retry_delay_seconds=settings.render_dispatch_retry_delays
+        task_run_name="render clip {clip_id}",
+        retries=settings.render_dispatch_retries, retry_delay_seconds=settings.render_dispatch_retry_delays,
     )
-    states = [f.result() for f in dispatch.map(todo)] if todo else []
-    done = sum(s["status"] == "done" for s in states) + len(clip_ids) - len(todo)
-    if clip_ids and done == 0:
-        raise RuntimeError(f"no clip of job {job_id} could be rendered: " + "; ".join(
-            f"clip {s['clip_id']}: {s['error']}" for s in states))
-    return {"planned": len(clip_ids), "rendered_now": len(todo), "done": done}
+    try:
+        outcomes = [f.result(raise_on_failure=False) for f in dispatch.map(todo)] if todo else []
+    finally:
+        show(publish_clips, job_id)
+    problems = [f"clip {clip_id}: {_clip_problem(outcome)}" for clip_id, outcome in zip(todo, outcomes)
+                if not isinstance(outcome, dict) or outcome["status"] != "done"]
+    problems += [f"clip {c}: {state['error']}" for c in clip_ids if c not in todo
+                 and (state := clip_state(c))["status"] != "done"]
+    if problems:
+        raise ClipsFailed(f"{len(problems)} of {len(clip_ids)} clips not rendered: " + "; ".join(problems))
+    return {"planned": len(clip_ids), "rendered_now": len(todo), "done": len(clip_ids)}
+
+
+def _clip_problem(outcome: object) -> str:
+    if isinstance(outcome, BaseException):
+        return f"{type(outcome).__name__}: {outcome}"
+    return f"{outcome['status']}: {outcome['error']}"  # type: ignore[index]
 
 
 def _render_slots() -> int:
@@ -108,32 +144,43 @@ def _render_slots() -> int:
     return settings.gpu_render_concurrency if settings.render_dispatch == "deployment" else 1
 
 
-@flow(name="render", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=_render_slots()))
-def render(job_id: str) -> Any:
+@flow(name="render", flow_run_name=name_from_parameters, task_runner=ThreadPoolTaskRunner(max_workers=_render_slots()))
+def render(job_id: JobId) -> Any:
     """Phase 2: one idempotent unit per clip; Postgres says which clips are already done."""
     return run_phase(job_id, Phase.render, _render_all)
 
 
-@flow(name="timeline", log_prints=True)
-def timeline(job_id: str) -> Any:
+@flow(name="timeline", flow_run_name=name_from_parameters)
+def timeline(job_id: JobId) -> Any:
     """Phase 3: beat grid, template, ordered shots with trims and transitions (data only)."""
     from tasks.timeline.phase import run_timeline
 
-    return run_phase(job_id, Phase.timeline, run_timeline)
+    return run_phase(job_id, Phase.timeline, run_timeline, lambda jid, result: publish_timeline(jid, result["version"]))
 
 
-@flow(name="assemble", log_prints=True)
-def assemble(job_id: str, timeline_version: int | None = None, fmt: str | None = None, preview: bool = False) -> Any:
+@flow(name="assemble", flow_run_name=name_from_parameters)
+def assemble(job_id: JobId, timeline_version: TimelineVersion | None = None, fmt: FormatName | None = None,
+             preview: bool = False) -> Any:
     """Phase 4: ffmpeg renders a timeline version (default: the newest); nothing else is read.
 
-    `fmt` picks another aspect (16x9, 9x16, 1x1). A preview (540p) leaves the job's state and
-    final video alone, so it is not a phase run.
+    A preview leaves the job's state and final video alone, so it is not a phase run.
+
+    Args:
+        job_id: The job's id (jobs.id).
+        timeline_version: Which version to render; empty: the newest.
+        fmt: The output aspect; empty: the one the timeline's template chose.
+        preview: A quick 540p render beside the finals, for review.
     """
     from tasks.assemble.phase import run_assemble
 
-    if preview:
-        return run_assemble(load_job(job_id).id, timeline_version, fmt, preview=True)
-    return run_phase(job_id, Phase.assemble, lambda jid: run_assemble(jid, timeline_version, fmt))
+    if not preview:
+        return run_phase(job_id, Phase.assemble, lambda jid: run_assemble(jid, timeline_version, fmt), publish_video)
+    send_logs_to_prefect()
+    job = load_job(job_id)
+    with tagged_as(job):
+        result = run_assemble(job.id, timeline_version, fmt, preview=True)
+        show(publish_video, job.id, result)
+        return result
 
 
 PHASE_FLOWS = {Phase.analyze: analyze, Phase.render: render, Phase.timeline: timeline, Phase.assemble: assemble}

@@ -29,7 +29,8 @@ from db.contract import ContractError, check
 from db.enums import EditStatus, JobStatus, Phase
 from db.models import Edit, Job, Timeline
 from db.session import session_scope
-from flows.cancel import cancel_job, job_tag
+from flows.cancel import cancel_job
+from flows.naming import job_tags, message_tag
 
 log = structlog.get_logger(__name__)
 
@@ -113,18 +114,20 @@ class Outcome:
 
 
 def handle(body: str, launcher: PrefectLauncher, message_id: str = "") -> Outcome:
-    """Decide and act on one message body. Raises only for failures worth a redelivery."""
+    """Decide and act on one message body. Raises only for failures worth a redelivery.
+
+    Runs are tagged with the job, its listing and the message, so the UI finds them by any."""
     try:
         request = parse_message(body)
     except BadMessage as err:
         return Outcome("dead_letter", str(err))
-    tags = [job_tag(request.job_id)] + ([f"message:{message_id}"] if message_id else [])
     if request.action == "cancel":
         return _cancel(request)
     with session_scope() as session:
         job = session.get(Job, request.job_id, with_for_update=True)
         if job is None:
             return Outcome("dead_letter", f"unknown job {request.job_id}")
+        tags = job_tags(job) + ([message_tag(message_id)] if message_id else [])
         if request.action == "edit":
             return _edit(session, job, launcher, tags)
         # a cancelled job's last run may still be Cancelling: the new run waits for it (flows.job_lock)

@@ -11,14 +11,17 @@ in `flows.dispatch` re-dispatches the clip.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from prefect import flow
+from pydantic import Field
 
-from tasks.logs import configure_logging
 
-
-@flow(name="render-clip", log_prints=True)
-def render_clip_flow(clip_id: int) -> dict:
+@flow(name="render-clip")
+def render_clip_flow(clip_id: Annotated[int, Field(ge=1)]) -> dict:
+    """The dispatcher names the run (`clip <id> try <n>`) and hands it the job's tags."""
+    from flows.logs import send_logs_to_prefect
     from tasks.render.clip_unit import render_clip
 
-    configure_logging()
+    send_logs_to_prefect()
     return render_clip(clip_id)

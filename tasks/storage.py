@@ -22,6 +22,9 @@ from urllib.parse import unquote, urlparse
 from tasks.settings import get_settings
 
 
+SHARE_URL_TTL_S = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
+
+
 class ArtifactNotFound(FileNotFoundError):
     """The URI names no stored object."""
 
@@ -36,6 +39,7 @@ class ArtifactStore(Protocol):
     def get_bytes(self, uri: str) -> bytes: ...
     def exists(self, uri: str) -> bool: ...
     def delete(self, uri: str) -> None: ...
+    def share_url(self, uri: str, expires_s: int = SHARE_URL_TTL_S) -> str: ...
 
 
 class keys:
@@ -67,6 +71,11 @@ class keys:
     @staticmethod
     def final(job_id: object, timeline_version: int, fmt: str) -> str:
         return f"jobs/{job_id}/final/v{timeline_version}-{fmt}.mp4"
+
+    @staticmethod
+    def review(job_id: object) -> str:
+        """Phase 1's HTML review page (tasks.analyze.report), rewritten by each analysis."""
+        return f"jobs/{job_id}/analysis/review.html"
 
 
 def safe_name(name: str) -> str:
@@ -155,6 +164,10 @@ class FileStore:
     def delete(self, uri: str) -> None:
         self._path(uri).unlink(missing_ok=True)
 
+    def share_url(self, uri: str, expires_s: int = SHARE_URL_TTL_S) -> str:
+        """A local file is opened by its own URI; it never expires."""
+        return self._path(uri).as_uri()
+
 
 @dataclass
 class S3Store:
@@ -237,6 +250,13 @@ class S3Store:
     def delete(self, uri: str) -> None:
         bucket, key = self._split(uri)
         self.client.delete_object(Bucket=bucket, Key=key)
+
+    def share_url(self, uri: str, expires_s: int = SHARE_URL_TTL_S) -> str:
+        """A presigned GET: whoever holds the link can open the object until it expires."""
+        bucket, key = self._split(uri)
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
+        )
 
 
 def store_from_url(url: str) -> ArtifactStore:

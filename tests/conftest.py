@@ -136,3 +136,16 @@ def s3_bucket(aws: str) -> str:
     name = f"picaivid-test-{uuid.uuid4().hex[:8]}"
     boto3.client("s3").create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_prefect_server() -> Iterator[None]:
+    """A CLI `run` in a test without a Prefect API starts the shared local server
+    (flows.local_api); one this session started is stopped at its end."""
+    from flows.local_api import prefect_home, running_server, stop_local_api
+
+    home = prefect_home()
+    already = running_server(home)
+    yield
+    if already is None:
+        stop_local_api(home)

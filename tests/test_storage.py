@@ -142,3 +142,14 @@ def test_photo_keys_are_unique_to_the_bytes() -> None:
     assert keys.photo("J", a, "kitchen 1.jpg") != keys.photo("J", b, "kitchen_1.jpg")
     with pytest.raises(ValueError, match="SHA-256"):
         keys.photo("J", "kitchen", "kitchen.jpg")
+
+
+def test_a_shared_link_opens_the_object(any_store) -> None:
+    """What an engineer clicks in a Prefect artifact: a presigned URL on S3, a file URI locally."""
+    import urllib.request
+
+    uri = any_store.put_bytes(keys.review("job-1"), b"<html>review</html>", "text/html")
+    link = any_store.share_url(uri, expires_s=600)
+    assert link.startswith("http" if uri.startswith("s3://") else "file://")
+    with urllib.request.urlopen(link, timeout=10) as resp:
+        assert resp.read() == b"<html>review</html>"

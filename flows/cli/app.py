@@ -11,7 +11,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from db.enums import PHASE_ORDER
-from flows.cli.output import clear_errors, console, emit, fail
+from flows.cli.output import clear_errors, console, emit, err_console, fail, json_logs, quiet_prefect
+from flows.cli.prefect_server import app as prefect_server_app
 from flows.cli.rails import cancel, edits_app, events, publish_events
 from flows.cli.report import report
 from flows.cli.schema import ensure_schema
@@ -33,6 +34,7 @@ app.add_typer(edits_app, name="edits")
 app.command("cancel")(cancel)
 app.command("events")(events)
 app.command("publish-events")(publish_events)
+app.add_typer(prefect_server_app, name="prefect-server")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 PHASES = ", ".join(p.value for p in PHASE_ORDER)
@@ -40,6 +42,7 @@ PHASES = ", ".join(p.value for p in PHASE_ORDER)
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False) -> None:
+    quiet_prefect(verbose)
     configure_logging(level="DEBUG" if verbose else None)
 
 
@@ -79,7 +82,8 @@ def run(
     stop_after: Annotated[Optional[str], typer.Option("--stop-after", help=f"One of {PHASES}.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run create_video locally (Prefect's ephemeral mode, no server needed)."""
+    """Run create_video here, recorded on the local Prefect server (started once, then reused)."""
+    json_logs(as_json)
     result = _run_with_progress(job_id, start_phase, stop_after, show=not as_json)
     emit(result, as_json, lambda d: console.print(f"job {d['job_id']}: {d['status']} after {', '.join(d['phases']) or 'nothing to do'}"))
 
@@ -107,6 +111,7 @@ def demo(
     from tasks.sample_listing import make_listing
     from tasks.settings import get_settings
 
+    json_logs(as_json)
     ensure_schema()
     root = out or get_settings().data_dir / "demo" / f"seed-{seed}"
     with console.status("rendering the sample listing…", spinner="dots") if not as_json else nullcontext():
@@ -170,11 +175,28 @@ def gpu_usage_command(
 # --------------------------------------------------------------------------- helpers
 
 
+def _prefect_api(show: bool) -> str:
+    """The shared local Prefect server's API (flows.local_api), started here if none answers."""
+    from flows.local_api import LocalApiError, ensure_local_api
+
+    def starting() -> None:
+        if show:
+            err_console.print("starting the local Prefect server (once; later commands reuse it)…")
+
+    with clear_errors(LocalApiError):
+        return ensure_local_api(on_start=starting)
+
+
 def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | None, show: bool) -> dict:
-    from flows.create_video import run_create_video
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.create_video import checked_request, create_video
     from flows.progress import phase_listener
 
     ensure_schema()
+    with clear_errors(JobNotFound, PhaseOrderError, ValueError):  # before any Prefect server starts
+        request = checked_request(job_id, start_phase, stop_after)
+    api_url = _prefect_api(show)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} phases"),
                         TimeElapsedColumn(), console=console, disable=not show, transient=False)
     task = progress.add_task("create_video", total=len(PHASE_ORDER))
@@ -184,11 +206,9 @@ def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | N
         if event == "finished":
             progress.advance(task)
 
-    with progress, phase_listener(advance), clear_errors(JobNotFound, PhaseOrderError, ValueError):
+    with progress, phase_listener(advance), temporary_settings({PREFECT_API_URL: api_url}):
         try:
-            return run_create_video(job_id, start_phase, stop_after)
-        except (JobNotFound, PhaseOrderError, ValueError):
-            raise
+            return create_video(*request)
         except Exception as err:  # the job row already holds the failure
             from db.queries import job_summary
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,3 +38,18 @@ def clear_errors(*kinds: type[BaseException]) -> Iterator[None]:
         yield
     except kinds as err:
         fail(str(err))
+
+
+def quiet_prefect(verbose: bool) -> None:
+    """Prefect's own console lines (run started, finished) only at WARNING unless -v: the
+    progress bar and the project's logs say it once. Set before Prefect is first imported."""
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "DEBUG" if verbose else "WARNING")
+
+
+def json_logs(as_json: bool) -> None:
+    """`--json`: every log line on stderr a JSON object too, Prefect's included."""
+    from tasks.logs import configure_logging, json_requested
+
+    if as_json or json_requested():
+        os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER"] = "json"
+        configure_logging(json_logs=True)

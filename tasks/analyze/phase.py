@@ -72,6 +72,7 @@ from tasks.assemble.formats import format_for_size
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings
+from tasks.stages import stage
 from tasks.timeline.templates import get_template
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, sha256_bytes
 
@@ -147,79 +148,41 @@ def run_analyze(job_id: uuid.UUID, *, store: ArtifactStore | None = None) -> dic
 
 
 def analyze_job(job_id: uuid.UUID, store: ArtifactStore) -> dict:
+    """The stages in order (each a Prefect task inside a flow run, see tasks.stages)."""
     settings = get_settings()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
-    job, rows = load_job_photos(job_id)
-    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # store latency and decoding overlap
-        facts = list(pool.map(lambda row: read_photo(row, store), rows))
+    job, facts = load_photos(job_id, store)
     timings["decode"] = _lap(clock)
-    thresholds = QualityThresholds.from_settings(settings)
-    template = get_template(job.template_type)
-    fmt = format_for_size(template.width, template.height)
-    for f in facts:
-        score_photo(f, thresholds, fmt, settings)
+    passed = check_quality(job, facts, QualityThresholds.from_settings(settings), settings)
     timings["quality"] = _lap(clock, timings)
-
-    embedder = load_embedder(settings)
-    passed = [f for f in facts if f.pixels is not None and f.gate_reason is None]
-    passed_embeddings = embedder.embed([f.pixels for f in passed]) if passed else None
+    embedder, passed_embeddings = embed_photos([f.pixels for f in passed], settings)
     duplicates = mark_duplicates(facts, passed, passed_embeddings, embedder.backend, settings)
     timings["duplicates"] = _lap(clock, timings)
     eligible = [f for f in facts if f.eligible]
     if not eligible:
         raise NoUsablePhotos(no_usable_message(job_id, facts))
     images = [f.pixels for f in eligible]
-    assert passed_embeddings is not None  # every eligible photo passed the gates
     row_of = {f.photo_id: i for i, f in enumerate(passed)}
     embeddings = passed_embeddings[[row_of[f.photo_id] for f in eligible]]
-    model_groups = group_rooms(embeddings, embedder.backend)
-    photo_labels = label_rooms(embedder, images, embeddings)
-    groups, override_effects = apply_room_overrides(
-        model_groups,
-        label_clusters(photo_labels, model_groups),
-        [f.flags.room_override for f in eligible],
-        embeddings,
-        [f.name for f in eligible],
-    )
+    rooms_found = find_rooms(embedder, images, embeddings, eligible)
     timings["rooms"] = _lap(clock, timings)
-
-    estimator = load_depth_estimator(settings)
-    depth_maps = estimator.estimate(images)
-    depth = [DepthEvidence(**asdict(depth_stats(d))) for d in depth_maps]
+    depth_maps, depth, depth_backend = estimate_depth(images, settings)
     timings["depth"] = _lap(clock, timings)
-
-    overlaps = [assess_overlap([images[i] for i in g.members], settings) for g in groups]
+    overlaps = assess_overlaps(images, rooms_found.groups, settings)
     timings["overlap"] = _lap(clock, timings)
-
-    candidates = {
-        f.photo_id: Candidate.from_flags(f.photo_id, g.room_type, f.final_score, f.flags)
-        for g in groups
-        for f in (eligible[i] for i in g.members)
-    }
-    opening = select_opening(
-        list(candidates.values()), prefer_drone=get_template(job.template_type).prefer_drone_opening
-    )
-    closing = select_closing(list(candidates.values()), opening_photo_id=opening.photo_id)
-    rooms = [
-        plan_room(g, ov, eligible, depth, candidates, closing, TierThresholds.from_settings(settings))
-        for g, ov in zip(groups, overlaps, strict=True)
-    ]
     backends = {
         "embedding": embedder.backend,
-        "room_label": photo_labels[0].backend,
-        "depth": estimator.backend,
+        "room_label": rooms_found.photo_labels[0].backend,
+        "depth": depth_backend,
         "overlap": "pycolmap" if any(ov.assessed for ov in overlaps) else "not-assessed",
     }
-    for room in rooms:
-        room.debug = room_debug(
-            room, eligible, photo_labels, depth, override_effects, opening, closing, backends
-        )
+    rooms, opening, closing = plan_rooms(job, eligible, depth, rooms_found, overlaps, backends, settings)
     timings["plan"] = _lap(clock, timings)
 
     analysis = Analysis(facts, eligible, embeddings, depth, depth_maps, rooms, opening, closing, backends)
-    superseded = persist(job_id, store, analysis)
+    superseded = save_analysis(job_id, store, analysis)
     timings["persist"] = _lap(clock, timings)
     names = {f.photo_id: f.name for f in facts}
     summary = {
@@ -256,6 +219,101 @@ def analyze_job(job_id: uuid.UUID, store: ArtifactStore) -> dict:
         **{k: summary[k] for k in ("photos", "eligible", "opening_photo_id", "closing_photo_id")},
     )
     return summary
+
+
+@dataclass
+class RoomsFound:
+    groups: list[RoomGroup]
+    photo_labels: list[RoomLabel]
+    override_effects: dict[int, str]
+
+
+@stage("load photos", io=True)
+def load_photos(job_id: uuid.UUID, store: ArtifactStore) -> tuple[Job, list[PhotoFacts]]:
+    """The job's photo rows, then each photo's bytes once, decoded to analysis size."""
+    job, rows = load_job_photos(job_id)
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # store latency and decoding overlap
+        return job, list(pool.map(lambda row: read_photo(row, store), rows))
+
+
+@stage("quality")
+def check_quality(job: Job, facts: list[PhotoFacts], thresholds: QualityThresholds,
+                  settings: Settings) -> list[PhotoFacts]:
+    """Scores and gates every photo (for the job's output format); returns the ones that pass
+    (none: NoUsablePhotos)."""
+    template = get_template(job.template_type)
+    fmt = format_for_size(template.width, template.height)
+    for f in facts:
+        score_photo(f, thresholds, fmt, settings)
+    passed = [f for f in facts if f.pixels is not None and f.gate_reason is None]
+    if not passed:
+        raise NoUsablePhotos(no_usable_message(job.id, facts))
+    return passed
+
+
+@stage("embeddings")
+def embed_photos(images: list[np.ndarray], settings: Settings) -> tuple[Any, np.ndarray]:
+    embedder = load_embedder(settings)
+    return embedder, embedder.embed(images)
+
+
+@stage("rooms")
+def find_rooms(embedder: Any, images: list[np.ndarray], embeddings: np.ndarray,
+               eligible: list[PhotoFacts]) -> RoomsFound:
+    """Model groups and labels, then the people's room overrides."""
+    model_groups = group_rooms(embeddings, embedder.backend)
+    photo_labels = label_rooms(embedder, images, embeddings)
+    groups, override_effects = apply_room_overrides(
+        model_groups,
+        label_clusters(photo_labels, model_groups),
+        [f.flags.room_override for f in eligible],
+        embeddings,
+        [f.name for f in eligible],
+    )
+    return RoomsFound(groups, photo_labels, override_effects)
+
+
+@stage("depth")
+def estimate_depth(images: list[np.ndarray], settings: Settings) -> tuple[list[np.ndarray], list[DepthEvidence], str]:
+    estimator = load_depth_estimator(settings)
+    depth_maps = estimator.estimate(images)
+    return depth_maps, [DepthEvidence(**asdict(depth_stats(d))) for d in depth_maps], estimator.backend
+
+
+@stage("overlap")
+def assess_overlaps(images: list[np.ndarray], groups: list[RoomGroup], settings: Settings) -> list[OverlapResult]:
+    return [assess_overlap([images[i] for i in g.members], settings) for g in groups]
+
+
+@stage("plan")
+def plan_rooms(
+    job: Job,
+    eligible: list[PhotoFacts],
+    depth: list[DepthEvidence],
+    found: RoomsFound,
+    overlaps: list[OverlapResult],
+    backends: dict[str, Any],
+    settings: Settings,
+) -> tuple[list[RoomPlan], Choice, Choice]:
+    """Opening and closing picks, then each room's plan, hero and debug record."""
+    candidates = {
+        f.photo_id: Candidate.from_flags(f.photo_id, g.room_type, f.final_score, f.flags)
+        for g in found.groups
+        for f in (eligible[i] for i in g.members)
+    }
+    opening = select_opening(
+        list(candidates.values()), prefer_drone=get_template(job.template_type).prefer_drone_opening
+    )
+    closing = select_closing(list(candidates.values()), opening_photo_id=opening.photo_id)
+    rooms = [
+        plan_room(g, ov, eligible, depth, candidates, closing, TierThresholds.from_settings(settings))
+        for g, ov in zip(found.groups, overlaps, strict=True)
+    ]
+    for room in rooms:
+        room.debug = room_debug(
+            room, eligible, found.photo_labels, depth, found.override_effects, opening, closing, backends
+        )
+    return rooms, opening, closing
 
 
 # ----------------------------------------------------------------------------- reading
@@ -316,6 +374,7 @@ def score_photo(f: PhotoFacts, thresholds: QualityThresholds, fmt: str, settings
     f.final_score = final_score(f.quality.base_score, f.flags)
 
 
+@stage("duplicates")
 def mark_duplicates(
     facts: Sequence[PhotoFacts],
     passed: Sequence[PhotoFacts],
@@ -465,7 +524,8 @@ def room_debug(
 # ----------------------------------------------------------------------------- writing
 
 
-def persist(job_id: uuid.UUID, store: ArtifactStore, a: Analysis) -> int:
+@stage("save", io=True)
+def save_analysis(job_id: uuid.UUID, store: ArtifactStore, a: Analysis) -> int:
     """Replace the job's analysis in one transaction; returns how many clips were superseded.
 
     The depth maps go to the store inside the transaction, so a failed write rolls the rows

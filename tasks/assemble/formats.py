@@ -7,8 +7,10 @@ another. The name is also the artifact key's format part (`keys.final`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-FORMATS: dict[str, tuple[int, int]] = {
+FormatName = Literal["16x9", "9x16", "1x1"]  # a flow parameter of this type is a dropdown in the UI
+FORMATS: dict[FormatName, tuple[int, int]] = {
     "16x9": (1920, 1080),
     "9x16": (1080, 1920),
     "1x1": (1080, 1080),

@@ -28,6 +28,7 @@ from tasks.assemble.layout import Shot, TimelineSpec
 from tasks.assemble.probe import probe_output
 from tasks.assemble.render import render_options, render_timeline
 from tasks.settings import Settings, get_settings
+from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, safe_name
 
 log = structlog.get_logger(__name__)
@@ -60,14 +61,14 @@ def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, p
     try:
         with workspace(settings) as work:
             spec = fetch_inputs(timeline, rows, store, work)
-            result = render_timeline(spec, render_options(output, settings), work / "render")
-            facts = probe_output(result.path) | {
+            result = stage("render")(render_timeline)(spec, render_options(output, settings), work / "render")
+            facts = stage("loudness")(probe_output)(result.path) | {
                 "format": output.name,
                 "timeline_version": timeline.version,
                 "segments": result.segments,
                 "mix_loudness_lufs": result.loudness_in.integrated if result.loudness_in else None,
             }
-            uri = store.put_file(keys.final(job_id, timeline.version, output.name), result.path, "video/mp4")
+            uri = upload(store, keys.final(job_id, timeline.version, output.name), result.path)
     except BaseException as err:
         if not preview:
             set_timeline_status(timeline.id, timeline.status)
@@ -104,6 +105,7 @@ def workspace(settings: Settings) -> Iterator[Path]:
         yield Path(tmp)
 
 
+@stage("fetch sources", io=True)
 def fetch_inputs(
     timeline: Timeline, rows: list[tuple[TimelineClip, Clip]], store: ArtifactStore, work: Path
 ) -> TimelineSpec:
@@ -139,6 +141,11 @@ def fetch_inputs(
         except ArtifactNotFound as err:
             raise SourceError(f"music: {timeline.music_uri} is missing from the artifact store") from err
     return TimelineSpec(tuple(shots), timeline.fps, timeline.total_duration, music)
+
+
+@stage("upload", io=True)
+def upload(store: ArtifactStore, key: str, path: Path) -> str:
+    return store.put_file(key, path, "video/mp4")
 
 
 def set_timeline_status(timeline_id: int, status: TimelineStatus) -> None:

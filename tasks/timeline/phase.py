@@ -30,6 +30,7 @@ from tasks.analyze.selection import (
     select_opening,
     select_room_start,
 )
+from tasks.stages import stage
 from tasks.storage import get_store
 from tasks.timeline.beats import BeatGrid
 from tasks.timeline.compose import Composition, compose_timeline
@@ -118,28 +119,54 @@ def timeline_beat_grid(grid: BeatGrid | None, pacing: Pacing, composition: Compo
             "pacing": pacing.to_json(), "fill": composition.fill, "notes": composition.notes}
 
 
-def run_timeline(job_id: uuid.UUID) -> dict:
-    """Build the job's next timeline version from its analysis, clips and music."""
-    bound = log.bind(job_id=str(job_id))
+@stage("load inputs", io=True)
+def read_inputs(job_id: uuid.UUID) -> Inputs:
     with session_scope() as session:
-        inputs = load_inputs(session, job_id)
+        return load_inputs(session, job_id)
+
+
+@stage("beats", io=True)
+def beat_grid(job: Job) -> BeatGrid | None:
+    """The music's beat grid (None without music), with the job's bpm/beat_offset overrides."""
+    return analyse_music(get_store(), job.music_uri, bpm=job.bpm, beat_offset=job.beat_offset)
+
+
+@stage("sequence")
+def sequence(inputs: Inputs, template: Template, pacing: Pacing, grid: BeatGrid | None) -> tuple[Composition, dict[str, Any]]:
+    """The picks over the photos with footage, then the ordered, trimmed shots (pure)."""
     job = inputs.job
-    template = get_template(job.template_type)
     picks, reasons = choose_picks(inputs.footage, inputs.candidates, template)
     for role, phase1 in (("opening", job.opening_photo_id), ("closing", job.closing_photo_id)):
         if phase1 is not None and getattr(picks, role) != phase1:
-            bound.info("timeline.pick_moved", role=role, phase1_photo_id=phase1, photo_id=getattr(picks, role))
-    grid = analyse_music(get_store(), job.music_uri, bpm=job.bpm, beat_offset=job.beat_offset)
-    pacing = Pacing.from_template(template, job.enable_beat_sync, job.target_length or template.target_length)
-    composition = compose_timeline(inputs.footage, picks, template, pacing, grid)
+            log.info("timeline.pick_moved", job_id=str(job.id), role=role, phase1_photo_id=phase1,
+                     photo_id=getattr(picks, role))
+    return compose_timeline(inputs.footage, picks, template, pacing, grid), reasons
+
+
+@stage("save", io=True)
+def save_timeline(job_id: uuid.UUID, composition: Composition, beat_grid_doc: dict[str, Any], template: Template,
+                  music_uri: str | None) -> int:
+    """The next version, written under the job's lock; returns its number."""
     with session_scope() as session:
         lock_job(session, job_id)
         timeline = write_version(
-            session, job_id, composition.rows, beat_grid=timeline_beat_grid(grid, pacing, composition),
-            template_type=template.name, music_uri=job.music_uri,
+            session, job_id, composition.rows, beat_grid=beat_grid_doc,
+            template_type=template.name, music_uri=music_uri,
             fps=template.fps, width=template.width, height=template.height,
         )
-        version = timeline.version
+        return timeline.version
+
+
+def run_timeline(job_id: uuid.UUID) -> dict:
+    """Build the job's next timeline version from its analysis, clips and music."""
+    bound = log.bind(job_id=str(job_id))
+    inputs = read_inputs(job_id)
+    job = inputs.job
+    template = get_template(job.template_type)
+    grid = beat_grid(job)
+    pacing = Pacing.from_template(template, job.enable_beat_sync, job.target_length or template.target_length)
+    composition, reasons = sequence(inputs, template, pacing, grid)
+    version = save_timeline(job_id, composition, timeline_beat_grid(grid, pacing, composition), template, job.music_uri)
     for note in composition.notes:
         bound.warning("timeline.note", note=note)
     summary = {

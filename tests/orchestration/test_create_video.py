@@ -7,6 +7,7 @@ and clips keep it quick; the phases are the production code paths with CPU backe
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def listing(tmp_path_factory: pytest.TempPathFactory):
 def _create(listing, target: float = 8.0, template: str = "square") -> uuid.UUID:
     res = CliRunner().invoke(app, [
         "job", "create", "--photos", str(listing.root / "photos"), "--metadata", str(listing.overrides_path),
-        "--music", str(listing.music_path), "--template", template, "--target-length", str(target), "--json",
+        "--music", str(listing.music_path), "--template", template, "--target-length", str(target),
+        "--listing-id", "mls-7", "--json",
     ])
     assert res.exit_code == 0, res.output
     return uuid.UUID(json.loads(res.stdout)["job_id"])
@@ -82,6 +84,7 @@ def test_stop_resume_rerun_and_fail(db: str, small_render: None, prefect_api: No
     with session_scope() as s:
         clips_before = {c.id: (c.status, c.s3_uri) for c in s.exec(select(Clip).where(Clip.job_id == job_id))}
     assert any(status is ClipStatus.done for status, _ in clips_before.values())
+    _what_prefect_shows(job_id)
 
     # 3. a duplicate request for a completed job does nothing
     assert run_create_video(str(job_id))["phases"] == []
@@ -113,6 +116,115 @@ def test_stop_resume_rerun_and_fail(db: str, small_render: None, prefect_api: No
 
     shown = CliRunner().invoke(app, ["show", str(job_id), "--json"])
     assert json.loads(shown.stdout)["job"]["status"] == "failed"
+    assemble_run = _runs(job_id, "assemble")[-1]
+    assert assemble_run.state.is_failed() and f"clip {used.id}" in assemble_run.state.message
+    assert any(log.level == logging.ERROR and log.message.startswith("phase.failed") for log in _logs(assemble_run))
+
+    # 6. a clip that could not be rendered fails the render phase, naming it, on the run and the job alike
+    broken = next(cid for cid, (status, _) in clips_before.items() if status is ClipStatus.done)
+    with session_scope() as s:
+        s.get(Clip, broken).status, s.get(Clip, broken).error = ClipStatus.failed, "broken on purpose"
+    with pytest.raises(Exception):
+        run_create_video(str(job_id), start_phase=Phase.render, stop_after=Phase.render)
+    job = _job(job_id)
+    assert job.status is JobStatus.failed and job.current_phase is Phase.render
+    assert f"clip {broken}: broken on purpose" in job.error and "ClipsFailed" in job.error
+    render_run = _runs(job_id, "render")[-1]
+    assert render_run.state.is_failed() and f"clip {broken}: broken on purpose" in render_run.state.message
+    clips_table = _artifact(job_id, "clips")
+    assert {"clip": broken, "status": "failed"}.items() <= next(r for r in clips_table if r["clip"] == broken).items()
+
+
+def _runs(job_id: uuid.UUID, flow_name: str | None = None) -> list:
+    """The job's flow runs as the UI's tag filter finds them, oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"job:{job_id}"])),
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])) if flow_name else None,
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+        )
+
+
+def _logs(run) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+
+
+def _artifact(job_id: uuid.UUID, kind: str):
+    """The newest version of one of the job's artifacts (a table's rows, else its data)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"job-{job_id}-{kind}"])),
+                                      sort=ArtifactSort.CREATED_DESC, limit=1)
+    assert found, f"no {kind} artifact"
+    data = found[0].data
+    return json.loads(data) if found[0].type == "table" else data
+
+
+def _link(data: str) -> str:
+    """A link artifact's data is the markdown `[text](url)`."""
+    return data.rsplit("](", 1)[1].removesuffix(")")
+
+
+def _stages(run) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])),
+                                      sort=TaskRunSort.EXPECTED_START_TIME_ASC)
+    return [t.name for t in tasks]
+
+
+def _what_prefect_shows(job_id: uuid.UUID) -> None:
+    """One job's runs by its tag, named for it, each phase's steps as tasks, and its artifacts."""
+    from tasks.storage import get_store
+
+    short = str(job_id)[:8]
+    runs = _runs(job_id)
+    assert all({f"job:{job_id}", "listing:mls-7"} <= set(r.tags) for r in runs)
+    names = {r.name for r in runs}
+    for flow_name in ("create-video", "analyze", "render", "timeline", "assemble"):
+        assert f"{flow_name} · mls-7 · {short}" in names, names
+    by_flow = {r.name.split(" · ")[0]: r for r in runs}  # the newest run of each (sorted oldest first)
+    assert _stages(by_flow["analyze"]) == ["load photos", "quality", "embeddings", "rooms", "depth", "overlap", "plan",
+                                            "save"]
+    assert _stages(by_flow["timeline"]) == ["load inputs", "beats", "sequence", "save"]
+    assert _stages(by_flow["assemble"]) == ["fetch sources", "render", "loudness", "upload"]
+    render_stages = _stages(by_flow["render"])
+    with session_scope() as s:
+        planned = s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)).all()
+    assert render_stages[0] == "plan clips" and sorted(render_stages[1:]) == sorted(f"render clip {c}" for c in planned)
+    assert all(r.state.is_completed() for r in by_flow.values())
+    levels = {log.level for log in _logs(by_flow["analyze"]) if log.message.startswith("phase.")}
+    assert levels == {logging.INFO}  # the project's own lines, with their levels
+
+    photos = _artifact(job_id, "photos")
+    assert len(photos) == 10 and {r["kept"] for r in photos} <= {"yes", "no"}
+    assert all(r["why not"] != "-" for r in photos if r["kept"] == "no")
+    assert {r["tier"] for r in photos if r["kept"] == "yes"} <= {"low", "medium", "high"}
+    review = _link(_artifact(job_id, "review"))
+    assert review.startswith("file://") and "<html" in Path(review.removeprefix("file://")).read_text()
+    clips = _artifact(job_id, "clips")
+    assert any(r["status"] == "done" for r in clips)
+    assert all(r["validator"].startswith("passed") and r["gpu s"] >= 0 for r in clips if r["status"] == "done")
+    assert "cuts on beats" in _artifact(job_id, "timeline")
+    video = _link(_artifact(job_id, "video"))
+    job = _job(job_id)
+    assert video == get_store().share_url(job.final_video_uri)
+    index = _artifact(job_id, "run")
+    assert all(f"/v2/artifacts/key/job-{job_id}-{kind}" in index for kind in ("photos", "review", "clips", "timeline", "video"))
 
 
 def test_a_no_repeat_template_fills_its_target_from_clips_sized_for_it(db: str, small_render: None, prefect_api: None,

@@ -75,7 +75,7 @@ def pipeline_settings(migrated_db_url: str, moto_endpoint: str, bucket: str,
 def stack(pipeline_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     from tests.conftest import _free_port
 
-    config = StackConfig(root=tmp_path_factory.mktemp("stack"), port=_free_port(), ui=False,
+    config = StackConfig(root=tmp_path_factory.mktemp("stack"), port=_free_port(), ui=True,  # the browser test's
                          env=pipeline_settings, worker_poll_seconds=1.0, gpu_slots=1)
     with LocalStack(config) as running:
         yield running
@@ -280,6 +280,15 @@ def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -
     run_phase("render")
     with session_scope() as s:
         clips = {c.id: c.s3_uri for c in s.exec(select(Clip).where(Clip.job_id == job_id))}
+    # each GPU clip run is found by the job's tag, named for its clip and try
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterTags
+
+    with get_client(sync_client=True) as client:
+        clip_runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"job:{job_id}"])),
+                                          flow_filter=FlowFilter(name=FlowFilterName(any_=["render-clip"])))
+    with session_scope() as s:
+        planned = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
+    assert planned and {f"clip {cid} try 1" for cid in planned} <= {r.name for r in clip_runs}
     assert clips and _timeline_versions(job_id) == []
     run_phase("timeline")
     run_phase("timeline")  # a rebuild is a new version; the old one is kept
@@ -367,9 +376,9 @@ def test_killed_renders_are_recovered(on_stack: LocalStack, queues: dict[str, st
         assert clip.status is ClipStatus.done and clip.attempts >= 2
         runs = sorted((r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == victim),
                       key=lambda r: r.name)
-        assert [r.name for r in runs][:2] == [f"clip-{victim}-try-1", f"clip-{victim}-try-2"]
+        assert [r.name for r in runs][:2] == [f"clip {victim} try 1", f"clip {victim} try 2"]
         assert runs[0].state.is_crashed() and runs[-1].state.is_completed()
-    assert "silent" in next(r for r in _runs_of("render-clip", since) if r.name == f"clip-{lost}-try-1").state.message
+    assert "silent" in next(r for r in _runs_of("render-clip", since) if r.name == f"clip {lost} try 1").state.message
     assert _job(job_id).status is JobStatus.completed
 
 
@@ -406,3 +415,76 @@ def test_stack_up_command(migrated_db_url: str, tmp_path: Path) -> None:
     assert "stack up" in out
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
+
+
+def _chromium() -> str:
+    """Debian's chromium (Playwright's own browser download is not reachable here)."""
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no chromium on PATH (apt-get install chromium)")
+    return path
+
+
+def test_what_an_engineer_sees_in_the_prefect_ui(on_stack: LocalStack, listing, tmp_path: Path) -> None:
+    """Headless Chromium on the stack's UI: a job's runs found by its tag, its Phase 1 photo
+    table, and assemble's run form offering the output format as a dropdown, whose pick becomes
+    the run's parameter. Screenshots of each are left in the test's folder."""
+    from playwright.sync_api import sync_playwright
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, DeploymentFilter, DeploymentFilterId
+    from prefect.deployments import run_deployment
+
+    job_id = _create_job(listing)
+    with session_scope() as s:
+        s.get(Job, job_id).listing_id = "mls-ui"
+    analyzed = run_deployment("analyze/analyze", parameters={"job_id": str(job_id)}, timeout=RUN_TIMEOUT_S)
+    assert analyzed.state.is_completed(), analyzed.state.message
+    with get_client(sync_client=True) as client:
+        assemble = client.read_deployment_by_name("assemble/assemble")
+    ui = on_stack.config.api_url.removesuffix("/api")
+    wanted = f"analyze · mls-ui · {str(job_id)[:8]}"
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+        page.goto(f"{ui}/v2/runs?tags=job:{job_id}", wait_until="networkidle")  # the link a person shares
+        page.get_by_text(wanted).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "runs-by-job-tag.png"), full_page=True)
+        assert page.get_by_text("1 Flow run").count() == 1  # this job's run only, of all the stack's runs
+
+        with get_client(sync_client=True) as client:  # Phase 1's table: its key's newest version
+            (photos,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[
+                f"job-{job_id}-photos"])))
+        page.goto(f"{ui}/v2/artifacts/key/job-{job_id}-photos", wait_until="networkidle")
+        page.get_by_role("link", name=str(photos.id)[:8]).click()
+        page.get_by_text("kitchen_a.jpg").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "phase1-photo-table.png"), full_page=True)
+
+        page.goto(f"{ui}/v2/deployments/deployment/{assemble.id}/run", wait_until="networkidle")
+        fmt = page.locator("div:has(> div > div > label:text-is('fmt (Optional)'))")
+        fmt.get_by_role("tab", name="str", exact=True).click()  # optional: "no format" is the other choice
+        fmt.locator("button[aria-haspopup=listbox]").click()
+        options = page.get_by_role("option")
+        options.first.wait_for()
+        assert options.all_inner_texts() == ["16x9", "9x16", "1x1"]
+        page.screenshot(path=str(tmp_path / "assemble-format-dropdown.png"), full_page=True)
+        options.filter(has_text="9x16").click()
+        page.locator("div:has(> div > div > label:text-is('job_id'))").locator("textarea, input").first \
+            .fill(str(job_id))
+        page.get_by_role("button", name="Submit").click()
+
+        def submitted() -> list:
+            with get_client(sync_client=True) as client:
+                runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[assemble.id])))
+            return [r for r in runs if r.parameters.get("job_id") == str(job_id)]
+
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(tmp_path / "after-submit.png"), full_page=True)
+        (run,) = _wait_for("the run the form submitted", submitted, 30, on_stack)
+        browser.close()
+
+    assert run.parameters["fmt"] == "9x16" and run.parameters["job_id"] == str(job_id)
+    print(f"screenshots in {tmp_path}")

@@ -72,8 +72,8 @@ def test_relay_starts_one_run_per_video_and_dead_letters_the_rest(
     main, dlq = queues
     job_id = _job()
     body = json.dumps({"job_id": str(job_id), "action": "run"})
-    sqs.send_message(QueueUrl=main, MessageBody=body)
-    sqs.send_message(QueueUrl=main, MessageBody=body)  # Rails (or SQS) sent it twice
+    sent = {sqs.send_message(QueueUrl=main, MessageBody=body)["MessageId"],
+            sqs.send_message(QueueUrl=main, MessageBody=body)["MessageId"]}  # Rails (or SQS) sent it twice
     sqs.send_message(QueueUrl=main, MessageBody="{broken")
     sqs.send_message(QueueUrl=main, MessageBody=json.dumps({"job_id": str(uuid.uuid4()), "action": "run"}))
 
@@ -90,6 +90,10 @@ def test_relay_starts_one_run_per_video_and_dead_letters_the_rest(
         run = client.read_flow_run(uuid.UUID(flow_run_id))
     assert [r for r in runs if r.parameters.get("job_id") == str(job_id)] == [run]
     assert run.parameters == {"job_id": str(job_id), "start_phase": None}
+    # the UI finds the run by the job and by the message that asked for it
+    message_tags = {t for t in run.tags if t.startswith("message:")}
+    assert {"relay", f"job:{job_id}"} <= set(run.tags) and {t.split(":", 1)[1] for t in message_tags} <= sent
+    assert len(message_tags) == 1
 
     dead: list = []
     for _ in range(5):
