@@ -37,7 +37,8 @@ def _choices(schema: dict[str, Any], name: str) -> list[str]:
 
 
 def test_every_deployment_has_typed_parameters() -> None:
-    assert set(DEPLOYMENTS) == {"create-video", "analyze", "render", "render-clip", "timeline", "assemble"}
+    assert set(DEPLOYMENTS) == {"create-video", "analyze", "render", "render-clip", "timeline", "assemble",
+                                "edit-video"}
     schemas = {name: recorded_schema(entry) for name, entry in DEPLOYMENTS.items()}
     for name, schema in schemas.items():
         if name != "render-clip":
@@ -55,7 +56,7 @@ def test_every_deployment_has_typed_parameters() -> None:
 
     clip = schemas["render-clip"]["properties"]["clip_id"]
     assert clip["type"] == "integer" and clip["minimum"] == 1
-    for name in ("analyze", "render", "timeline"):
+    for name in ("analyze", "render", "timeline", "edit-video"):
         assert list(schemas[name]["properties"]) == ["job_id"], name
 
 
