@@ -264,11 +264,11 @@ def show_captions(overlays: Sequence[Overlay], visible: bool) -> list[Overlay]:
 GENERATED_MODEL_PREFIX = "ltx2"
 
 
-def is_generated(model_used: str | None, render_params: Mapping[str, Any], parallax_travel: float) -> bool:
+def is_generated(model_used: str | None, render_params: Mapping[str, Any] | None, parallax_travel: float) -> bool:
     """Whether a clip shows motion a model invented: LTX-2, or a depth parallax that moves the
     camera further than `parallax_travel` (push or pan, the profile the renderer recorded)."""
     if model_used and model_used.startswith(GENERATED_MODEL_PREFIX):
         return True
-    profile = (render_params.get("generator") or {}).get("profile") or {}
+    profile = ((render_params or {}).get("generator") or {}).get("profile") or {}
     travel = max(profile.get("push_travel", 0.0), profile.get("pan_travel", 0.0))
     return travel > parallax_travel
