@@ -216,7 +216,16 @@ def place(overlays: Sequence[Overlay], rows: Sequence[ShotTiming], beats: Sequen
         fade = 0.0 if overlay.kind is OverlayKind.disclosure else min(FADE_S, (end - start) / 4, *(
             [period / 2] if period else []))
         placed.append(replace(overlay, start_time=start, end_time=end, fade_duration=round(fade, 4)))
-    return placed
+    return clear_of_agent_card(placed, fps)
+
+
+def clear_of_agent_card(overlays: list[Overlay], fps: int) -> list[Overlay]:
+    """Captions end where the agent card comes in (one card at a time at the close)."""
+    agent = next((o for o in overlays if o.kind is OverlayKind.agent_card), None)
+    if agent is None:
+        return overlays
+    return [replace(o, end_time=max(agent.start_time, o.start_time + 1 / fps))
+            if o.kind is OverlayKind.room_caption and o.end_time > agent.start_time else o for o in overlays]
 
 
 def beats_for(grid: BeatGrid | None, beat_sync: bool) -> Sequence[float] | None:
