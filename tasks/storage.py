@@ -62,6 +62,11 @@ class keys:
     def final(job_id: object, timeline_version: int, fmt: str) -> str:
         return f"jobs/{job_id}/final/v{timeline_version}-{fmt}.mp4"
 
+    @staticmethod
+    def delivery(job_id: object, timeline_version: int, name: str) -> str:
+        """Files delivered beside the finals: posters ("16x9.jpg") and captions ("captions.vtt")."""
+        return f"jobs/{job_id}/final/v{timeline_version}-{safe_name(name)}"
+
 
 def safe_name(name: str) -> str:
     """A file name reduced to characters every store and shell accepts."""
