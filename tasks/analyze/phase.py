@@ -24,6 +24,7 @@ import numpy as np
 import structlog
 from sqlmodel import Session, delete, exists, func, select, update
 
+from db.listing import parse_listing
 from db.enums import ClipStatus
 from db.manual_metadata import ManualMetadata
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
@@ -135,6 +136,7 @@ def analyze_job(job_id: uuid.UUID, store: ArtifactStore) -> dict:
     clock = time.perf_counter()
 
     job, rows = load_job_photos(job_id)
+    parse_listing(job.listing)  # what Rails wrote is refused now, with its reason, before any GPU work
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # store latency and decoding overlap
         facts = list(pool.map(lambda row: read_photo(row, store), rows))
     timings["decode"] = _lap(clock)
