@@ -52,7 +52,7 @@ class Area(_Strict):
 class Agent(_Strict):
     name: Line | None = None
     brokerage: Line | None = None
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ().\-/]{4,24}$")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ().\-/]{5,25}$")
     email: str | None = Field(default=None, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$", max_length=64)
     logo_uri: MediaUri | None = None
     headshot_uri: MediaUri | None = None
