@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 CAPTION_LANGUAGES = ("en", "es", "fr", "de")  # tasks.timeline.wording has words for these
 MEDIA_URI_PATTERN = r"^(s3|file)://"  # what photos.s3_uri accepts (db.models.URI_SCHEMES_SQL)

@@ -16,8 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from db.listing import AGENT_KEYS, BRAND_KEYS, CAPTION_LANGUAGES, COLOUR_PATTERN, MEDIA_URI_PATTERN, TOP_KEYS
-
 from db.enums import (
     AudioPolicy,
     ClipStatus,
@@ -32,6 +30,14 @@ from db.enums import (
     Phase,
     TimelineStatus,
     TransitionType,
+)
+from db.listing import (
+    AGENT_KEYS,
+    BRAND_KEYS,
+    CAPTION_LANGUAGES,
+    COLOUR_PATTERN,
+    MEDIA_URI_PATTERN,
+    TOP_KEYS,
 )
 
 NAMING = {

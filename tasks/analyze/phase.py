@@ -24,8 +24,8 @@ import numpy as np
 import structlog
 from sqlmodel import Session, delete, exists, func, select, update
 
-from db.listing import parse_listing
 from db.enums import ClipStatus
+from db.listing import parse_listing
 from db.manual_metadata import ManualMetadata
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
 from db.session import session_scope

@@ -7,8 +7,8 @@ Every intermediate lives in `workdir`, so a failure leaves nothing anywhere else
 from __future__ import annotations
 
 import contextvars
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 

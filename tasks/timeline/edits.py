@@ -40,10 +40,10 @@ from tasks.timeline.overlays import (
     Overlay,
     OverlayRefused,
     beats_for,
-    change_overlay as changed_overlays,
+    captions_shown,
     follow_shots,
+    overlay_changed,
     place,
-    show_captions as captions_shown,
 )
 from tasks.timeline.templates import Template, get_template
 from tasks.timeline.timing import (
@@ -63,7 +63,13 @@ from tasks.timeline.timing import (
     segments_of,
     total_duration,
 )
-from tasks.timeline.versions import NoTimeline, lock_job, read_overlays, read_version, write_version
+from tasks.timeline.versions import (
+    NoTimeline,
+    lock_job,
+    read_overlays,
+    read_version,
+    write_version,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -323,7 +329,7 @@ def change_pacing(base: Base, edit: ChangePacing) -> Outcome:
 
 def change_overlay(base: Base, edit: ChangeOverlay) -> Outcome:
     try:
-        overlays, changed = changed_overlays(
+        overlays, changed = overlay_changed(
             base.overlays, edit.index, len(base.rows), content=edit.content, shot_index=edit.shot_index,
             position=edit.position, visible=edit.visible,
         )

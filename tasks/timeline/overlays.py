@@ -233,7 +233,7 @@ def beats_for(grid: BeatGrid | None, beat_sync: bool) -> Sequence[float] | None:
     return grid.beats if grid is not None and beat_sync and grid.reliable else None
 
 
-def change_overlay(overlays: Sequence[Overlay], index: int, shots: int, *, content: Mapping[str, Any] | None = None,
+def overlay_changed(overlays: Sequence[Overlay], index: int, shots: int, *, content: Mapping[str, Any] | None = None,
                    shot_index: int | None = None, position: OverlayPosition | None = None,
                    visible: bool | None = None) -> tuple[list[Overlay], dict[str, Any]]:
     """One overlay changed (content merged key by key, then checked); returns all and what changed."""
@@ -260,7 +260,7 @@ def change_overlay(overlays: Sequence[Overlay], index: int, shots: int, *, conte
     return [new if i == index else o for i, o in enumerate(overlays)], changed
 
 
-def show_captions(overlays: Sequence[Overlay], visible: bool) -> list[Overlay]:
+def captions_shown(overlays: Sequence[Overlay], visible: bool) -> list[Overlay]:
     """Every room caption on or off."""
     captions = [o for o in overlays if o.kind is OverlayKind.room_caption]
     if not captions:
