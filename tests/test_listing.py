@@ -86,3 +86,12 @@ def test_every_caption_language_has_all_its_words() -> None:
 
 def test_formats_agree() -> None:
     assert set(OUTPUT_FORMATS) == set(FORMATS) == set(SAFE_MARGINS)
+
+
+def test_the_rails_doc_example_is_a_valid_listing() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "rails.md").read_text()
+    (example,) = re.findall(r"```json listing\n(.*?)```", doc, re.S)
+    assert parse_listing(json.loads(example)).branded
