@@ -382,11 +382,11 @@ def make_agent_media(out_dir: Path) -> tuple[Path, Path]:
     from tasks.assemble.cards import BOLD, FONTS
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    logo = Image.new("RGBA", (480, 160), (0, 0, 0, 0))
+    logo = Image.new("RGBA", (560, 160), (0, 0, 0, 0))
     draw = ImageDraw.Draw(logo)
     draw.rounded_rectangle((0, 0, 159, 159), radius=28, fill=(232, 176, 75, 255))
     draw.text((80, 82), "N", font=ImageFont.truetype(str(FONTS / BOLD), 120), fill=(31, 58, 95, 255), anchor="mm")
-    draw.text((180, 82), "NORTHGATE", font=ImageFont.truetype(str(FONTS / BOLD), 64), fill=(250, 250, 248, 255),
+    draw.text((180, 82), "NORTHGATE", font=ImageFont.truetype(str(FONTS / BOLD), 60), fill=(250, 250, 248, 255),
               anchor="lm")
     logo_path = out_dir / "logo.png"
     logo.save(logo_path)

@@ -31,6 +31,9 @@ ALPHAS = (0.6, 0.7, 0.8, 0.88, 0.94, 1.0)
 MIN_SHRINK = 0.7
 MIN_TEXT_PX = 9  # below this nothing is legible, whatever the frame size
 LIGHT, DARK = (250, 250, 248), (18, 20, 24)
+# Text sizes are shares of the short side, times this: a 16:9 video fills only a phone held
+# upright's width, so its text needs the most help; 9:16 and 1:1 fill the screen.
+TEXT_SCALE = {"16x9": 1.2, "9x16": 1.1, "1x1": 1.1}
 NEUTRAL_PANEL, NEUTRAL_ACCENT = (22, 25, 30), (236, 236, 232)
 
 Rgb = tuple[int, int, int]
@@ -183,7 +186,7 @@ def draw_card(
     """
     images = images or {}
     left, top, right, bottom = fmt.safe_box
-    short = min(fmt.width, fmt.height)
+    short = round(min(fmt.width, fmt.height) * TEXT_SCALE[fmt.aspect])
     pad = max(3, round(0.024 * short))
     gap = max(2, round(0.008 * short))
     headshot = images.get(overlay.content.get("headshot_uri", "")) if overlay.kind is OverlayKind.agent_card else None
@@ -193,9 +196,8 @@ def draw_card(
     lines = set_lines(runs_of(overlay), short, text_width)
     logo_img = None
     if logo is not None:
-        logo_h = round(0.08 * short)
-        logo_img = logo.convert("RGBA")
-        logo_img = logo_img.resize((max(1, min(text_width, round(logo_img.width * logo_h / logo_img.height))), logo_h))
+        scale = min(0.08 * short / logo.height, text_width / logo.width)  # its own aspect, never wider than the text
+        logo_img = logo.convert("RGBA").resize((max(1, round(logo.width * scale)), max(1, round(logo.height * scale))))
     text_h = sum(line.height for line in lines) + (gap + logo_img.height if logo_img else 0)
     content_w = max([line.width for line in lines] + [logo_img.width if logo_img else 0])
     width = min(right - left, content_w + 2 * pad + (side + pad if side else 0))
