@@ -95,3 +95,19 @@ def test_the_rails_doc_example_is_a_valid_listing() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "rails.md").read_text()
     (example,) = re.findall(r"```json listing\n(.*?)```", doc, re.S)
     assert parse_listing(json.loads(example)).branded
+
+
+def test_a_run_refuses_what_rails_wrote_before_any_work(db: str) -> None:
+    """Rails' INSERT passes the constraints; the run's first phase names the field."""
+    from db.models import Job, Photo
+    from db.session import session_scope
+    from tasks.analyze.phase import run_analyze
+
+    with session_scope() as s:
+        job = Job(listing={"beds": 140, "agent": {"phone": "call me"}})
+        s.add(job)
+        s.flush()
+        job_id = job.id
+        s.add(Photo(job_id=job_id, s3_uri="s3://media/a.jpg", original_filename="a.jpg"))
+    with pytest.raises(ListingError, match=r"^listing\.beds: Input should be less than or equal to 99$"):
+        run_analyze(job_id)
