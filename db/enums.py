@@ -89,6 +89,25 @@ class EditType(StrEnum):
     remove_clip = "remove_clip"
     swap_music = "swap_music"
     change_pacing = "change_pacing"
+    change_overlay = "change_overlay"  # a card's or caption's text, shot, position or visibility
+    show_captions = "show_captions"  # every room caption on or off
+
+
+class OverlayKind(StrEnum):
+    """What a timeline_overlays row draws (tasks.timeline.overlays defines each one's content)."""
+
+    title = "title"  # address, price, facts, status: over the opening
+    room_caption = "room_caption"  # lower third: the room, or the agent's own caption for the photo
+    agent_card = "agent_card"  # name, brokerage, phone, email, logo, headshot: over the closing (branded cut only)
+    disclosure = "disclosure"  # "Motion generated from still photos"
+
+
+class OverlayPosition(StrEnum):
+    """Where in the format's safe area an overlay sits."""
+
+    top = "top"
+    middle = "middle"
+    bottom = "bottom"
 
 
 class EditStatus(StrEnum):

@@ -42,15 +42,28 @@ def completed_data(job: Job) -> dict[str, Any]:
     """What Rails needs to fetch and show the final video."""
     facts = job.final_video_facts or {}
     fmt = facts.get("format", "16x9")
+    deliveries = facts.get("deliveries") or {}
+
+    def per_format(cut: str, what: str) -> dict[str, str] | None:
+        return {name: d[cut][what] for name, d in deliveries.items() if d.get(cut, {}).get(what)} or None
+
     data = {
         "final_video_uri": job.final_video_uri,
         "duration": facts.get("duration"),
         "format": fmt,
-        "formats": {fmt: job.final_video_uri},
+        "formats": per_format("branded", "video") or {fmt: job.final_video_uri},
         "width": facts.get("width"),
         "height": facts.get("height"),
         "fps": facts.get("fps"),
         "timeline_version": facts.get("timeline_version"),
+        "unbranded_video_uri": facts.get("unbranded_video_uri"),
+        "unbranded_formats": per_format("unbranded", "video"),
+        "poster_uri": facts.get("poster_uri"),
+        "posters": per_format("branded", "poster"),
+        "unbranded_posters": per_format("unbranded", "poster"),
+        "captions": (facts.get("captions") or {}).get("branded"),
+        "unbranded_captions": (facts.get("captions") or {}).get("unbranded"),
+        "generated_motion": (facts.get("generated_motion") or {}).get("any"),
     }
     return {k: v for k, v in data.items() if v is not None}
 

@@ -21,3 +21,5 @@ class ManualMetadata(BaseModel):
     exclude: bool = False
     detail_hint: str | None = None
     notes: str | None = None
+    # shown as the photo's lower-third caption instead of its room's name
+    caption: str | None = Field(default=None, min_length=1, max_length=40)

@@ -25,9 +25,19 @@ from db.enums import (
     EventType,
     JobStatus,
     MotionType,
+    OverlayKind,
+    OverlayPosition,
     Phase,
     TimelineStatus,
     TransitionType,
+)
+from db.listing import (
+    AGENT_KEYS,
+    BRAND_KEYS,
+    CAPTION_LANGUAGES,
+    COLOUR_PATTERN,
+    MEDIA_URI_PATTERN,
+    TOP_KEYS,
 )
 
 NAMING = {
@@ -44,7 +54,36 @@ SQLModel.metadata.naming_convention = NAMING
 # and a test keeps the two the same).
 TEMPLATE_NAMES = ("standard", "social", "luxury", "square")
 MAX_TARGET_LENGTH_S = 600  # ten minutes: longer is a typo, not a listing video
-URI_SCHEMES_SQL = "~ '^(s3|file)://'"
+URI_SCHEMES_SQL = f"~ '{MEDIA_URI_PATTERN}'"
+OUTPUT_FORMATS = ("16x9", "9x16", "1x1")  # tasks.assemble.formats.FORMATS; a test keeps them the same
+
+
+def sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def only_keys(value: str, keys: tuple[str, ...]) -> str:
+    """SQL: the jsonb `value` is absent, or an object with no key outside `keys`."""
+    return (f"CASE WHEN {value} IS NULL OR jsonb_typeof({value}) = 'null' THEN true WHEN jsonb_typeof({value}) <> 'object' THEN false "
+            f"ELSE {value} - ARRAY[{sql_list(keys)}] = '{{}}'::jsonb END")
+
+
+def matches_or_absent(path: str, pattern: str) -> str:
+    return f"coalesce(listing #>> '{{{path}}}', '') ~ '{pattern}|^$'"
+
+
+# What the database itself refuses in jobs.listing (db.listing checks the rest at intake).
+LISTING_CHECKS = {
+    "listing_shape": "listing IS NULL OR (" + " AND ".join(
+        [only_keys("listing", TOP_KEYS), only_keys("(listing -> 'agent')", AGENT_KEYS),
+         only_keys("(listing -> 'brand')", BRAND_KEYS)]
+    ) + ")",
+    "listing_media_uri": "listing IS NULL OR (" + " AND ".join(
+        matches_or_absent(f"agent,{k}", MEDIA_URI_PATTERN) for k in ("logo_uri", "headshot_uri")) + ")",
+    "listing_colour": "listing IS NULL OR (" + " AND ".join(
+        matches_or_absent(f"brand,{k}", COLOUR_PATTERN) for k in BRAND_KEYS) + ")",
+    "listing_language": f"listing IS NULL OR coalesce(listing ->> 'caption_language', 'en') IN ({sql_list(CAPTION_LANGUAGES)})",
+}
 
 
 def enum_type(enum: type[Enum], name: str) -> sa.Enum:
@@ -126,6 +165,11 @@ class Job(SQLModel, table=True):
         sa.CheckConstraint(f"music_uri IS NULL OR music_uri {URI_SCHEMES_SQL}", name="music_uri_scheme"),
         sa.CheckConstraint("bpm IS NULL OR (bpm > 0 AND bpm <= 400)", name="bpm_range"),
         sa.CheckConstraint("beat_offset IS NULL OR beat_offset >= 0", name="beat_offset_nonnegative"),
+        sa.CheckConstraint(
+            f"formats IS NULL OR (cardinality(formats) > 0 AND formats <@ ARRAY[{sql_list(OUTPUT_FORMATS)}]::varchar[])",
+            name="formats_known",
+        ),
+        *(sa.CheckConstraint(sql, name=name) for name, sql in LISTING_CHECKS.items()),
     )
 
     id: uuid.UUID = Field(
@@ -147,6 +191,14 @@ class Job(SQLModel, table=True):
     bpm: float | None = None
     beat_offset: float | None = None
     enable_beat_sync: bool = with_default(True, "true")
+    listing: dict | None = Field(  # db.listing.Listing: the title's and agent card's facts
+        default=None, sa_column=sa.Column(JSONB(none_as_null=True), nullable=True)
+    )
+    formats: list[str] | None = Field(
+        default=None,
+        sa_column=sa.Column(ARRAY(sa.String(8)), nullable=True),
+        description="Output formats to deliver (16x9, 9x16, 1x1); null: the template's.",
+    )
     final_video_uri: str | None = None
     final_video_facts: dict | None = jsonb_field(nullable=True)
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
@@ -381,6 +433,39 @@ class TimelineClip(SQLModel, table=True):
     )
 
 
+class TimelineOverlay(SQLModel, table=True):
+    """One card or caption of a timeline version, drawn by Phase 4 over [start_time, end_time).
+
+    `shot_index` is the shot it belongs to (its order_index; null for the disclosure, which
+    spans the video): edits that move or drop shots carry it along, and its times are placed
+    on that shot's beats. `content` holds the text (tasks.timeline.overlays defines it per
+    kind); `branded_only` rows are left out of the MLS-unbranded cut; `visible` false keeps a
+    row an edit turned off, so another can turn it back on.
+    """
+
+    __tablename__ = "timeline_overlays"
+    __table_args__ = (
+        sa.UniqueConstraint("timeline_id", "order_index"),
+        sa.CheckConstraint("end_time > start_time AND start_time >= 0", name="span_valid"),
+        sa.CheckConstraint("fade_duration >= 0", name="fade_nonnegative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    timeline_id: int = fk("timeline.id")
+    order_index: int
+    kind: OverlayKind = Field(sa_column=sa.Column(enum_type(OverlayKind, "overlay_kind"), nullable=False))
+    shot_index: int | None = None
+    start_time: float
+    end_time: float
+    fade_duration: float = 0.0
+    position: OverlayPosition = Field(
+        sa_column=sa.Column(enum_type(OverlayPosition, "overlay_position"), nullable=False)
+    )
+    content: dict = jsonb_field()
+    branded_only: bool = False
+    visible: bool = True
+
+
 class Edit(SQLModel, table=True):
     """One editor change. Rails inserts timeline_id (the version the agent saw), edit_type,
     payload and user_id; the pipeline sets status to applied (with result_timeline_id and
@@ -430,7 +515,8 @@ class Event(SQLModel, table=True):
 
 
 ALL_TABLES = (
-    "jobs", "photos", "room_clusters", "analysis_results", "clips", "timeline", "timeline_clips", "edits", "events",
+    "jobs", "photos", "room_clusters", "analysis_results", "clips", "timeline", "timeline_clips", "timeline_overlays",
+    "edits", "events",
 )
 UPDATED_AT_TABLES = ("jobs", "photos", "room_clusters", "analysis_results", "clips", "timeline")
 """Tables whose updated_at a trigger keeps current on every UPDATE, whoever writes."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
+from db.listing import ListingError, parse_listing
 from db.manual_metadata import ManualMetadata
 from db.models import Job, Photo
 from db.session import session_scope
@@ -38,6 +39,8 @@ class JobRequest:
     target_length: float | None = None
     enable_beat_sync: bool = True
     listing_id: str | None = None
+    listing: dict | None = None  # jobs.listing: the title's and agent card's facts (db.listing)
+    formats: tuple[str, ...] | None = None  # output formats; None: the template's
 
 
 def list_photos(photos_dir: Path) -> list[Path]:
@@ -92,6 +95,15 @@ def validate_template(name: str) -> None:
         raise IntakeError(f"unknown template {name!r}; expected one of {', '.join(sorted(TEMPLATES))}")
 
 
+def validate_formats(formats: tuple[str, ...] | None) -> None:
+    from db.models import OUTPUT_FORMATS
+
+    unknown = [f for f in formats or () if f not in OUTPUT_FORMATS]
+    if unknown or formats == ():
+        raise IntakeError(f"unknown output format {', '.join(unknown) or '(none given)'}; expected some of "
+                          f"{', '.join(OUTPUT_FORMATS)}")
+
+
 def create_job(request: JobRequest) -> Job:
     photos = list_photos(request.photos_dir)
     names = [p.name for p in photos]
@@ -104,6 +116,11 @@ def create_job(request: JobRequest) -> Job:
             raise IntakeError(f"unsupported music format {request.music_path.suffix}: use one of {', '.join(sorted(MUSIC_SUFFIXES))}")
     if request.target_length is not None and request.target_length <= 0:
         raise IntakeError("target length must be positive")
+    try:
+        parse_listing(request.listing)
+    except ListingError as err:
+        raise IntakeError(str(err)) from None
+    validate_formats(request.formats)
 
     job_id = uuid.uuid4()
     store = get_store()
@@ -128,7 +145,8 @@ def create_job(request: JobRequest) -> Job:
     job = Job(
         id=job_id, listing_id=request.listing_id, template_type=request.template,
         target_length=request.target_length, music_uri=music_uri,
-        enable_beat_sync=request.enable_beat_sync,
+        enable_beat_sync=request.enable_beat_sync, listing=request.listing,
+        formats=list(request.formats) if request.formats else None,
     )
     with session_scope() as session:
         session.add(job)

@@ -358,8 +358,49 @@ SHOTS: tuple[tuple[RoomType, str, Camera], ...] = (
 DEMO_OVERRIDES = {
     "living_a.jpg": {"hero_global": True, "notes": "agent's favourite"},
     "exterior_front_b.jpg": {"preferred_closing": True},
-    "kitchen_b.jpg": {"hero_room": True, "hero_priority": 2},
+    "kitchen_b.jpg": {"hero_room": True, "hero_priority": 2, "caption": "Chef's kitchen"},
 }
+
+# What Rails would write in jobs.listing for the sample house (logo and headshot URIs are
+# filled in once make_agent_media's files are in the artifact store).
+DEMO_LISTING = {
+    "address_lines": ["1428 Orchard Lane", "Springfield, IL 62704"],
+    "price": {"amount": 849000, "currency": "USD"},
+    "beds": 4, "baths": 2.5, "area": {"value": 2150, "unit": "sqft"},
+    "status": "Just listed",
+    "agent": {"name": "Jordan Avery", "brokerage": "Northgate Realty Group", "phone": "(217) 555-0142",
+              "email": "jordan@northgate.example"},
+    "brand": {"primary": "#1F3A5F", "accent": "#E8B04B"},
+    "caption_language": "en",
+}
+
+
+def make_agent_media(out_dir: Path) -> tuple[Path, Path]:
+    """A brokerage logo (initials on the brand colour) and an illustrated headshot, as PNGs."""
+    from PIL import ImageDraw, ImageFont
+
+    from tasks.assemble.cards import BOLD, FONTS
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logo = Image.new("RGBA", (560, 160), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(logo)
+    draw.rounded_rectangle((0, 0, 159, 159), radius=28, fill=(232, 176, 75, 255))
+    draw.text((80, 82), "N", font=ImageFont.truetype(str(FONTS / BOLD), 120), fill=(31, 58, 95, 255), anchor="mm")
+    draw.text((180, 82), "NORTHGATE", font=ImageFont.truetype(str(FONTS / BOLD), 60), fill=(250, 250, 248, 255),
+              anchor="lm")
+    logo_path = out_dir / "logo.png"
+    logo.save(logo_path)
+    y, x = np.mgrid[0:320, 0:320]
+    face = np.zeros((320, 320, 3), np.uint8)
+    face[:] = np.stack([90 + y * 0.25, 120 + y * 0.2, 150 + y * 0.15], axis=-1).astype(np.uint8)
+    head = (x - 160) ** 2 + (y - 130) ** 2 < 62**2
+    shoulders = ((x - 160) ** 2 / 130**2 + (y - 330) ** 2 / 110**2) < 1
+    face[shoulders] = (40, 52, 70)
+    face[head] = (224, 180, 150)
+    face[((x - 160) ** 2 + (y - 112) ** 2 < 66**2) & (y < 100)] = (70, 48, 36)  # hair
+    headshot_path = out_dir / "headshot.png"
+    Image.fromarray(face).save(headshot_path)
+    return logo_path, headshot_path
 
 
 def synth_music(path: Path, bpm: float = 120.0, seconds: float = 75.0, sr: int = 22050, seed: int = 0) -> Path:

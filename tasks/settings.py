@@ -260,6 +260,11 @@ class Settings(BaseSettings):
     duck_music_db: float = Field(
         default=-12.0, description="Music gain under a duck_music shot's own audio."
     )
+    disclosure_parallax_travel: float = Field(
+        default=0.05,
+        description="A depth-parallax clip whose camera travels further than this (push or pan, the share the "
+        "renderer records) counts as generated motion, like LTX-2's: disclosed and recorded.",
+    )
     assemble_x264_preset: str = Field(
         default="fast",
         description="x264 preset of final videos. Assembly must also decode every clip; with fast the "

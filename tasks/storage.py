@@ -77,6 +77,16 @@ class keys:
         """Phase 1's HTML review page (tasks.analyze.report), rewritten by each analysis."""
         return f"jobs/{job_id}/analysis/review.html"
 
+    @staticmethod
+    def agent_media(owner: str, name: str) -> str:
+        """An agent's logo or headshot, kept across that agent's jobs."""
+        return f"agents/{safe_name(owner)}/{safe_name(name)}"
+
+    @staticmethod
+    def delivery(job_id: object, timeline_version: int, name: str) -> str:
+        """Files delivered beside the finals: posters ("16x9.jpg") and captions ("captions.vtt")."""
+        return f"jobs/{job_id}/final/v{timeline_version}-{safe_name(name)}"
+
 
 def safe_name(name: str) -> str:
     """A file name reduced to characters every store and shell accepts."""

@@ -66,13 +66,27 @@ def job_create(
     target_length: Annotated[Optional[float], typer.Option("--target-length", help="Seconds.")] = None,
     no_beat_sync: Annotated[bool, typer.Option("--no-beat-sync", help="Even pacing, no beat snapping.")] = False,
     listing_id: Annotated[Optional[str], typer.Option("--listing-id")] = None,
+    listing: Annotated[Optional[Path], typer.Option("--listing", help="listing.json: address, price, agent, brand (docs/rails.md).")] = None,
+    formats: Annotated[Optional[str], typer.Option("--formats", help="Output formats, e.g. 16x9,9x16 (default: the template's).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Upload the photos (and music) and create the job; prints its id."""
     ensure_schema()
     with clear_errors(IntakeError):
-        job = create_job(JobRequest(photos, metadata, music, template, target_length, not no_beat_sync, listing_id))
+        job = create_job(JobRequest(photos, metadata, music, template, target_length, not no_beat_sync, listing_id,
+                                    read_listing(listing), tuple(formats.split(",")) if formats else None))
     emit({"job_id": str(job.id)}, as_json, lambda d: console.print(d["job_id"]))
+
+
+def read_listing(path: Path | None) -> dict | None:
+    import json
+
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise IntakeError(f"listing file {path}: {err}") from None
 
 
 @app.command("run")
@@ -105,25 +119,38 @@ def demo(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     template: Annotated[str, typer.Option("--template")] = "standard",
     target_length: Annotated[Optional[float], typer.Option("--target-length")] = 30.0,
+    formats: Annotated[str, typer.Option("--formats", help="Output formats.")] = "16x9,9x16",
     as_json: JsonFlag = False,
 ) -> None:
-    """Make the sample listing and run it end to end."""
-    from tasks.sample_listing import make_listing
+    """Make the sample listing (with a sample address and agent) and run it end to end; saves
+    a contact sheet of every format's branded and unbranded cut beside it."""
+    from tasks.assemble.contact_sheet import contact_sheet
+    from tasks.sample_listing import DEMO_LISTING, make_agent_media, make_listing
     from tasks.settings import get_settings
+    from tasks.storage import get_store, keys
 
     json_logs(as_json)
     ensure_schema()
     root = out or get_settings().data_dir / "demo" / f"seed-{seed}"
     with console.status("rendering the sample listing…", spinner="dots") if not as_json else nullcontext():
         listing = make_listing(root, seed=seed)
+        store = get_store()
+        media = {f"{p.stem}_uri": store.put_file(keys.agent_media("demo", p.name), p)
+                 for p in make_agent_media(root / "agent")}
+    details = {**DEMO_LISTING, "agent": {**DEMO_LISTING["agent"], **media}}
     with clear_errors(IntakeError):
-        job = create_job(JobRequest(root / "photos", listing.overrides_path, listing.music_path, template, target_length, True, f"demo-{seed}"))
+        job = create_job(JobRequest(root / "photos", listing.overrides_path, listing.music_path, template, target_length,
+                                    True, f"demo-{seed}", details, tuple(formats.split(","))))
     result = _run_with_progress(str(job.id), None, None, show=not as_json)
     from db.queries import job_summary
 
     summary = job_summary(job.id)
-    emit({**result, "final_video_uri": summary["job"]["final_video_uri"]}, as_json,
-         lambda d: console.print(f"job {d['job_id']}: {d['status']}; video at {d['final_video_uri']}"))
+    facts = summary["job"]["final_video_facts"] or {}
+    sheet = contact_sheet(job.id, root / "contact-sheet.jpg") if facts.get("deliveries") else None
+    emit({**result, "final_video_uri": summary["job"]["final_video_uri"], "deliveries": facts.get("deliveries"),
+          "captions": facts.get("captions"), "contact_sheet": str(sheet) if sheet else None}, as_json,
+         lambda d: console.print(f"job {d['job_id']}: {d['status']}; video at {d['final_video_uri']}; "
+                                 f"contact sheet {d['contact_sheet']}"))
 
 
 @app.command("relay")

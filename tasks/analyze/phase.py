@@ -28,6 +28,7 @@ import structlog
 from sqlmodel import Session, delete, exists, func, select, update
 
 from db.enums import ClipStatus
+from db.listing import parse_listing
 from db.manual_metadata import ManualMetadata
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
 from db.session import session_scope
@@ -232,6 +233,7 @@ class RoomsFound:
 def load_photos(job_id: uuid.UUID, store: ArtifactStore) -> tuple[Job, list[PhotoFacts]]:
     """The job's photo rows, then each photo's bytes once, decoded to analysis size."""
     job, rows = load_job_photos(job_id)
+    parse_listing(job.listing)  # what Rails wrote is refused now, with its reason, before any GPU work
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # store latency and decoding overlap
         return job, list(pool.map(lambda row: read_photo(row, store), rows))
 

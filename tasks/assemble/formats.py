@@ -17,6 +17,16 @@ FORMATS: dict[FormatName, tuple[int, int]] = {
 }
 PREVIEW_SUFFIX = "-preview"
 
+# Where cards and captions may go, as shares of the frame kept clear (left, top, right, bottom).
+# 16:9 and 1:1 keep the classic 5 % title-safe margin; 9:16 keeps clear of what the phone apps
+# draw over a vertical video: the top bar (~14 %), the caption, music and account lines at the
+# bottom (~22 %), and the like/comment/share column on the right (~14 %).
+SAFE_MARGINS: dict[str, tuple[float, float, float, float]] = {
+    "16x9": (0.05, 0.05, 0.05, 0.05),
+    "9x16": (0.06, 0.14, 0.14, 0.22),
+    "1x1": (0.05, 0.05, 0.05, 0.05),
+}
+
 
 @dataclass(frozen=True)
 class OutputFormat:
@@ -24,6 +34,18 @@ class OutputFormat:
     width: int
     height: int
     preview: bool = False
+
+    @property
+    def aspect(self) -> str:
+        """The format's name without the preview suffix: "16x9", "9x16" or "1x1"."""
+        return self.name.removesuffix(PREVIEW_SUFFIX)
+
+    @property
+    def safe_box(self) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) in pixels: the area overlays must stay inside."""
+        left, top, right, bottom = SAFE_MARGINS[self.aspect]
+        w, h = self.width, self.height
+        return round(w * left), round(h * top), w - round(w * right), h - round(h * bottom)
 
 
 def format_for_size(width: int, height: int) -> str:

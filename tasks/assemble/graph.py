@@ -3,7 +3,8 @@
 Four kinds of run:
 - a segment's video: its pieces' clips in, one `filter_complex` (trim on the output frame
   grid, slow-down where a shot's speed is below 1, scale/crop or pad to the output size, fps
-  normalisation, cuts and xfades), out H.264;
+  normalisation, cuts and xfades), then the cut's cards over it (each a PNG Pillow drew,
+  looped, faded in and out on its alpha and overlaid: no text ever enters the graph), out H.264;
 - a segment's bed (only when some shot's own audio plays): those clips' audio, faded with the
   transitions, as float WAV on exactly the segment's samples;
 - the mix: the beds joined, the music trimmed (looped if short) and faded, its gain following
@@ -28,6 +29,22 @@ from tasks.assemble.sources import SOURCE_SLACK_FRAMES
 SAMPLE_RATE = 48_000
 AUDIO_FORMAT = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
 ENVELOPE_FRAME_SAMPLES = 480  # the music gain is re-evaluated every 10 ms
+
+
+@dataclass(frozen=True)
+class CardPlacement:
+    """A drawn card on the output grid: shown over frames [start, end) at (x, y), fading in and
+    out over `fade` frames and rising `rise` pixels into place as it comes in; one that ends
+    with the video does not fade out."""
+
+    path: Path  # RGBA PNG
+    x: int
+    y: int
+    start: int
+    end: int
+    fade: int = 0
+    rise: int = 0
+    hold_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,9 +89,11 @@ def fit_filter(fmt: OutputFormat, fit: str) -> str:
 
 
 def segment_video_command(
-    segment: Segment, shots: tuple[Shot, ...], fps: int, fmt: OutputFormat, fit: str, encoder: Encoder, out: Path
+    segment: Segment, shots: tuple[Shot, ...], fps: int, fmt: OutputFormat, fit: str, encoder: Encoder, out: Path,
+    cards: tuple[CardPlacement, ...] = (),
 ) -> list[str]:
-    """One segment's pictures: every piece on the output grid and size, joined, encoded."""
+    """One segment's pictures: every piece on the output grid and size, joined, the cards
+    that show during it overlaid, encoded."""
     inputs: list[str] = []
     chains: list[str] = []
     fitting = fit_filter(fmt, fit)
@@ -85,7 +104,14 @@ def segment_video_command(
             f"trim=start_frame={piece.source_start}:end_frame={piece.source_end},{retime(piece, fps)},"
             f"{fitting},setsar=1[v{k}]"
         )
-    chains += sequence(segment, shots, fps)
+    shown = [c for c in cards if c.start < segment.end and c.end > segment.start]
+    chains += sequence(segment, shots, fps, "vseq" if shown else "vout")
+    below = "vseq"
+    for j, card in enumerate(shown):
+        inputs += ["-loop", "1", "-framerate", str(fps), "-t", seconds(card.end - card.start, fps), "-i", str(card.path)]
+        label = "vout" if j == len(shown) - 1 else f"o{j}"
+        chains += card_chains(card, len(segment.pieces) + j, j, segment, fps, below, label)
+        below = label
     return [
         *inputs,
         "-filter_complex", ";".join(chains),
@@ -143,8 +169,26 @@ def silence(samples_: int) -> str:
     return f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples_}"
 
 
-def sequence(segment: Segment, shots: tuple[Shot, ...], fps: int) -> list[str]:
-    """Pieces [v0].. joined into [vout]: bodies and transitions, concatenated in order.
+def card_chains(card: CardPlacement, k: int, j: int, segment: Segment, fps: int, below: str, out: str) -> list[str]:
+    """Input k (card j) faded on its own clock, cut to this segment, and overlaid on [below]."""
+    frames = card.end - card.start
+    fades = f",fade=t=in:s=0:n={card.fade}:alpha=1" if card.fade else ""
+    if card.fade and not card.hold_end:
+        fades += f",fade=t=out:s={frames - card.fade}:n={card.fade}:alpha=1"
+    first, last = max(card.start, segment.start), min(card.end, segment.end)
+    y = str(card.y)
+    if card.fade and card.rise:  # eased: fast at first, settling into place
+        entry = seconds(card.start - segment.start, fps)
+        y = f"'{card.y}+{card.rise}*pow(max(0,1-(t-{entry})/{seconds(card.fade, fps)}),2)'"
+    return [
+        f"[{k}:v]format=rgba{fades},trim=start_frame={first - card.start}:end_frame={last - card.start},"
+        f"setpts=PTS-STARTPTS+{first - segment.start}/({fps}*TB)[c{j}]",
+        f"[{below}][c{j}]overlay=x={card.x}:y={y}:eof_action=pass:format=auto,format=yuv420p[{out}]",
+    ]
+
+
+def sequence(segment: Segment, shots: tuple[Shot, ...], fps: int, out: str = "vout") -> list[str]:
+    """Pieces [v0].. joined into [out]: bodies and transitions, concatenated in order.
 
     xfade works in 4:4:4 only, so a chain of xfades would convert every frame of the
     segment to 4:4:4 and back. Instead each piece is split into its transition head, its
@@ -174,7 +218,7 @@ def sequence(segment: Segment, shots: tuple[Shot, ...], fps: int) -> list[str]:
         if body:
             parts.append(f"[b{k}]")
     # concat answers in microseconds; settb puts the frames back on the 1/fps grid
-    chains.append(f"{''.join(parts)}concat=n={len(parts)}:v=1:a=0,settb=1/{fps},format=yuv420p[vout]")
+    chains.append(f"{''.join(parts)}concat=n={len(parts)}:v=1:a=0,settb=1/{fps},format=yuv420p[{out}]")
     return chains
 
 

@@ -1,15 +1,20 @@
-"""Phase 4 glue: timeline rows in, final mp4 out, facts on the job.
+"""Phase 4 glue: timeline rows in, the videos an agent can post out, facts on the job.
 
-Reads one timeline version (the newest unless told) with its shots and clips, fetches the clip
-files and music from the artifact store, renders, probes, uploads to `keys.final`, and only
-then records the result: `jobs.final_video_uri` / `final_video_facts` and the timeline marked
-rendered. The timeline shows `rendering` meanwhile; any failure gives it back its old status
+Reads one timeline version (the newest unless told) with its shots, overlays and clips, fetches
+the clip files, music, logo and headshot from the artifact store, and for every format the job
+asks for (`jobs.formats`, else the template's) renders the branded cut and, when it shows
+anything of the agent's, the MLS-unbranded cut from the same timeline; then a poster per cut
+and format, and each cut's captions as SRT and WebVTT. Only when everything is uploaded is the
+result recorded: `jobs.final_video_uri` (the first format's branded cut) and
+`final_video_facts` (every file, the generated-motion disclosure, each overlay's contrast), and
+the timeline marked rendered. The timeline shows `rendering` meanwhile; any failure gives it back its old status
 and changes nothing else (the previous final video and its URI stay); the caller marks the
 job failed.
 """
 
 from __future__ import annotations
 
+import io
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,19 +22,33 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
+from PIL import Image
 from sqlmodel import select
 
-from db.enums import TimelineStatus
+from db.enums import OverlayKind, TimelineStatus
+from db.listing import Listing, parse_listing
 from db.models import Clip, Job, Timeline, TimelineClip
 from db.session import session_scope
+from tasks.assemble.delivery import (
+    BRANDED,
+    UNBRANDED,
+    FrameSampler,
+    caption_files,
+    draw_cut,
+    is_faststart,
+    needs_unbranded,
+    poster,
+)
 from tasks.assemble.errors import AssembleError, SourceError
-from tasks.assemble.formats import resolve_format
-from tasks.assemble.layout import Shot, TimelineSpec
+from tasks.assemble.formats import format_for_size, resolve_format
+from tasks.assemble.layout import Shot, TimelineSpec, frame_layout
 from tasks.assemble.probe import probe_output
-from tasks.assemble.render import render_options, render_timeline
+from tasks.assemble.render import Cut, render_options, render_timeline
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, safe_name
+from tasks.timeline.overlays import Overlay, is_generated
+from tasks.timeline.versions import read_overlays
 
 log = structlog.get_logger(__name__)
 
@@ -50,25 +69,51 @@ def run_assemble(
 def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, preview: bool) -> dict:
     settings = get_settings()
     store = get_store()
-    timeline, rows = load_timeline(job_id, timeline_version)
-    output = resolve_format(
-        fmt, timeline.width, timeline.height, preview=preview, preview_short_side=settings.preview_short_side
-    )
-    bound = log.bind(timeline_version=timeline.version, format=output.name)
-    bound.info("assemble.started", shots=len(rows))
+    timeline, rows, overlays, job = load_timeline(job_id, timeline_version)
+    listing = parse_listing(job.listing)
+    names = [fmt] if fmt else (job.formats or [format_for_size(timeline.width, timeline.height)])
+    outputs = [resolve_format(name, timeline.width, timeline.height, preview=preview,
+                              preview_short_side=settings.preview_short_side) for name in names]
+    cuts = [BRANDED] if preview or not needs_unbranded(overlays, listing) else [BRANDED, UNBRANDED]
+    bound = log.bind(timeline_version=timeline.version, formats=[o.name for o in outputs], cuts=cuts)
+    bound.info("assemble.started", shots=len(rows), overlays=len(overlays))
     if not preview:
         set_timeline_status(timeline.id, TimelineStatus.rendering)
     try:
         with workspace(settings) as work:
             spec = fetch_inputs(timeline, rows, store, work)
-            result = stage("render")(render_timeline)(spec, render_options(output, settings), work / "render")
-            facts = stage("loudness")(probe_output)(result.path) | {
-                "format": output.name,
+            images = fetch_images(overlays, store) if BRANDED in cuts else {}
+            files = Files(job_id, timeline.version, store)
+            spans = frame_layout(spec)
+            sampler = FrameSampler(spec, spans, settings.assemble_fit)
+            contrast: dict[int, dict[str, float]] = {}
+            rendered = {}
+            for output in outputs:
+                drawn = {cut: draw_cut(cut, overlays, listing, output, sampler, images, spans[-1].end,
+                                       work / "cards" / output.name) for cut in cuts}
+                for cut, d in drawn.items():
+                    for index, ratio in d.contrast.items():
+                        contrast.setdefault(index, {})[f"{output.name}/{cut}"] = ratio
+                result = stage("render")(render_timeline)(spec, render_options(output, settings), work / output.name,
+                                         [Cut(cut, drawn[cut].cards) for cut in cuts])
+                rendered[output.name] = (result, {
+                    cut: files.video(output.name, cut, path) | (
+                        {} if preview else files.poster(output.name, cut, poster(path, spans[0], work / f"{output.name}-{cut}.jpg")))
+                    for cut, path in result.cuts.items()
+                })
+            first, deliveries = rendered[outputs[0].name]
+            facts = stage("loudness")(probe_output)(first.path) | {
+                "format": outputs[0].name,
                 "timeline_version": timeline.version,
-                "segments": result.segments,
-                "mix_loudness_lufs": result.loudness_in.integrated if result.loudness_in else None,
+                "segments": first.segments,
+                "mix_loudness_lufs": first.loudness_in.integrated if first.loudness_in else None,
+                "faststart": is_faststart(first.path),
             }
-            uri = upload(store, keys.final(job_id, timeline.version, output.name), result.path)
+            if not preview:
+                facts |= delivery_facts({name: d for name, (_, d) in rendered.items()}, cuts, overlays, contrast,
+                                        files.captions(overlays, cuts, work / "captions"),
+                                        generated_clips(rows), listing)
+            uri = deliveries[BRANDED]["video"]
     except BaseException as err:
         if not preview:
             set_timeline_status(timeline.id, timeline.status)
@@ -77,11 +122,93 @@ def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, p
     if not preview:
         record_final(job_id, timeline.id, uri, facts)
     bound.info("assemble.finished", uri=uri, duration=facts["duration"], frames=facts["frame_count"])
-    return {"timeline_version": timeline.version, "format": output.name, "preview": preview, "uri": uri, "facts": facts}
+    return {"timeline_version": timeline.version, "format": outputs[0].name, "preview": preview, "uri": uri,
+            "facts": facts}
 
 
-def load_timeline(job_id: uuid.UUID, version: int | None) -> tuple[Timeline, list[tuple[TimelineClip, Clip]]]:
+class Files:
+    """Uploads under the job's final/ prefix, each returning what the facts list for it."""
+
+    def __init__(self, job_id: uuid.UUID, version: int, store: ArtifactStore) -> None:
+        self.job_id, self.version, self.store = job_id, version, store
+
+    def video(self, fmt: str, cut: str, path: Path) -> dict:
+        name = fmt if cut == BRANDED else f"{fmt}-{cut}"
+        uri = upload(self.store, keys.final(self.job_id, self.version, name), path)
+        return {"video": uri, "size_bytes": path.stat().st_size, "faststart": is_faststart(path)}
+
+    def poster(self, fmt: str, cut: str, path: Path) -> dict:
+        name = f"{fmt}.jpg" if cut == BRANDED else f"{fmt}-{cut}.jpg"
+        return {"poster": self.store.put_file(keys.delivery(self.job_id, self.version, name), path, "image/jpeg")}
+
+    def captions(self, overlays: list[Overlay], cuts: list[str], folder: Path) -> dict[str, dict[str, str]]:
+        uploaded = {}
+        for cut in cuts:
+            prefix = "captions" if cut == BRANDED else f"{cut}-captions"
+            uploaded[cut] = {
+                ext: self.store.put_file(keys.delivery(self.job_id, self.version, f"{prefix}.{ext}"), path,
+                                         "text/vtt" if ext == "vtt" else "application/x-subrip")
+                for ext, path in caption_files(overlays, cut, folder / cut).items()
+            }
+        return uploaded
+
+
+def delivery_facts(
+    deliveries: dict[str, dict[str, dict]], cuts: list[str], overlays: list[Overlay],
+    contrast: dict[int, dict[str, float]], captions: dict[str, dict[str, str]], generated: list[int],
+    listing: Listing,
+) -> dict:
+    """What final_video_facts lists beyond the first video's probe. With one cut (nothing of
+    the agent's to leave out) the unbranded entries name the same files."""
+    def of(cut: str) -> str:
+        return cut if cut in cuts else BRANDED
+
+    first = next(iter(deliveries.values()))
+    disclosed = any(o.kind is OverlayKind.disclosure and o.visible for o in overlays)
+    return {
+        "deliveries": {fmt: {cut: d[of(cut)] for cut in (BRANDED, UNBRANDED)} for fmt, d in deliveries.items()},
+        "unbranded_video_uri": first[of(UNBRANDED)]["video"],
+        "poster_uri": first[BRANDED]["poster"],
+        "captions": {cut: captions[of(cut)] for cut in (BRANDED, UNBRANDED)},
+        "caption_language": listing.caption_language,
+        "generated_motion": {"any": bool(generated), "clip_ids": generated, "disclosed": disclosed},
+        "overlays": [
+            {"kind": o.kind.value, "start": o.start_time, "end": o.end_time, "visible": o.visible,
+             "cuts": [c for c in (BRANDED, UNBRANDED) if o.visible and (c == BRANDED or not o.branded_only)],
+             "contrast": contrast.get(i, {})}
+            for i, o in enumerate(overlays)
+        ],
+    }
+
+
+def generated_clips(rows: list[tuple[TimelineClip, Clip]]) -> list[int]:
+    travel = get_settings().disclosure_parallax_travel
+    return sorted({clip.id for _, clip in rows if is_generated(clip.model_used, clip.render_params, travel)})
+
+
+def fetch_images(overlays: list[Overlay], store: ArtifactStore) -> dict[str, Image.Image]:
+    """The agent card's logo and headshot, by URI, read through the store like every photo."""
+    images = {}
+    for overlay in overlays:
+        if overlay.kind is not OverlayKind.agent_card or not overlay.visible:
+            continue
+        for key in ("logo_uri", "headshot_uri"):
+            uri = overlay.content.get(key)
+            if uri and uri not in images:
+                try:
+                    images[uri] = Image.open(io.BytesIO(store.get_bytes(uri))).convert("RGBA")
+                except ArtifactNotFound as err:
+                    raise SourceError(f"agent card {key.removesuffix('_uri')}: {uri} is missing from the artifact store") from err
+                except (ValueError, OSError) as err:
+                    raise SourceError(f"agent card {key.removesuffix('_uri')}: {uri} is not an image: {err}") from err
+    return images
+
+
+def load_timeline(
+    job_id: uuid.UUID, version: int | None
+) -> tuple[Timeline, list[tuple[TimelineClip, Clip]], list[Overlay], Job]:
     with session_scope() as s:
+        job = s.get(Job, job_id)
         query = select(Timeline).where(Timeline.job_id == job_id)
         query = query.where(Timeline.version == version) if version is not None else query
         timeline = s.exec(query.order_by(Timeline.version.desc()).limit(1)).first()
@@ -94,7 +221,8 @@ def load_timeline(job_id: uuid.UUID, version: int | None) -> tuple[Timeline, lis
             .where(TimelineClip.timeline_id == timeline.id)
             .order_by(TimelineClip.order_index)
         ).all()
-    return timeline, [(tc, clip) for tc, clip in rows]
+        overlays = read_overlays(s, timeline.id)
+    return timeline, [(tc, clip) for tc, clip in rows], overlays, job
 
 
 @contextmanager

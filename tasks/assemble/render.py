@@ -7,8 +7,9 @@ Every intermediate lives in `workdir`, so a failure leaves nothing anywhere else
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -16,6 +17,7 @@ import structlog
 from tasks.assemble.errors import AssembleError
 from tasks.assemble.formats import OutputFormat
 from tasks.assemble.graph import (
+    CardPlacement,
     Encoder,
     MusicPlan,
     concat_list,
@@ -79,18 +81,31 @@ def render_options(fmt: OutputFormat, settings: Settings) -> RenderOptions:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """One version of the pictures from the same timeline: its name and the cards drawn over it
+    (the branded cut and the MLS-unbranded one differ only in these)."""
+
+    name: str = "final"
+    cards: tuple[CardPlacement, ...] = ()
+
+
+@dataclass(frozen=True)
 class RenderResult:
-    path: Path
+    path: Path  # the first cut's
     frames: int
     segments: int
     loudness_in: Measurement | None  # the mix before normalisation; None when it is silent
+    cuts: dict[str, Path] = field(default_factory=dict)  # every cut's file by name
 
 
-def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -> RenderResult:
-    """Render `spec` to `workdir`/final.mp4 (H.264 yuv420p + AAC, +faststart).
+def render_timeline(
+    spec: TimelineSpec, options: RenderOptions, workdir: Path, cuts: Sequence[Cut] = (Cut(),)
+) -> RenderResult:
+    """Render `spec` once per cut to `workdir`/<cut name>.mp4 (H.264 yuv420p + AAC, +faststart).
 
     The audio (beds, both loudness passes, AAC) is mostly single-threaded and independent of
-    the pictures, so it runs beside the video segments and fills the cores x264 leaves idle.
+    the pictures, so it runs beside the video segments and fills the cores x264 leaves idle;
+    every cut shares it.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     spans = frame_layout(spec)
@@ -121,27 +136,32 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
             contextvars.copy_context().run,
             render_audio, spec, segments, clip_gains, music, spans[-1].end, options, workdir, audio,
         )
-        videos = []
-        for segment in segments:
-            video = workdir / f"segment-{segment.index:03d}.mp4"
-            ffmpeg(
-                segment_video_command(segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder, video),
-                f"segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
-            )
-            videos.append(video)
-            bound.info("assemble.segment.rendered", segment=segment.index, frames=segment.frames)
-            if mixing.done():
-                mixing.result()  # an audio failure stops the video work early
+        videos: dict[str, list[Path]] = {}
+        for cut in cuts:
+            for segment in segments:
+                video = workdir / f"{cut.name}-segment-{segment.index:03d}.mp4"
+                ffmpeg(
+                    segment_video_command(segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder,
+                                          video, cut.cards),
+                    f"{cut.name} segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
+                )
+                videos.setdefault(cut.name, []).append(video)
+                bound.info("assemble.segment.rendered", cut=cut.name, segment=segment.index, frames=segment.frames)
+                if mixing.done():
+                    mixing.result()  # an audio failure stops the video work early
         measured = mixing.result()
 
-    video_list = workdir / "segments.txt"
-    video_list.write_text(concat_list(videos))
-    final = workdir / "final.mp4"
-    ffmpeg(join_command(video_list, audio, final), "joining segments and audio")
-    for video in videos:
-        video.unlink()
-    bound.info("assemble.render.finished", path=str(final))
-    return RenderResult(final, spans[-1].end, len(segments), measured)
+    finals = {}
+    for name, parts in videos.items():
+        video_list = workdir / f"{name}-segments.txt"
+        video_list.write_text(concat_list(parts))
+        finals[name] = workdir / f"{name}.mp4"
+        ffmpeg(join_command(video_list, audio, finals[name]), f"joining the {name} cut's segments and audio")
+        for video in parts:
+            video.unlink()
+    bound.info("assemble.render.finished", paths=[str(p) for p in finals.values()])
+    first = finals[cuts[0].name]
+    return RenderResult(first, spans[-1].end, len(segments), measured, finals)
 
 
 def render_audio(

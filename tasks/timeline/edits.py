@@ -14,12 +14,14 @@ Shots are addressed by their index in the version. What each edit keeps:
   transition types, to the new beat grid or pacing; their trims are recomputed.
 - every edit keeps each shot's playback speed: a trim is given in the clip's own (source)
   seconds and checked against its rendered duration, and the shot then lasts (out-in)/speed.
+- change_overlay and show_captions change cards and captions (tasks.timeline.overlays), never
+  shots; after every other edit the overlays follow their shots and are placed again.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,13 +29,22 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlmodel import Session, select
 
-from db.enums import EditStatus, EditType, EventType, TransitionType
+from db.enums import EditStatus, EditType, EventType, OverlayPosition, TransitionType
 from db.models import Clip, Edit, Job, Timeline
 from db.session import session_scope
 from tasks.storage import ArtifactNotFound, get_store
 from tasks.timeline.audio import AudioError
 from tasks.timeline.beats import BeatDetectionError, BeatGrid
 from tasks.timeline.music import analyse_music
+from tasks.timeline.overlays import (
+    Overlay,
+    OverlayRefused,
+    beats_for,
+    captions_shown,
+    follow_shots,
+    overlay_changed,
+    place,
+)
 from tasks.timeline.templates import Template, get_template
 from tasks.timeline.timing import (
     Pacing,
@@ -52,7 +63,13 @@ from tasks.timeline.timing import (
     segments_of,
     total_duration,
 )
-from tasks.timeline.versions import NoTimeline, lock_job, read_version, write_version
+from tasks.timeline.versions import (
+    NoTimeline,
+    lock_job,
+    read_overlays,
+    read_version,
+    write_version,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -115,6 +132,24 @@ class ChangePacing(_Payload):
         return self
 
 
+class ChangeOverlay(_Payload):
+    index: int = Field(ge=0)  # the overlay's index in the version
+    content: dict[str, Any] | None = None  # keys to replace, e.g. {"price": "$825,000"}
+    shot_index: int | None = Field(default=None, ge=0)  # a room caption onto another shot
+    position: OverlayPosition | None = None
+    visible: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ChangeOverlay:
+        if all(v is None for v in (self.content, self.shot_index, self.position, self.visible)):
+            raise ValueError("give content, shot_index, position or visible")
+        return self
+
+
+class ShowCaptions(_Payload):
+    visible: bool
+
+
 PAYLOADS: dict[EditType, type[_Payload]] = {
     EditType.reorder: Reorder,
     EditType.trim: Trim,
@@ -122,6 +157,8 @@ PAYLOADS: dict[EditType, type[_Payload]] = {
     EditType.remove_clip: RemoveClip,
     EditType.swap_music: SwapMusic,
     EditType.change_pacing: ChangePacing,
+    EditType.change_overlay: ChangeOverlay,
+    EditType.show_captions: ShowCaptions,
 }
 
 
@@ -149,6 +186,7 @@ class Base:
     pacing: Pacing
     grid: BeatGrid | None  # the music's grid, whether or not cuts follow it
     fps: int
+    overlays: list[Overlay] = field(default_factory=list)
 
     @property
     def snap(self) -> Pulse | None:
@@ -176,6 +214,8 @@ class Outcome:
     grid: BeatGrid | None
     pacing: Pacing
     applied: dict[str, Any]
+    overlays: list[Overlay] | None = None  # None: the shots' overlays follow them
+
 
 
 def _laid(base: Base, segs: list[Segment]) -> list[ShotTiming]:
@@ -287,6 +327,36 @@ def change_pacing(base: Base, edit: ChangePacing) -> Outcome:
     return Outcome(rows, base.grid, pacing, {"pacing": pacing.to_json()})
 
 
+def change_overlay(base: Base, edit: ChangeOverlay) -> Outcome:
+    try:
+        overlays, changed = overlay_changed(
+            base.overlays, edit.index, len(base.rows), content=edit.content, shot_index=edit.shot_index,
+            position=edit.position, visible=edit.visible,
+        )
+    except OverlayRefused as err:
+        raise EditRefused(str(err)) from None
+    return Outcome(base.rows, base.grid, base.pacing, changed, overlays)
+
+
+def show_captions(base: Base, edit: ShowCaptions) -> Outcome:
+    try:
+        overlays = captions_shown(base.overlays, edit.visible)
+    except OverlayRefused as err:
+        raise EditRefused(str(err)) from None
+    return Outcome(base.rows, base.grid, base.pacing, {"visible": edit.visible}, overlays)
+
+
+def shot_moves(kind: EditType, edit: _Payload, shots: int) -> list[int | None]:
+    """Where each shot of the base went (its new index; None: removed)."""
+    if isinstance(edit, Reorder):
+        order = list(range(shots))
+        order.insert(edit.to_index, order.pop(edit.from_index))
+        return [order.index(i) for i in range(shots)]
+    if isinstance(edit, RemoveClip):
+        return [None if i == edit.index else i - (i > edit.index) for i in range(shots)]
+    return list(range(shots))
+
+
 def apply_to(base: Base, kind: EditType, edit: _Payload, new_grid: BeatGrid | None = None) -> Outcome:
     """The pure part of an edit: the base version in, the next version's content out."""
     if not base.rows:
@@ -296,6 +366,7 @@ def apply_to(base: Base, kind: EditType, edit: _Payload, new_grid: BeatGrid | No
     handlers = {
         EditType.reorder: reorder, EditType.trim: trim, EditType.change_transition: change_transition,
         EditType.remove_clip: remove_clip, EditType.change_pacing: change_pacing,
+        EditType.change_overlay: change_overlay, EditType.show_captions: show_captions,
     }
     return handlers[kind](base, edit)  # type: ignore[operator]
 
@@ -327,8 +398,13 @@ class Draft:
         outcome = apply_to(self.base, kind, edit, new_grid)
         if isinstance(edit, SwapMusic):
             self.music_uri = edit.music_uri
+        overlays = outcome.overlays
+        if overlays is None:
+            overlays = follow_shots(self.base.overlays, shot_moves(kind, edit, len(self.base.rows)))
+        beats = beats_for(outcome.grid, outcome.pacing.beat_sync)
         self.base = replace(self.base, rows=outcome.rows, grid=outcome.grid, pacing=outcome.pacing,
-                            durations=[self.durations[r.clip_id] for r in outcome.rows])
+                            durations=[self.durations[r.clip_id] for r in outcome.rows],
+                            overlays=place(overlays, outcome.rows, beats, self.base.fps))
         return outcome.applied
 
     @classmethod
@@ -346,7 +422,8 @@ class Draft:
         pacing = (Pacing.from_json(stored["pacing"]) if "pacing" in stored
                   else Pacing.from_template(template, True, timeline.total_duration))
         base = Base(timeline.version, rows, [durations[r.clip_id] for r in rows], template, pacing,
-                    BeatGrid.from_json(stored) if "beats" in stored else None, timeline.fps)
+                    BeatGrid.from_json(stored) if "beats" in stored else None, timeline.fps,
+                    read_overlays(session, timeline.id))
         return cls(timeline, base, timeline.music_uri, durations)
 
     def write(self, session: Session, job_id: uuid.UUID) -> Timeline:
@@ -356,6 +433,7 @@ class Draft:
             session, job_id, self.base.rows,
             beat_grid={**(self.base.grid.to_json() if self.base.grid else {}), "pacing": self.base.pacing.to_json()},
             template_type=t.template_type, music_uri=self.music_uri, fps=t.fps, width=t.width, height=t.height,
+            overlays=self.base.overlays,
         )
 
 

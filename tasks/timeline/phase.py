@@ -19,6 +19,7 @@ import structlog
 from sqlmodel import Session, select
 
 from db.enums import ClipStatus, RoomType
+from db.listing import parse_listing
 from db.models import Clip, Job, Photo
 from db.queries import current_clusters
 from db.session import session_scope
@@ -30,11 +31,13 @@ from tasks.analyze.selection import (
     select_opening,
     select_room_start,
 )
+from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.storage import get_store
 from tasks.timeline.beats import BeatGrid
 from tasks.timeline.compose import Composition, compose_timeline
 from tasks.timeline.music import analyse_music
+from tasks.timeline.overlays import ShotFacts, beats_for, compose_overlays, is_generated
 from tasks.timeline.sequencing import Footage, Picks
 from tasks.timeline.templates import Template, get_template
 from tasks.timeline.timing import Pacing
@@ -49,6 +52,8 @@ class Inputs:
     footage: list[Footage]
     candidates: dict[int, Candidate]  # lead photo id -> its selection candidate
     left_out: dict[int, str]  # clip id -> why it cannot be shown
+    captions: dict[int, str]  # photo id -> the agent's own caption of it
+    generated: set[int]  # ids of the clips whose motion a model generated (the disclosure)
 
 
 def room_type_of(label: str) -> RoomType:
@@ -73,6 +78,9 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
         for p in photos.values()
     }, {p.id: p.duplicate_of_photo_id for p in photos.values() if p.duplicate_of_photo_id is not None})
     footage, candidates, left_out = [], {}, {}
+    travel = get_settings().disclosure_parallax_travel
+    generated = {c.id for c in clips if is_generated(c.model_used, c.render_params, travel)}
+    captions = {i: f.caption for i, f in flags.items() if f.caption}
     for clip in clips:
         cluster = clusters.get(clip.room_cluster_id)
         unshowable = [i for i in clip.source_photo_ids if i not in photos or flags[i].exclude or not photos[i].usable
@@ -89,7 +97,7 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
             score = lead.final_score if lead.final_score is not None else 0.0
             footage.append(Footage(clip.id, cluster.id, room, lead.id, clip.duration, score))  # type: ignore[arg-type]
             candidates[lead.id] = Candidate.from_flags(lead.id, room, score, flags[lead.id])  # type: ignore[arg-type]
-    return Inputs(job, footage, candidates, left_out)
+    return Inputs(job, footage, candidates, left_out, captions, generated)
 
 
 def choose_picks(footage: list[Footage], candidates: dict[int, Candidate], template: Template) -> tuple[Picks, dict[str, Any]]:
@@ -143,16 +151,29 @@ def sequence(inputs: Inputs, template: Template, pacing: Pacing, grid: BeatGrid 
     return compose_timeline(inputs.footage, picks, template, pacing, grid), reasons
 
 
+@stage("cards and captions")
+def cards_and_captions(inputs: Inputs, composition: Composition, template: Template, pacing: Pacing,
+                       grid: BeatGrid | None) -> list:
+    """The title, room captions, agent card and disclosure as timeline rows, timed to the beats."""
+    shown = [s.footage for s in composition.shots]
+    return compose_overlays(
+        parse_listing(inputs.job.listing),
+        [ShotFacts(f.room_type, f.room_cluster_id, inputs.captions.get(f.lead_photo_id)) for f in shown],
+        composition.rows, beats_for(grid, pacing.beat_sync), template.fps, captions=template.room_captions,
+        disclosure=template.disclosure_label and any(f.clip_id in inputs.generated for f in shown),
+    )
+
+
 @stage("save", io=True)
 def save_timeline(job_id: uuid.UUID, composition: Composition, beat_grid_doc: dict[str, Any], template: Template,
-                  music_uri: str | None) -> int:
+                  music_uri: str | None, overlays: list) -> int:
     """The next version, written under the job's lock; returns its number."""
     with session_scope() as session:
         lock_job(session, job_id)
         timeline = write_version(
             session, job_id, composition.rows, beat_grid=beat_grid_doc,
             template_type=template.name, music_uri=music_uri,
-            fps=template.fps, width=template.width, height=template.height,
+            fps=template.fps, width=template.width, height=template.height, overlays=overlays,
         )
         return timeline.version
 
@@ -166,7 +187,9 @@ def run_timeline(job_id: uuid.UUID) -> dict:
     grid = beat_grid(job)
     pacing = Pacing.from_template(template, job.enable_beat_sync, job.target_length or template.target_length)
     composition, reasons = sequence(inputs, template, pacing, grid)
-    version = save_timeline(job_id, composition, timeline_beat_grid(grid, pacing, composition), template, job.music_uri)
+    overlays = cards_and_captions(inputs, composition, template, pacing, grid)
+    version = save_timeline(job_id, composition, timeline_beat_grid(grid, pacing, composition), template,
+                            job.music_uri, overlays)
     for note in composition.notes:
         bound.warning("timeline.note", note=note)
     summary = {
@@ -185,6 +208,8 @@ def run_timeline(job_id: uuid.UUID) -> dict:
         "left_out": {str(k): v for k, v in inputs.left_out.items()},
         "fill": composition.fill,
         "notes": composition.notes,
+        "overlays": [{"kind": o.kind.value, "shot_index": o.shot_index, "start": o.start_time, "end": o.end_time}
+                     for o in overlays],
     }
     bound.info("timeline.built", version=version, shots=summary["shots"], total=summary["total_duration"],
                tempo=summary["tempo"], beat_sync=summary["beat_sync"])

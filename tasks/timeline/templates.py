@@ -41,6 +41,10 @@ class Template:
     # Which of the music's beats a cut may land on (beat sync on): "beats" (every beat, or every
     # 2nd / 4th where the music is fast, tasks.timeline.timing.pulse_of) or "bars" (bar starts).
     cut_on: Literal["beats", "bars"] = "beats"
+    room_captions: bool = True  # a lower-third caption where each room starts
+    # the "Motion generated from still photos" label when some shot was generated
+    # (tasks.timeline.overlays.is_generated); the fact is recorded either way
+    disclosure_label: bool = True
 
     def __post_init__(self) -> None:
         for rule in (self.same_room_transition, self.room_change_transition, self.closing_transition):

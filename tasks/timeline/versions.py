@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from db.enums import TimelineStatus
-from db.models import Edit, Job, Timeline, TimelineClip
+from db.models import Edit, Job, Timeline, TimelineClip, TimelineOverlay
 from db.session import session_scope
+from tasks.timeline.overlays import Overlay
 from tasks.timeline.timing import ShotTiming, total_duration
 
 
@@ -39,8 +40,9 @@ def write_version(
     fps: int,
     width: int,
     height: int,
+    overlays: Sequence[Overlay] = (),
 ) -> Timeline:
-    """The job's next version with its shots; call with the job row locked (lock_job)."""
+    """The job's next version with its shots and overlays; call with the job row locked (lock_job)."""
     if not rows:
         raise ValueError("a timeline needs at least one shot")
     newest = session.exec(select(sa.func.max(Timeline.version)).where(Timeline.job_id == job_id)).one()
@@ -65,8 +67,26 @@ def write_version(
             transition_type=row.transition, transition_duration=row.transition_duration,
             audio_policy=row.audio_policy, speed=row.speed,
         ))
+    for index, item in enumerate(overlays):
+        session.add(TimelineOverlay(
+            timeline_id=timeline.id, order_index=index, kind=item.kind, shot_index=item.shot_index,
+            start_time=item.start_time, end_time=item.end_time, fade_duration=item.fade_duration,
+            position=item.position, content=item.content, branded_only=item.branded_only, visible=item.visible,
+        ))
     session.flush()
     return timeline
+
+
+def read_overlays(session: Session, timeline_id: int) -> list[Overlay]:
+    """A version's overlays in order."""
+    rows = session.exec(
+        select(TimelineOverlay).where(TimelineOverlay.timeline_id == timeline_id).order_by(TimelineOverlay.order_index)
+    ).all()
+    return [
+        Overlay(o.kind, o.shot_index, o.content, o.position, o.branded_only, o.visible, o.start_time, o.end_time,
+                o.fade_duration)
+        for o in rows
+    ]
 
 
 def read_version(
@@ -96,6 +116,7 @@ def describe_version(job_id: uuid.UUID, version: int | None = None) -> dict[str,
     with session_scope() as session:
         timeline, rows = read_version(session, job_id, version)
         made_by = session.exec(select(Edit).where(Edit.result_timeline_id == timeline.id)).first()
+        overlays = read_overlays(session, timeline.id)
     grid = timeline.beat_grid or {}
     return {
         "job_id": str(timeline.job_id),
@@ -121,6 +142,7 @@ def describe_version(job_id: uuid.UUID, version: int | None = None) -> dict[str,
             }
             for i, r in enumerate(rows)
         ],
+        "overlays": [{"index": i, **o.to_json()} for i, o in enumerate(overlays)],
     }
 
 
