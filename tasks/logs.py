@@ -20,6 +20,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 PROJECT_LOGGERS = ("flows", "tasks", "db")
+# Third-party lines nobody can act on: torchao 0.18 on torch 2.14 re-registers enums torch now
+# handles itself, and diffusers reports torchao tensor classes we never load, on every LTX-2 import.
+QUIETED = ("torch.utils._pytree", "diffusers.quantizers.torchao.torchao_quantizer")
 _OURS = "_picaivid_console"  # marks the console handler this module owns (re-configuring replaces it)
 _state = {"configured": False}
 
@@ -100,6 +103,8 @@ def configure_logging(json_logs: bool | None = None, level: str | None = None) -
         for old in [h for h in logger.handlers if getattr(h, _OURS, False)]:
             logger.removeHandler(old)
         logger.addHandler(_console_handler(json_logs))
+    for name in QUIETED:
+        logging.getLogger(name).setLevel(logging.ERROR)
     _state["configured"] = True
 
 
