@@ -20,6 +20,7 @@ from flows.job_lock import job_lock
 from flows.progress import notify
 from flows.state import JobCancelled, load_job, mark_failed, mark_finished, mark_phase_started
 from tasks.settings import get_settings
+from tasks.usage import Usage
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,7 @@ def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> An
     with job_lock(job.id, run_owner(phase.value), get_settings().job_lock_wait_s):
         bound = log.bind(job_id=str(job.id), phase=phase.value)
         mark_phase_started(job.id, phase)
+        started = Usage.now()
         bound.info("phase.started")
         notify(phase.value, "started")
         try:
@@ -69,7 +71,7 @@ def run_phase(job_id: str, phase: Phase, work: Callable[[uuid.UUID], Any]) -> An
             bound.error("phase.failed", error=message)
             notify(phase.value, "failed")
             raise
-        bound.info("phase.finished", result=result)
+        bound.info("phase.finished", result=result, **started.since())
         if not _in_create_video.get():
             mark_finished(job.id, phase)
         notify(phase.value, "finished")
@@ -103,9 +105,12 @@ def _render_all(job_id: uuid.UUID) -> dict:
 
 def _render_slots() -> int:
     """Deployment dispatch waits on remote GPU runs, so several at once; inline renders share
-    this process's cores and run one at a time."""
+    this process's cores: one clip per core, in threads (OpenCV's warp, libx264 and the
+    validator's numpy and OpenCV work all release the GIL, so the clips really run in parallel)."""
     settings = get_settings()
-    return settings.gpu_render_concurrency if settings.render_dispatch == "deployment" else 1
+    if settings.render_dispatch == "deployment":
+        return settings.gpu_render_concurrency
+    return settings.inline_render_concurrency or os.cpu_count() or 1
 
 
 @flow(name="render", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=_render_slots()))

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     clip_height: int = 1080
     max_render_attempts: int = 4
     gpu_render_concurrency: int = Field(default=4, description="Clips rendered at once (GPU pool slots).")
+    inline_render_concurrency: int | None = Field(
+        default=None, ge=1,
+        description="Clips rendered at once by inline dispatch (threads of the render phase). Unset: one "
+        "per CPU core (bench/results/pipeline.md).",
+    )
     render_dispatch: str = Field(
         default="inline",
         description="inline: render clips in the phase's own process (laptop, ephemeral mode); "
@@ -176,8 +181,11 @@ class Settings(BaseSettings):
     )
     clip_crf: int = Field(default=18, description="x264 CRF of rendered clips: lower is better and bigger.")
     clip_x264_preset: str = Field(
-        default="superfast",
-        description="x264 preset of rendered clips; superfast keeps 1080p encoding at real time on 2 cores.",
+        default="ultrafast",
+        description="x264 preset of rendered clips. A clip is an intermediate, decoded by the validator and "
+        "by assembly and then re-encoded, so the cheapest encode wins: ultrafast costs a third less CPU than "
+        "superfast and decodes faster too (no CABAC, no deblocking), at about 5x the bytes "
+        "(bench/results/pipeline.md). superfast or veryfast where clip storage matters more.",
     )
     sigterm_grace_s: float = Field(
         default=110.0,
@@ -221,6 +229,11 @@ class Settings(BaseSettings):
     assemble_fit: Literal["cover", "contain"] = Field(
         default="cover",
         description="How a clip meets another aspect: cover crops to fill, contain pads with black.",
+    )
+    assemble_segment_workers: int | None = Field(
+        default=None, ge=1,
+        description="Segments rendered at once (ffmpeg processes); a timeline long enough is split so that "
+        "each gets one. Unset: one per CPU core.",
     )
     assemble_segment_shots: int = Field(
         default=8,

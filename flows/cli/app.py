@@ -6,6 +6,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
+import structlog
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,6 +20,7 @@ from flows.cli.timeline import app as timeline_app
 from flows.state import JobNotFound, PhaseOrderError, as_uuid
 from tasks.intake import IntakeError, JobRequest, create_job
 from tasks.logs import configure_logging
+from tasks.usage import Usage
 
 app = typer.Typer(help="Picaivid: listing photos to a beat-synced marketing video.", no_args_is_help=True)
 db_app = typer.Typer(help="The system-of-record database.", no_args_is_help=True)
@@ -106,10 +108,12 @@ def demo(
     from tasks.sample_listing import make_listing
     from tasks.settings import get_settings
 
+    started = Usage.now()
     _ensure_schema()
     root = out or get_settings().data_dir / "demo" / f"seed-{seed}"
     with console.status("rendering the sample listing…", spinner="dots") if not as_json else nullcontext():
         listing = make_listing(root, seed=seed)
+    structlog.get_logger(__name__).info("demo.listing_made", photos=len(listing.photos), **started.since())
     with clear_errors(IntakeError):
         job = create_job(JobRequest(root / "photos", listing.overrides_path, listing.music_path, template, target_length, True, f"demo-{seed}"))
     result = _run_with_progress(str(job.id), None, None, show=not as_json)

@@ -7,6 +7,7 @@ Every intermediate lives in `workdir`, so a failure leaves nothing anywhere else
 from __future__ import annotations
 
 import contextvars
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,10 @@ from tasks.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+# Segments rendered side by side must each be long enough to pay for a second ffmpeg
+# (start-up, a keyframe, x264's lookahead filling): below this a timeline stays in one piece.
+MIN_PARALLEL_SEGMENT_S = 8.0
+
 
 @dataclass(frozen=True)
 class RenderOptions:
@@ -47,6 +52,7 @@ class RenderOptions:
     encoder: Encoder
     fit: str
     max_shots: int
+    workers: int  # segments rendered at once
     loudness: LoudnessTarget
     audio_bitrate: str
     music_fade_in_s: float
@@ -66,6 +72,7 @@ def render_options(fmt: OutputFormat, settings: Settings) -> RenderOptions:
         encoder=encoder,
         fit=settings.assemble_fit,
         max_shots=settings.assemble_segment_shots,
+        workers=settings.assemble_segment_workers or os.cpu_count() or 1,
         loudness=LoudnessTarget(
             integrated=settings.loudness_lufs,
             true_peak=settings.true_peak_dbtp - settings.true_peak_margin_db,
@@ -101,7 +108,7 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
         for span, gain in zip(spans, gains)
         if gain.clip > 0 and sources[spec.shots[span.index].clip_id].has_audio
     }
-    segments = plan_segments(spans, options.max_shots)
+    segments = plan_segments(spans, segment_shots(len(spans), spans[-1].end, spec.fps, options))
     music = (
         MusicPlan(
             spec.music,
@@ -121,17 +128,28 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
             contextvars.copy_context().run,
             render_audio, spec, segments, clip_gains, music, spans[-1].end, options, workdir, audio,
         )
-        videos = []
-        for segment in segments:
-            video = workdir / f"segment-{segment.index:03d}.mp4"
-            ffmpeg(
-                segment_video_command(segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder, video),
-                f"segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
-            )
-            videos.append(video)
-            bound.info("assemble.segment.rendered", segment=segment.index, frames=segment.frames)
+        videos = [workdir / f"segment-{segment.index:03d}.mp4" for segment in segments]
+
+        def render_segment(segment: Segment) -> None:
             if mixing.done():
                 mixing.result()  # an audio failure stops the video work early
+            ffmpeg(
+                segment_video_command(segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder,
+                                      videos[segment.index]),
+                f"segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
+            )
+            bound.info("assemble.segment.rendered", segment=segment.index, frames=segment.frames)
+
+        with ThreadPoolExecutor(max_workers=min(options.workers, len(segments)),
+                                thread_name_prefix="assemble-video") as video_pool:
+            rendering = [video_pool.submit(contextvars.copy_context().run, render_segment, segment)
+                         for segment in segments]
+            try:
+                for done in rendering:
+                    done.result()
+            except BaseException:
+                video_pool.shutdown(cancel_futures=True)  # segments not started yet never start
+                raise
         measured = mixing.result()
 
     video_list = workdir / "segments.txt"
@@ -142,6 +160,17 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
         video.unlink()
     bound.info("assemble.render.finished", path=str(final))
     return RenderResult(final, spans[-1].end, len(segments), measured)
+
+
+def segment_shots(shots: int, frames: int, fps: int, options: RenderOptions) -> int:
+    """Shots per segment: at most `max_shots` (memory), and few enough that every worker gets
+    a segment when the timeline is long enough to split (MIN_PARALLEL_SEGMENT_S each).
+
+    Segments render side by side in their own ffmpeg, so one's decoding and filtering runs
+    while another encodes, and x264's serial parts (lookahead, bitstream) overlap too.
+    """
+    parallel = max(1, min(options.workers, int(frames / fps // MIN_PARALLEL_SEGMENT_S)))
+    return max(2, min(options.max_shots, -(-shots // parallel)))
 
 
 def render_audio(

@@ -1,0 +1,322 @@
+"""The demo listing end to end, against a bare x264 encode of its output measured in the same run.
+
+    python -m bench.bench_pipeline              # appends to bench/results/pipeline.md
+    python -m bench.bench_pipeline --quality    # also picks the final preset/CRF by SSIM
+
+`picaivid demo` runs as a child process, exactly as a user starts it (imports, schema check,
+sample listing, Prefect, four phases, exit). Its stages' wall and CPU seconds come from the
+pipeline's own log lines (`demo.listing_made`, `phase.finished` carry `wall_s`/`cpu_s`, see
+tasks.usage); what lies between them (Prefect's server start, flow-run bookkeeping, exit) is
+the difference of timestamps, and its CPU is the run's total (rusage of the child and all it
+waited for) less the phases'. Peak memory is the process tree's summed RSS, sampled every
+0.1 s (the embedded PostgreSQL server is not ours to count and is outside the tree).
+
+The bare encode is the demo's own final video decoded and re-encoded with x264 `veryfast` at
+the final CRF, less decoding it alone: the cost of just encoding those frames on this machine
+at this moment. The machine is shared, so ratios to it (wall and CPU) are the reading, with
+the load average recorded beside them.
+
+`--quality` renders the demo's timeline again with each candidate preset/CRF and compares the
+result with a `slow` render of the same timeline (ffmpeg's SSIM, all planes); for each preset
+the highest CRF that keeps SSIM >= 0.98 is kept, and the cheapest in CPU seconds is the pick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "pipeline.md"
+TARGET_RATIO, TARGET_PEAK_GB, MIN_SSIM = 3.5, 1.5, 0.98
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast")
+CRFS = (22, 20, 18)  # tried from the cheapest down, per preset, until SSIM holds
+
+HEADER = """# The demo end to end: `picaivid demo` against a bare encode of its output
+
+`python -m bench.bench_pipeline` appends one dated section per run. Target (2-core dev machine):
+**the whole demo (20 photos -> 30 s 1080p30) within 3.5x a bare x264 `veryfast` encode of its
+output**, every stage shown, peak memory under 1.5 GB.
+
+- Stage wall and CPU seconds are the pipeline's own (`demo.listing_made` and `phase.finished`
+  log lines); rows in italics are gaps between them (Prefect, process start and exit), whose CPU
+  is the run's total less the logged stages'.
+- *bare encode* = the demo's final video decoded and re-encoded by x264 `veryfast` at the final
+  CRF, less decoding it alone, measured right after the demo in the same run.
+- The machine is shared by several agents: absolute seconds reflect the load (recorded); the
+  CPU-second ratio is the steadier figure.
+"""
+
+
+def machine() -> str:
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float
+    peak_rss: float  # bytes, summed over the process tree
+    started: float  # epoch seconds
+    events: list[dict]
+    stdout: str
+
+
+def tree_rss(proc) -> int:  # noqa: ANN001 — psutil.Process
+    import psutil
+
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_logged(args: list[str], env: dict[str, str], log_path: Path) -> Run:
+    """Run a command, sampling its tree's memory, and parse the JSON log lines it wrote."""
+    import psutil
+
+    peak = 0
+    cpu0, started, t0 = children_cpu(), time.time(), time.perf_counter()
+    with log_path.open("w") as err:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+        watched = psutil.Process(proc.pid)
+        out: list[str] = []
+        reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        while proc.poll() is None:
+            try:
+                peak = max(peak, tree_rss(watched))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+        reader.join()
+    wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
+    if proc.returncode:
+        sys.exit(f"{' '.join(args)} failed ({proc.returncode}); its log: {log_path}")
+    return Run(wall, cpu, peak, started, parse_events(log_path.read_text()), "".join(out))
+
+
+def parse_events(text: str) -> list[dict]:
+    """Structured log lines (Prefect prefixes some with its own header) as dicts, in order."""
+    events = []
+    for line in text.splitlines():
+        start = line.find('{"')
+        if start < 0:
+            continue
+        try:
+            event = json.loads(line[start:])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and "event" in event and "timestamp" in event:
+            event["t"] = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+            events.append(event)
+    return events
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    wall: float
+    cpu: float | None  # None: not logged (a gap), filled from the total
+    gap: bool = False
+
+
+def stages(run: Run) -> list[Stage]:
+    """The run cut at its logged points: each logged stage, and the gaps between them."""
+    first = {e["event"]: e for e in reversed(run.events)}
+    listing = first["demo.listing_made"]
+    rows = [Stage("process start-up (imports)", listing["t"] - listing["wall_s"] - run.started, None, gap=True),
+            Stage("schema check + sample listing", listing["wall_s"], listing["cpu_s"])]
+    last = listing["t"]
+    flow_started = first.get("create_video.started", {}).get("t")
+    for event in run.events:
+        if event["event"] == "phase.started":
+            label = "Prefect server start + create_video flow run" if flow_started and last < flow_started \
+                else "Prefect flow-run bookkeeping"
+            rows.append(Stage(f"{label} (before {event['phase']})", event["t"] - last, None, gap=True))
+        if event["event"] == "phase.finished":
+            rows.append(Stage(event["phase"], event["wall_s"], event["cpu_s"]))
+            last = event["t"]
+    rows.append(Stage("finishing runs, process exit", run.started + run.wall - last, None, gap=True))
+    return rows
+
+
+def ffmpeg_timed(args: list[str]) -> tuple[float, float]:
+    from tasks.media.ffmpeg import ffmpeg_exe
+
+    cpu0, t0 = children_cpu(), time.perf_counter()
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+    return time.perf_counter() - t0, children_cpu() - cpu0
+
+
+def bare_encode(video: Path, preset: str, crf: int, fps: int, tmp: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of encoding `video`'s frames alone: decode + encode − decode."""
+    from tasks.assemble.graph import Encoder
+
+    dec_wall, dec_cpu = ffmpeg_timed(["-i", str(video), "-map", "0:v:0", "-f", "null", "-"])
+    enc_wall, enc_cpu = ffmpeg_timed(["-i", str(video), "-map", "0:v:0", *Encoder(preset, crf).args(fps),
+                                      str(tmp / f"bare-{preset}.mp4")])
+    return enc_wall - dec_wall, enc_cpu - dec_cpu
+
+
+def ssim(candidate: Path, reference: Path) -> tuple[float, float]:
+    """(Y, All) SSIM of `candidate` against `reference`, frame by frame."""
+    from tasks.media.ffmpeg import ffmpeg_exe
+
+    done = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(candidate), "-i", str(reference),
+         "-lavfi", "[0:v][1:v]ssim", "-f", "null", "-"], capture_output=True, text=True, check=True)
+    match = re.search(r"SSIM Y:([\d.]+).* All:([\d.]+)", done.stderr)
+    if match is None:
+        raise RuntimeError(f"no SSIM in ffmpeg's output: {done.stderr[-400:]}")
+    return float(match.group(1)), float(match.group(2))
+
+
+def quality_sweep(job_id: str, tmp: Path) -> list[str]:
+    """Render the job's timeline with `slow` and each candidate; SSIM and cost of each."""
+    import dataclasses
+    import uuid
+
+    from tasks.assemble.formats import resolve_format
+    from tasks.assemble.graph import Encoder
+    from tasks.assemble.phase import fetch_inputs, load_timeline
+    from tasks.assemble.render import render_options, render_timeline
+    from tasks.settings import get_settings
+    from tasks.storage import get_store
+
+    settings = get_settings()
+    timeline, rows = load_timeline(uuid.UUID(job_id), None)
+    spec = fetch_inputs(timeline, rows, get_store(), tmp / "inputs")
+    base = render_options(resolve_format(None, timeline.width, timeline.height), settings)
+
+    def render(preset: str, crf: int) -> tuple[Path, float, float]:
+        work = tmp / f"{preset}-{crf}"
+        cpu0, t0 = children_cpu(), time.perf_counter()
+        result = render_timeline(spec, dataclasses.replace(base, encoder=Encoder(preset, crf)), work)
+        return result.path, time.perf_counter() - t0, children_cpu() - cpu0
+
+    ref_crf = settings.assemble_crf
+    reference, ref_wall, ref_cpu = render("slow", ref_crf)
+    lines = [f"Reference: `slow` CRF {ref_crf}, {ref_wall:.1f} s wall / {ref_cpu:.1f} CPU s, "
+             f"{reference.stat().st_size * 8 / spec.duration / 1e6:.1f} Mbit/s.", "",
+             "| preset | CRF | wall s | CPU s | Mbit/s | SSIM Y | SSIM all | keeps >= 0.98 |", "|---|---|---|---|---|---|---|---|"]
+    kept: list[tuple[float, str, int]] = []
+    for preset in PRESETS:
+        for crf in CRFS:
+            path, wall, cpu = render(preset, crf)
+            y, everything = ssim(path, reference)
+            ok = everything >= MIN_SSIM
+            lines.append(f"| {preset} | {crf} | {wall:.1f} | {cpu:.1f} | {path.stat().st_size * 8 / spec.duration / 1e6:.1f}"
+                         f" | {y:.4f} | {everything:.4f} | {'yes' if ok else 'no'} |")
+            print(lines[-1], flush=True)
+            path.unlink()
+            if ok:
+                kept.append((cpu, preset, crf))
+                break
+    if kept:
+        cpu, preset, crf = min(kept)
+        lines += ["", f"Cheapest keeping SSIM >= {MIN_SSIM}: **{preset} CRF {crf}** ({cpu:.1f} CPU s)."]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, help="Demo data (embedded database, artifacts); default: a "
+                        "bench folder under PICAIVID_DATA_DIR, kept between runs so the database exists.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quality", action="store_true", help="Also sweep the final preset/CRF by SSIM.")
+    parser.add_argument("--note", default="", help="What this run's code is (goes into the result).")
+    args = parser.parse_args()
+
+    from tasks.settings import get_settings
+
+    settings = get_settings()
+    data_dir = (args.data_dir or settings.data_dir / "bench" / "pipeline").resolve()
+    os.environ["PICAIVID_DATA_DIR"] = str(data_dir)
+    get_settings.cache_clear()
+    settings = get_settings()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+    load = os.getloadavg()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"{stamp} — {machine()}, load {load[0]:.1f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp_name:
+        tmp = Path(tmp_name)
+        run = run_logged([sys.executable, "-m", "flows.cli", "demo", "--json", "--seed", str(args.seed),
+                          "--out", str(tmp / "listing")], env, tmp / "demo.log")
+        load_after = os.getloadavg()
+        result = json.loads(run.stdout)
+        final = Path(unquote(urlparse(result["final_video_uri"]).path))
+        from tasks.media.video import probe
+
+        info = probe(final)
+        bare_wall, bare_cpu = bare_encode(final, "veryfast", settings.assemble_crf, round(info.fps), tmp)
+        rows = stages(run)
+        logged_cpu = sum(s.cpu for s in rows if s.cpu is not None)
+        frames = sum(e["frames"] for e in run.events if e["event"] == "clip_generated")
+        render_cpu = next((s.cpu for s in rows if s.name == "render"), None)
+        lines = [f"\n## {stamp} — {machine()}, load average {load[0]:.1f} / {load[1]:.1f} (1/5 min) at start, "
+                 f"{load_after[0]:.1f} after the demo\n"]
+        if args.note:
+            lines.append(f"{args.note}\n")
+        lines.append(f"Demo seed {args.seed}: {result['status']}, {info.duration:.2f} s {info.width}x{info.height}"
+                     f"@{info.fps:g} ({info.frame_count} frames). Final x264 `{settings.assemble_x264_preset}` CRF "
+                     f"{settings.assemble_crf}; clips x264 `{settings.clip_x264_preset}` CRF {settings.clip_crf}.\n")
+        lines += ["| stage | wall s | CPU s | share of wall |", "|---|---|---|---|"]
+        gaps_cpu = run.cpu - logged_cpu
+        for s in rows:
+            cpu = f"{s.cpu:.1f}" if s.cpu is not None else "(in the gaps' total)"
+            name = f"*{s.name}*" if s.gap else s.name
+            lines.append(f"| {name} | {s.wall:.1f} | {cpu} | {s.wall / run.wall:.0%} |")
+        lines.append(f"| *all gaps together* | {sum(s.wall for s in rows if s.gap):.1f} | {gaps_cpu:.1f} | "
+                     f"{sum(s.wall for s in rows if s.gap) / run.wall:.0%} |")
+        lines.append(f"| **whole demo** | **{run.wall:.1f}** | **{run.cpu:.1f}** | 100% |")
+        lines.append(f"| bare x264 veryfast encode of its output | {bare_wall:.1f} | {bare_cpu:.1f} | |")
+        ratio = run.wall / bare_wall
+        verdict = "meets" if ratio <= TARGET_RATIO and run.peak_rss < TARGET_PEAK_GB * 1e9 else "misses"
+        prefect = sum(s.wall for s in rows if s.name.startswith("Prefect server start"))
+        lines += ["", f"- **whole demo / bare veryfast encode: {ratio:.2f}x wall, {run.cpu / bare_cpu:.2f}x CPU** "
+                  f"({verdict} the target: <= {TARGET_RATIO}x, < {TARGET_PEAK_GB} GB); without the Prefect "
+                  f"server start ({prefect:.1f} s, which issue 16's reused local server removes): "
+                  f"{(run.wall - prefect) / bare_wall:.2f}x wall.",
+                  f"- Peak memory (process tree, summed RSS): {run.peak_rss / 1e9:.2f} GB."]
+        if render_cpu:
+            lines.append(f"- Render: {frames} frames at {info.width}x{info.height} in {render_cpu:.1f} CPU s "
+                         f"(parallax, clip encode and validation) = {frames / render_cpu:.1f} frames/s per core; "
+                         f"bare veryfast encode: {info.frame_count / bare_cpu:.1f} frames/s per core.")
+        if args.quality:
+            lines += ["", "### Final encoder settings by measurement", ""]
+            lines += quality_sweep(result["job_id"], tmp)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not RESULTS.exists():
+        RESULTS.write_text(HEADER)
+    with RESULTS.open("a") as out:
+        out.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Wall and CPU seconds of a step, as the pipeline's own logs report them.
+
+CPU seconds count every thread of this process and the child processes it has waited for
+(each ffmpeg run), so a step that keeps two cores busy shows about twice its wall time, and a
+benchmark can read from the logs where the time went without timing anything itself.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Usage:
+    wall: float  # time.monotonic()
+    cpu: float  # user + system seconds of this process and its waited-for children
+
+    @classmethod
+    def now(cls) -> Usage:
+        t = os.times()
+        return cls(time.monotonic(), t.user + t.system + t.children_user + t.children_system)
+
+    def since(self) -> dict[str, float]:
+        """`wall_s` and `cpu_s` from this snapshot until now, for a log line."""
+        later = Usage.now()
+        return {"wall_s": round(later.wall - self.wall, 3), "cpu_s": round(later.cpu - self.cpu, 3)}
