@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,28 +78,30 @@ class Run:
     wall: float
     cpu: float
     peak_rss: float  # bytes, summed over the process tree
+    peak_holders: list[str]  # its processes at that moment, largest first
     started: float  # epoch seconds
     events: list[dict]
     stdout: str
 
 
-def tree_rss(proc) -> int:  # noqa: ANN001 — psutil.Process
+def tree_rss(proc: Any) -> tuple[int, list[str]]:
+    """Summed RSS of a psutil.Process and its descendants, and who holds how much."""
     import psutil
 
-    total = 0
+    held = []
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            held.append((p.memory_info().rss, " ".join(p.cmdline()[:3])[:60]))
         except psutil.Error:
             pass
-    return total
+    return sum(rss for rss, _ in held), [f"{who} {rss / 1e6:.0f} MB" for rss, who in sorted(held, reverse=True)]
 
 
 def run_logged(args: list[str], env: dict[str, str], log_path: Path) -> Run:
     """Run a command, sampling its tree's memory, and parse the JSON log lines it wrote."""
     import psutil
 
-    peak = 0
+    peak, holders = 0, []
     cpu0, started, t0 = children_cpu(), time.time(), time.perf_counter()
     with log_path.open("w") as err:
         proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
@@ -108,15 +111,17 @@ def run_logged(args: list[str], env: dict[str, str], log_path: Path) -> Run:
         reader.start()
         while proc.poll() is None:
             try:
-                peak = max(peak, tree_rss(watched))
+                total, who = tree_rss(watched)
             except psutil.Error:
-                pass
+                continue
+            if total > peak:
+                peak, holders = total, who
             time.sleep(0.1)
         reader.join()
     wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
     if proc.returncode:
         sys.exit(f"{' '.join(args)} failed ({proc.returncode}); its log: {log_path}")
-    return Run(wall, cpu, peak, started, parse_events(log_path.read_text()), "".join(out))
+    return Run(wall, cpu, peak, holders, started, parse_events(log_path.read_text()), "".join(out))
 
 
 def parse_events(text: str) -> list[dict]:
@@ -131,7 +136,7 @@ def parse_events(text: str) -> list[dict]:
         except json.JSONDecodeError:
             continue
         if isinstance(event, dict) and "event" in event and "timestamp" in event:
-            event["t"] = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+            event["t"] = datetime.fromisoformat(event["timestamp"]).timestamp()
             events.append(event)
     return events
 
@@ -220,8 +225,8 @@ def quality_sweep(job_id: str, tmp: Path) -> list[str]:
 
     ref_crf = settings.assemble_crf
     reference, ref_wall, ref_cpu = render("slow", ref_crf)
-    lines = [f"Reference: `slow` CRF {ref_crf}, {ref_wall:.1f} s wall / {ref_cpu:.1f} CPU s, "
-             f"{reference.stat().st_size * 8 / spec.duration / 1e6:.1f} Mbit/s.", "",
+    lines = [(f"Reference: `slow` CRF {ref_crf}, {ref_wall:.1f} s wall / {ref_cpu:.1f} CPU s, "
+              f"{reference.stat().st_size * 8 / spec.duration / 1e6:.1f} Mbit/s."), "",
              "| preset | CRF | wall s | CPU s | Mbit/s | SSIM Y | SSIM all | keeps >= 0.98 |", "|---|---|---|---|---|---|---|---|"]
     kept: list[tuple[float, str, int]] = []
     for preset in PRESETS:
@@ -248,6 +253,8 @@ def main() -> None:
                         "bench folder under PICAIVID_DATA_DIR, kept between runs so the database exists.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quality", action="store_true", help="Also sweep the final preset/CRF by SSIM.")
+    parser.add_argument("--quality-only", metavar="JOB_ID", help="Only the sweep, on an earlier demo job "
+                        "(in the same --data-dir).")
     parser.add_argument("--note", default="", help="What this run's code is (goes into the result).")
     args = parser.parse_args()
 
@@ -265,6 +272,12 @@ def main() -> None:
     print(f"{stamp} — {machine()}, load {load[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp_name:
         tmp = Path(tmp_name)
+        if args.quality_only:
+            lines = [f"\n## {stamp} — {machine()}, load average {load[0]:.1f} / {load[1]:.1f} (1/5 min) at start\n",
+                     f"{args.note}\n" if args.note else "", "### Final encoder settings by measurement", "",
+                     *quality_sweep(args.quality_only, tmp)]
+            lines.append(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}.")
+            return append("\n".join(lines) + "\n")
         run = run_logged([sys.executable, "-m", "flows.cli", "demo", "--json", "--seed", str(args.seed),
                           "--out", str(tmp / "listing")], env, tmp / "demo.log")
         load_after = os.getloadavg()
@@ -278,8 +291,8 @@ def main() -> None:
         logged_cpu = sum(s.cpu for s in rows if s.cpu is not None)
         frames = sum(e["frames"] for e in run.events if e["event"] == "clip_generated")
         render_cpu = next((s.cpu for s in rows if s.name == "render"), None)
-        lines = [f"\n## {stamp} — {machine()}, load average {load[0]:.1f} / {load[1]:.1f} (1/5 min) at start, "
-                 f"{load_after[0]:.1f} after the demo\n"]
+        lines = [(f"\n## {stamp} — {machine()}, load average {load[0]:.1f} / {load[1]:.1f} (1/5 min) at start, "
+                  f"{load_after[0]:.1f} after the demo\n")]
         if args.note:
             lines.append(f"{args.note}\n")
         lines.append(f"Demo seed {args.seed}: {result['status']}, {info.duration:.2f} s {info.width}x{info.height}"
@@ -298,11 +311,12 @@ def main() -> None:
         ratio = run.wall / bare_wall
         verdict = "meets" if ratio <= TARGET_RATIO and run.peak_rss < TARGET_PEAK_GB * 1e9 else "misses"
         prefect = sum(s.wall for s in rows if s.name.startswith("Prefect server start"))
-        lines += ["", f"- **whole demo / bare veryfast encode: {ratio:.2f}x wall, {run.cpu / bare_cpu:.2f}x CPU** "
-                  f"({verdict} the target: <= {TARGET_RATIO}x, < {TARGET_PEAK_GB} GB); without the Prefect "
-                  f"server start ({prefect:.1f} s, which issue 16's reused local server removes): "
-                  f"{(run.wall - prefect) / bare_wall:.2f}x wall.",
-                  f"- Peak memory (process tree, summed RSS): {run.peak_rss / 1e9:.2f} GB."]
+        lines += ["", (f"- **whole demo / bare veryfast encode: {ratio:.2f}x wall, {run.cpu / bare_cpu:.2f}x CPU** "
+                       f"({verdict} the target: <= {TARGET_RATIO}x, < {TARGET_PEAK_GB} GB); without the Prefect "
+                       f"server start ({prefect:.1f} s, which issue 16's reused local server removes): "
+                       f"{(run.wall - prefect) / bare_wall:.2f}x wall."),
+                  f"- Peak memory (process tree, summed RSS): {run.peak_rss / 1e9:.2f} GB: "
+                  + "; ".join(run.peak_holders) + "."]
         if render_cpu:
             lines.append(f"- Render: {frames} frames at {info.width}x{info.height} in {render_cpu:.1f} CPU s "
                          f"(parallax, clip encode and validation) = {frames / render_cpu:.1f} frames/s per core; "
@@ -310,7 +324,10 @@ def main() -> None:
         if args.quality:
             lines += ["", "### Final encoder settings by measurement", ""]
             lines += quality_sweep(result["job_id"], tmp)
-    text = "\n".join(lines) + "\n"
+    append("\n".join(lines) + "\n")
+
+
+def append(text: str) -> None:
     print(text)
     if not RESULTS.exists():
         RESULTS.write_text(HEADER)

@@ -25,7 +25,7 @@ from tasks.assemble.graph import (
     segment_bed_command,
     segment_video_command,
 )
-from tasks.assemble.layout import TimelineSpec, frame_layout
+from tasks.assemble.layout import Span, TimelineSpec, frame_layout
 from tasks.assemble.loudness import (
     LoudnessTarget,
     Measurement,
@@ -108,7 +108,7 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
         for span, gain in zip(spans, gains)
         if gain.clip > 0 and sources[spec.shots[span.index].clip_id].has_audio
     }
-    segments = plan_segments(spans, segment_shots(len(spans), spans[-1].end, spec.fps, options))
+    segments = plan_parallel_segments(spans, spec.fps, options)
     music = (
         MusicPlan(
             spec.music,
@@ -162,15 +162,21 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
     return RenderResult(final, spans[-1].end, len(segments), measured)
 
 
-def segment_shots(shots: int, frames: int, fps: int, options: RenderOptions) -> int:
-    """Shots per segment: at most `max_shots` (memory), and few enough that every worker gets
-    a segment when the timeline is long enough to split (MIN_PARALLEL_SEGMENT_S each).
+def plan_parallel_segments(spans: tuple[Span, ...], fps: int, options: RenderOptions) -> tuple[Segment, ...]:
+    """Segments of at most `max_shots` pieces (memory) and, when the timeline is long enough
+    to split (MIN_PARALLEL_SEGMENT_S each), about one per worker.
 
     Segments render side by side in their own ffmpeg, so one's decoding and filtering runs
-    while another encodes, and x264's serial parts (lookahead, bitstream) overlap too.
+    while another encodes, and x264's serial parts (lookahead, bitstream) overlap too. A
+    segment ends at a cut where it can, so the fewest shots per segment that give no more
+    segments than workers is searched for.
     """
-    parallel = max(1, min(options.workers, int(frames / fps // MIN_PARALLEL_SEGMENT_S)))
-    return max(2, min(options.max_shots, -(-shots // parallel)))
+    parallel = max(1, min(options.workers, int(spans[-1].end / fps // MIN_PARALLEL_SEGMENT_S)))
+    for shots in range(max(2, -(-len(spans) // parallel)), options.max_shots):
+        segments = plan_segments(spans, shots)
+        if len(segments) <= parallel:
+            return segments
+    return plan_segments(spans, options.max_shots)
 
 
 def render_audio(

@@ -22,7 +22,9 @@ from tasks.assemble.graph import (
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.loudness import parse_ebur128, parse_loudnorm
 from tasks.assemble.mixing import CUT_RAMP_S, Gains, music_gain_expression, policy_gains
+from tasks.assemble.render import plan_parallel_segments, render_options
 from tasks.assemble.segments import plan_segments
+from tasks.settings import Settings
 from tests.assemble.media import shot, spec_of
 
 CLIP = Path("clip.mp4")
@@ -150,3 +152,24 @@ def test_loudness_parsers() -> None:
     assert parse_ebur128(summary.replace("-14.2", "-70.0").replace("-1.6", "-inf")) == (None, None)
     with pytest.raises(ValueError):
         parse_ebur128("nothing")
+
+
+def options_with(workers: int, max_shots: int = 8):
+    fmt = resolve_format("16x9", 1920, 1080, preview=False, preview_short_side=540)
+    return render_options(fmt, Settings(assemble_segment_workers=workers, assemble_segment_shots=max_shots))
+
+
+def test_a_long_timeline_is_split_so_every_worker_gets_a_segment() -> None:
+    spans = spans_of("cxcxcxc", seconds=3.75)  # eight shots, 30 s less the fades' overlap
+    segments = plan_parallel_segments(spans, 30, options_with(2))
+    assert len(segments) == 2 and covers_every_frame_once(segments, spans)
+    assert min(s.frames for s in segments) > spans[-1].end / 4  # no worker left with a scrap
+    assert plan_parallel_segments(spans, 30, options_with(1)) == plan_segments(spans, 8)
+
+
+def test_short_timelines_stay_whole_and_max_shots_still_bounds_memory() -> None:
+    short = spans_of("cxc", seconds=1.5)  # 6 s: not worth a second ffmpeg
+    assert len(plan_parallel_segments(short, 30, options_with(4))) == 1
+    many = spans_of("c" * 59, seconds=2.0)  # 60 shots, 120 s, 2 workers: still at most 8 per segment
+    assert plan_parallel_segments(many, 30, options_with(2)) == plan_segments(many, 8)
+    assert len(plan_parallel_segments(many, 30, options_with(2, max_shots=40))) == 2
