@@ -34,7 +34,7 @@ from tasks.assemble.loudness import (
     parse_loudnorm,
 )
 from tasks.assemble.mixing import music_gain_expression, shot_gains
-from tasks.assemble.segments import Segment, plan_segments
+from tasks.assemble.segments import Segment, plan_balanced, plan_segments
 from tasks.assemble.sources import inspect_sources
 from tasks.media.ffmpeg import FFmpegError, run_ffmpeg
 from tasks.settings import Settings
@@ -163,19 +163,18 @@ def render_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -
 
 
 def plan_parallel_segments(spans: tuple[Span, ...], fps: int, options: RenderOptions) -> tuple[Segment, ...]:
-    """Segments of at most `max_shots` pieces (memory) and, when the timeline is long enough
-    to split (MIN_PARALLEL_SEGMENT_S each), about one per worker.
+    """One segment per worker, of about equal length, when the timeline is long enough to
+    split (MIN_PARALLEL_SEGMENT_S each) and no segment then holds more than `max_shots`
+    pieces (memory); otherwise segments of at most `max_shots` pieces, ended at cuts.
 
     Segments render side by side in their own ffmpeg, so one's decoding and filtering runs
-    while another encodes, and x264's serial parts (lookahead, bitstream) overlap too. A
-    segment ends at a cut where it can, so the fewest shots per segment that give no more
-    segments than workers is searched for.
+    while another encodes, and x264's serial parts (lookahead, bitstream) overlap too.
     """
     parallel = max(1, min(options.workers, int(spans[-1].end / fps // MIN_PARALLEL_SEGMENT_S)))
-    for shots in range(max(2, -(-len(spans) // parallel)), options.max_shots):
-        segments = plan_segments(spans, shots)
-        if len(segments) <= parallel:
-            return segments
+    if parallel > 1:
+        balanced = plan_balanced(spans, parallel)
+        if all(len(segment.pieces) <= options.max_shots for segment in balanced):
+            return balanced
     return plan_segments(spans, options.max_shots)
 
 

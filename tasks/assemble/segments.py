@@ -101,5 +101,28 @@ def plan_segments(spans: tuple[Span, ...], max_shots: int) -> tuple[Segment, ...
             i, head_start = limit - 1, split
 
 
+def plan_balanced(spans: tuple[Span, ...], parts: int) -> tuple[Segment, ...]:
+    """About `parts` segments of equal length, for rendering side by side.
+
+    Each boundary is the seamless point nearest its share of the frames: any frame of a
+    shot's body (after its transition in, up to the start of its transition out), so both
+    sides of every transition stay in one segment. Shot counts are not bounded here; the
+    caller checks them against its memory limit.
+    """
+    total = spans[-1].end
+    bodies = [(s.start + s.fade_in, s.end - s.fade_out) for s in spans if s.start + s.fade_in <= s.end - s.fade_out]
+    cuts = []
+    for k in range(1, parts):
+        target = round(k * total / parts)
+        nearest = min((min(max(target, lo), hi) for lo, hi in bodies), key=lambda f: abs(f - target))
+        if 0 < nearest < total and (not cuts or nearest > cuts[-1]):
+            cuts.append(nearest)
+    bounds = [0, *cuts, total]
+    return tuple(
+        Segment(i, tuple(Piece(s, max(a, s.start), min(b, s.end)) for s in spans if s.start < b and s.end > a))
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
+    )
+
+
 def whole(spans: tuple[Span, ...]) -> list[Piece]:
     return [Piece(span, span.start, span.end) for span in spans]
