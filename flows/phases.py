@@ -20,7 +20,7 @@ from flows.job_lock import job_lock
 from flows.progress import notify
 from flows.state import JobCancelled, load_job, mark_failed, mark_finished, mark_phase_started
 from tasks.settings import get_settings
-from tasks.usage import Usage
+from tasks.usage import Usage, cores
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +110,7 @@ def _render_slots() -> int:
     settings = get_settings()
     if settings.render_dispatch == "deployment":
         return settings.gpu_render_concurrency
-    return settings.inline_render_concurrency or os.cpu_count() or 1
+    return settings.inline_render_concurrency or cores()
 
 
 @flow(name="render", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=_render_slots()))

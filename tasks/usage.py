@@ -26,3 +26,11 @@ class Usage:
         """`wall_s` and `cpu_s` from this snapshot until now, for a log line."""
         later = Usage.now()
         return {"wall_s": round(later.wall - self.wall, 3), "cpu_s": round(later.cpu - self.cpu, 3)}
+
+
+def cores() -> int:
+    """CPU cores this process may run on (its affinity, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -7,7 +7,6 @@ Every intermediate lives in `workdir`, so a failure leaves nothing anywhere else
 from __future__ import annotations
 
 import contextvars
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from tasks.assemble.segments import Segment, plan_balanced, plan_segments
 from tasks.assemble.sources import inspect_sources
 from tasks.media.ffmpeg import FFmpegError, run_ffmpeg
 from tasks.settings import Settings
+from tasks.usage import cores
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +72,7 @@ def render_options(fmt: OutputFormat, settings: Settings) -> RenderOptions:
         encoder=encoder,
         fit=settings.assemble_fit,
         max_shots=settings.assemble_segment_shots,
-        workers=settings.assemble_segment_workers or os.cpu_count() or 1,
+        workers=settings.assemble_segment_workers or cores(),
         loudness=LoudnessTarget(
             integrated=settings.loudness_lufs,
             true_peak=settings.true_peak_dbtp - settings.true_peak_margin_db,
