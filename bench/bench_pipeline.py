@@ -398,6 +398,11 @@ def main() -> None:
                          f"bare veryfast encode: {info.frame_count / bare_cpu:.1f} frames/s per core. The parallax warp "
                          f"alone: {warp:.1f} frames/s per core; with the clip's `{settings.clip_x264_preset}` encode: "
                          f"{warp_encode:.1f} (a 1080p push-in on a demo photo, in the bench's process).")
+        done = sorted((e["clip_id"], e["score"]) for e in run.events if e["event"] == "clip_done")
+        scores = [f"{score:.3f}" for _, score in done]
+        rejected = sum(e["event"] == "clip_rejected" for e in run.events)
+        lines.append(f"- Clips: {len(scores)} done, {rejected} rejected on the way; validation scores in plan order: "
+                     f"{', '.join(scores)}.")
         if args.quality:
             lines += ["", "### Final encoder settings by measurement", ""]
             lines += quality_sweep(demo_timeline(result["job_id"], tmp), tmp, candidates)
