@@ -238,7 +238,7 @@ class Settings(BaseSettings):
     assemble_segment_workers: int | None = Field(
         default=None, ge=1,
         description="Segments rendered at once (ffmpeg processes); a timeline long enough is split so that "
-        "each gets one. Unset: one per CPU core.",
+        "each gets one. Unset: one per 4 CPU cores (one ffmpeg keeps about that many busy).",
     )
     assemble_segment_shots: int = Field(
         default=8,

@@ -44,6 +44,11 @@ log = structlog.get_logger(__name__)
 # Segments rendered side by side must each be long enough to pay for a second ffmpeg
 # (start-up, a keyframe, x264's lookahead filling): below this a timeline stays in one piece.
 MIN_PARALLEL_SEGMENT_S = 8.0
+# Cores one segment's ffmpeg keeps busy by itself: it decodes, filters and encodes on threads
+# of their own, and x264 encodes several frames at once. On 2 cores one segment used 1.8 of
+# them, and two side by side were no faster but held 350 MB more (bench/results/pipeline.md),
+# so segments run in parallel only where there are cores beyond what one keeps busy.
+CORES_PER_SEGMENT = 4
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def render_options(fmt: OutputFormat, settings: Settings) -> RenderOptions:
         encoder=encoder,
         fit=settings.assemble_fit,
         max_shots=settings.assemble_segment_shots,
-        workers=settings.assemble_segment_workers or cores(),
+        workers=settings.assemble_segment_workers or max(1, cores() // CORES_PER_SEGMENT),
         loudness=LoudnessTarget(
             integrated=settings.loudness_lufs,
             true_peak=settings.true_peak_dbtp - settings.true_peak_margin_db,
