@@ -105,14 +105,14 @@ def tree_rss(proc: Any) -> tuple[int, list[str]]:
     return sum(rss for rss, _ in held), [f"{who} {rss / 1e6:.0f} MB" for rss, who in sorted(held, reverse=True)]
 
 
-def run_logged(args: list[str], env: dict[str, str], log_path: Path) -> Run:
+def run_logged(args: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Run:
     """Run a command, sampling its tree's memory, and parse the JSON log lines it wrote."""
     import psutil
 
     peak, holders = 0, []
     cpu0, started, t0 = children_cpu(), time.time(), time.perf_counter()
     with log_path.open("w") as err:
-        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, text=True, cwd=cwd)
         watched = psutil.Process(proc.pid)
         out: list[str] = []
         reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
@@ -158,20 +158,30 @@ class Stage:
 
 
 def stages(run: Run) -> list[Stage]:
-    """The run cut at its logged points: each logged stage, and the gaps between them."""
+    """The run cut at its logged points: each logged stage, and the gaps between them.
+
+    Code from before the stages logged `wall_s`/`cpu_s` (a `--code` checkout of main) gets
+    its phases' wall time from their start and finish lines and no CPU split."""
     first = {e["event"]: e for e in reversed(run.events)}
-    listing = first["demo.listing_made"]
-    rows = [Stage("process start-up (imports)", listing["t"] - listing["wall_s"] - run.started, None, gap=True),
-            Stage("schema check + sample listing", listing["wall_s"], listing["cpu_s"])]
-    last = listing["t"]
+    listing = first.get("demo.listing_made")
+    if listing:
+        rows = [Stage("process start-up (imports)", listing["t"] - listing["wall_s"] - run.started, None, gap=True),
+                Stage("schema check + sample listing", listing["wall_s"], listing["cpu_s"])]
+        last = listing["t"]
+    else:
+        last = first["job.created"]["t"]
+        rows = [Stage("process start-up, schema check, sample listing (not logged)", last - run.started, None, gap=True)]
     flow_started = first.get("create_video.started", {}).get("t")
+    started: dict[str, float] = {}
     for event in run.events:
         if event["event"] == "phase.started":
             label = "Prefect server start + create_video flow run" if flow_started and last < flow_started \
                 else "Prefect flow-run bookkeeping"
             rows.append(Stage(f"{label} (before {event['phase']})", event["t"] - last, None, gap=True))
+            started[event["phase"]] = event["t"]
         if event["event"] == "phase.finished":
-            rows.append(Stage(event["phase"], event["wall_s"], event["cpu_s"]))
+            wall = event.get("wall_s", event["t"] - started.get(event["phase"], event["t"]))
+            rows.append(Stage(event["phase"], wall, event.get("cpu_s")))
             last = event["t"]
     rows.append(Stage("finishing runs, process exit", run.started + run.wall - last, None, gap=True))
     return rows
@@ -322,6 +332,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="Demo data (embedded database, artifacts); default: a "
                         "bench folder under PICAIVID_DATA_DIR, kept between runs so the database exists.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--code", type=Path, help="Run the demo from this checkout instead (e.g. an export of "
+                        "main, for a before/after in the same conditions); the bench itself stays this one.")
     parser.add_argument("--quality", action="store_true", help="Also sweep the final preset/CRF by SSIM.")
     parser.add_argument("--quality-only", metavar="JOB_ID", help="Only the sweep, on an earlier demo job "
                         "(in the same --data-dir), or on `photos`: real listing photos (bench_assemble's clips).")
@@ -336,7 +348,8 @@ def main() -> None:
     os.environ["PICAIVID_DATA_DIR"] = str(data_dir)
     get_settings.cache_clear()
     settings = get_settings()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    code = (args.code or ROOT).resolve()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))}
 
     candidates = [(p, int(c)) for p, c in (pair.split(":") for pair in args.candidates.split(","))] \
         if args.candidates else None
@@ -353,7 +366,7 @@ def main() -> None:
             lines.append(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}.")
             return append("\n".join(lines) + "\n")
         run = run_logged([sys.executable, "-m", "flows.cli", "demo", "--json", "--seed", str(args.seed),
-                          "--out", str(tmp / "listing")], env, tmp / "demo.log")
+                          "--out", str(tmp / "listing")], env, code, tmp / "demo.log")
         load_after = os.getloadavg()
         result = json.loads(run.stdout)
         final = Path(unquote(urlparse(result["final_video_uri"]).path))
@@ -370,16 +383,18 @@ def main() -> None:
                   f"{load_after[0]:.1f} after the demo\n")]
         if args.note:
             lines.append(f"{args.note}\n")
+        used = (f"Final x264 `{settings.assemble_x264_preset}` CRF {settings.assemble_crf}; clips x264 "
+                f"`{settings.clip_x264_preset}` CRF {settings.clip_crf}." if not args.code else f"Code: {code}.")
         lines.append(f"Demo seed {args.seed}: {result['status']}, {info.duration:.2f} s {info.width}x{info.height}"
-                     f"@{info.fps:g} ({info.frame_count} frames). Final x264 `{settings.assemble_x264_preset}` CRF "
-                     f"{settings.assemble_crf}; clips x264 `{settings.clip_x264_preset}` CRF {settings.clip_crf}.\n")
+                     f"@{info.fps:g} ({info.frame_count} frames). {used}\n")
         lines += ["| stage | wall s | CPU s | share of wall |", "|---|---|---|---|"]
         gaps_cpu = run.cpu - logged_cpu
         for s in rows:
-            cpu = f"{s.cpu:.1f}" if s.cpu is not None else "(in the gaps' total)"
+            cpu = f"{s.cpu:.1f}" if s.cpu is not None else "(in the gaps' total)" if s.gap else "(not logged)"
             name = f"*{s.name}*" if s.gap else s.name
             lines.append(f"| {name} | {s.wall:.1f} | {cpu} | {s.wall / run.wall:.0%} |")
-        lines.append(f"| *all gaps together* | {sum(s.wall for s in rows if s.gap):.1f} | {gaps_cpu:.1f} | "
+        unlogged = "all gaps together" if all(s.cpu is not None for s in rows if not s.gap) else "everything not logged"
+        lines.append(f"| *{unlogged}* | {sum(s.wall for s in rows if s.gap):.1f} | {gaps_cpu:.1f} | "
                      f"{sum(s.wall for s in rows if s.gap) / run.wall:.0%} |")
         lines.append(f"| **whole demo** | **{run.wall:.1f}** | **{run.cpu:.1f}** | 100% |")
         lines.append(f"| bare x264 veryfast encode of its output | {bare_wall:.1f} | {bare_cpu:.1f} | |")
