@@ -57,7 +57,7 @@ CRFS = (26, 24, 22, 20, 18)  # tried from the smallest output down, per preset, 
 HEADER = """# The demo end to end: `picaivid demo` against a bare encode of its output
 
 `python -m bench.bench_pipeline` appends one dated section per run. Target (2-core dev machine):
-**the whole demo (20 photos -> 30 s 1080p30) within 3.5x a bare x264 `veryfast` encode of its
+**the whole demo (the sample listing -> 30 s 1080p30) within 3.5x a bare x264 `veryfast` encode of its
 output**, every stage shown, peak memory under 1.5 GB.
 
 - Stage wall and CPU seconds are the pipeline's own (`demo.listing_made` and `phase.finished`

@@ -181,11 +181,10 @@ class Settings(BaseSettings):
     )
     clip_crf: int = Field(default=18, description="x264 CRF of rendered clips: lower is better and bigger.")
     clip_x264_preset: str = Field(
-        default="ultrafast",
-        description="x264 preset of rendered clips. A clip is an intermediate, decoded by the validator and "
-        "by assembly and then re-encoded, so the cheapest encode wins: ultrafast costs a third less CPU than "
-        "superfast and decodes faster too (no CABAC, no deblocking), at about 5x the bytes "
-        "(bench/results/pipeline.md). superfast or veryfast where clip storage matters more.",
+        default="superfast",
+        description="x264 preset of rendered clips (intermediates: validated, then re-encoded by assembly). "
+        "ultrafast costs a third less CPU and decodes a little faster, but its blockier frames move the "
+        "validator's depth checks enough to fail a good clip near their thresholds (bench/results/pipeline.md).",
     )
     sigterm_grace_s: float = Field(
         default=110.0,
