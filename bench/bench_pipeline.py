@@ -128,7 +128,8 @@ def run_logged(args: list[str], env: dict[str, str], cwd: Path, log_path: Path) 
         reader.join()
     wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
     if proc.returncode:
-        sys.exit(f"{' '.join(args)} failed ({proc.returncode}); its log: {log_path}")
+        tail = "\n".join(log_path.read_text().splitlines()[-30:])
+        sys.exit(f"{' '.join(args)} failed ({proc.returncode}); the end of its log:\n{tail}")
     return Run(wall, cpu, peak, holders, started, parse_events(log_path.read_text()), "".join(out))
 
 
