@@ -14,6 +14,7 @@ joined without re-encoding, so a boundary must fall where nothing is being blend
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tasks.assemble.layout import Span
 
@@ -120,7 +121,7 @@ def plan_balanced(spans: tuple[Span, ...], parts: int) -> tuple[Segment, ...]:
     bounds = [0, *cuts, total]
     return tuple(
         Segment(i, tuple(Piece(s, max(a, s.start), min(b, s.end)) for s in spans if s.start < b and s.end > a))
-        for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
+        for i, (a, b) in enumerate(pairwise(bounds))
     )
 
 
