@@ -26,6 +26,7 @@ from flows.state import JobCancelled, load_job, mark_failed, mark_finished, mark
 from tasks.assemble.formats import FormatName
 from tasks.settings import get_settings
 from tasks.stages import stage
+from tasks.usage import Usage, cores
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +65,7 @@ def run_phase(job_id: uuid.UUID, phase: Phase, work: Callable[[uuid.UUID], Any],
     bound = log.bind(job_id=str(job.id), phase=phase.value)
     with tagged_as(job), job_lock(job.id, run_owner(phase.value), get_settings().job_lock_wait_s):
         mark_phase_started(job.id, phase)
+        started = Usage.now()
         bound.info("phase.started")
         notify(phase.value, "started")
         try:
@@ -80,7 +82,7 @@ def run_phase(job_id: uuid.UUID, phase: Phase, work: Callable[[uuid.UUID], Any],
             raise
         if publish is not None:
             show(publish, job.id, result)
-        bound.info("phase.finished", result=result)
+        bound.info("phase.finished", result=result, **started.since())
         if not _in_create_video.get():
             mark_finished(job.id, phase)
         notify(phase.value, "finished")
@@ -139,9 +141,12 @@ def _clip_problem(outcome: object) -> str:
 
 def _render_slots() -> int:
     """Deployment dispatch waits on remote GPU runs, so several at once; inline renders share
-    this process's cores and run one at a time."""
+    this process's cores: one clip per core, in threads (OpenCV's warp, libx264 and the
+    validator's numpy and OpenCV work all release the GIL, so the clips really run in parallel)."""
     settings = get_settings()
-    return settings.gpu_render_concurrency if settings.render_dispatch == "deployment" else 1
+    if settings.render_dispatch == "deployment":
+        return settings.gpu_render_concurrency
+    return settings.inline_render_concurrency or cores()
 
 
 @flow(name="render", flow_run_name=name_from_parameters, task_runner=ThreadPoolTaskRunner(max_workers=_render_slots()))

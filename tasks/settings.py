@@ -190,6 +190,11 @@ class Settings(BaseSettings):
         description="Clips of one job in flight at once (deployment dispatch): a per-job cap, so one big listing "
         "cannot take every GPU; the GPU work pool's concurrency limit caps all jobs together.",
     )
+    inline_render_concurrency: int | None = Field(
+        default=None, ge=1,
+        description="Clips rendered at once by inline dispatch (threads of the render phase). Unset: one "
+        "per CPU core (bench/results/pipeline.md).",
+    )
     render_dispatch: str = Field(
         default="inline",
         description="inline: render clips in the phase's own process (laptop, ephemeral mode); "
@@ -227,7 +232,9 @@ class Settings(BaseSettings):
     clip_crf: int = Field(default=18, description="x264 CRF of rendered clips: lower is better and bigger.")
     clip_x264_preset: str = Field(
         default="superfast",
-        description="x264 preset of rendered clips; superfast keeps 1080p encoding at real time on 2 cores.",
+        description="x264 preset of rendered clips (intermediates: validated, then re-encoded by assembly). "
+        "ultrafast costs a third less CPU and decodes a little faster, but its blockier frames move the "
+        "validator's depth checks enough to fail a good clip near their thresholds (bench/results/pipeline.md).",
     )
     sigterm_grace_s: float = Field(
         default=25.0,
@@ -266,17 +273,27 @@ class Settings(BaseSettings):
         "renderer records) counts as generated motion, like LTX-2's: disclosed and recorded.",
     )
     assemble_x264_preset: str = Field(
-        default="fast",
-        description="x264 preset of final videos. Assembly must also decode every clip; with fast the "
-        "encode dominates (within 1.3x of a bare encode on 2 cores, bench/results/assemble.md).",
+        default="superfast",
+        description="x264 preset of final videos, chosen by measurement (bench/results/pipeline.md): the "
+        "cheapest whose output keeps SSIM >= 0.98 against a slow CRF 20 render of the same timeline, on the "
+        "demo and on real listing photos, at no more bytes than that render.",
     )
-    assemble_crf: int = Field(default=20, description="x264 CRF of final videos.")
+    assemble_crf: int = Field(
+        default=24,
+        description="x264 CRF of final videos. With superfast, 26 still keeps SSIM >= 0.98 on real photos "
+        "(0.982); 24 keeps a margin (0.986) for 3 % more CPU.",
+    )
     preview_x264_preset: str = "ultrafast"
     preview_crf: int = 28
     preview_short_side: int = Field(default=540, description="Short side of preview renders (540p).")
     assemble_fit: Literal["cover", "contain"] = Field(
         default="cover",
         description="How a clip meets another aspect: cover crops to fill, contain pads with black.",
+    )
+    assemble_segment_workers: int | None = Field(
+        default=None, ge=1,
+        description="Segments rendered at once (ffmpeg processes); a timeline long enough is split so that "
+        "each gets one. Unset: one per 4 CPU cores (one ffmpeg keeps about that many busy).",
     )
     assemble_segment_shots: int = Field(
         default=8,

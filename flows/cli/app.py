@@ -6,6 +6,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
+import structlog
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -21,6 +22,7 @@ from flows.cli.timeline import app as timeline_app
 from flows.state import JobNotFound, PhaseOrderError, as_uuid
 from tasks.intake import IntakeError, JobRequest, create_job
 from tasks.logs import configure_logging
+from tasks.usage import Usage
 
 app = typer.Typer(help="Picaivid: listing photos to a beat-synced marketing video.", no_args_is_help=True)
 db_app = typer.Typer(help="The system-of-record database.", no_args_is_help=True)
@@ -129,6 +131,7 @@ def demo(
     from tasks.settings import get_settings
     from tasks.storage import get_store, keys
 
+    started = Usage.now()
     json_logs(as_json)
     ensure_schema()
     root = out or get_settings().data_dir / "demo" / f"seed-{seed}"
@@ -137,6 +140,7 @@ def demo(
         store = get_store()
         media = {f"{p.stem}_uri": store.put_file(keys.agent_media("demo", p.name), p)
                  for p in make_agent_media(root / "agent")}
+    structlog.get_logger(__name__).info("demo.listing_made", photos=len(listing.photos), **started.since())
     details = {**DEMO_LISTING, "agent": {**DEMO_LISTING["agent"], **media}}
     with clear_errors(IntakeError):
         job = create_job(JobRequest(root / "photos", listing.overrides_path, listing.music_path, template, target_length,

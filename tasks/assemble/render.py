@@ -26,7 +26,7 @@ from tasks.assemble.graph import (
     segment_bed_command,
     segment_video_command,
 )
-from tasks.assemble.layout import TimelineSpec, frame_layout
+from tasks.assemble.layout import Span, TimelineSpec, frame_layout
 from tasks.assemble.loudness import (
     LoudnessTarget,
     Measurement,
@@ -35,12 +35,22 @@ from tasks.assemble.loudness import (
     parse_loudnorm,
 )
 from tasks.assemble.mixing import music_gain_expression, shot_gains
-from tasks.assemble.segments import Segment, plan_segments
+from tasks.assemble.segments import Segment, plan_balanced, plan_segments
 from tasks.assemble.sources import inspect_sources
 from tasks.media.ffmpeg import FFmpegError, run_ffmpeg
 from tasks.settings import Settings
+from tasks.usage import cores
 
 log = structlog.get_logger(__name__)
+
+# Segments rendered side by side must each be long enough to pay for a second ffmpeg
+# (start-up, a keyframe, x264's lookahead filling): below this a timeline stays in one piece.
+MIN_PARALLEL_SEGMENT_S = 8.0
+# Cores one segment's ffmpeg keeps busy by itself: it decodes, filters and encodes on threads
+# of their own, and x264 encodes several frames at once. On 2 cores one segment used 1.8 of
+# them, and two side by side were no faster but held 350 MB more (bench/results/pipeline.md),
+# so segments run in parallel only where there are cores beyond what one keeps busy.
+CORES_PER_SEGMENT = 4
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class RenderOptions:
     encoder: Encoder
     fit: str
     max_shots: int
+    workers: int  # segments rendered at once
     loudness: LoudnessTarget
     audio_bitrate: str
     music_fade_in_s: float
@@ -68,6 +79,7 @@ def render_options(fmt: OutputFormat, settings: Settings) -> RenderOptions:
         encoder=encoder,
         fit=settings.assemble_fit,
         max_shots=settings.assemble_segment_shots,
+        workers=settings.assemble_segment_workers or max(1, cores() // CORES_PER_SEGMENT),
         loudness=LoudnessTarget(
             integrated=settings.loudness_lufs,
             true_peak=settings.true_peak_dbtp - settings.true_peak_margin_db,
@@ -116,7 +128,7 @@ def render_timeline(
         for span, gain in zip(spans, gains)
         if gain.clip > 0 and sources[spec.shots[span.index].clip_id].has_audio
     }
-    segments = plan_segments(spans, options.max_shots)
+    segments = plan_parallel_segments(spans, spec.fps, options)
     music = (
         MusicPlan(
             spec.music,
@@ -136,19 +148,30 @@ def render_timeline(
             contextvars.copy_context().run,
             render_audio, spec, segments, clip_gains, music, spans[-1].end, options, workdir, audio,
         )
-        videos: dict[str, list[Path]] = {}
-        for cut in cuts:
-            for segment in segments:
-                video = workdir / f"{cut.name}-segment-{segment.index:03d}.mp4"
-                ffmpeg(
-                    segment_video_command(segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder,
-                                          video, cut.cards),
-                    f"{cut.name} segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
-                )
-                videos.setdefault(cut.name, []).append(video)
-                bound.info("assemble.segment.rendered", cut=cut.name, segment=segment.index, frames=segment.frames)
-                if mixing.done():
-                    mixing.result()  # an audio failure stops the video work early
+        videos: dict[str, list[Path]] = {
+            cut.name: [workdir / f"{cut.name}-segment-{segment.index:03d}.mp4" for segment in segments] for cut in cuts
+        }
+
+        def render_segment(cut: Cut, segment: Segment) -> None:
+            if mixing.done():
+                mixing.result()  # an audio failure stops the video work early
+            ffmpeg(
+                segment_video_command(segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder,
+                                      videos[cut.name][segment.index], cut.cards),
+                f"{cut.name} segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
+            )
+            bound.info("assemble.segment.rendered", cut=cut.name, segment=segment.index, frames=segment.frames)
+
+        with ThreadPoolExecutor(max_workers=min(options.workers, len(segments)),
+                                thread_name_prefix="assemble-video") as video_pool:
+            rendering = [video_pool.submit(contextvars.copy_context().run, render_segment, cut, segment)
+                         for cut in cuts for segment in segments]
+            try:
+                for done in rendering:
+                    done.result()
+            except BaseException:
+                video_pool.shutdown(cancel_futures=True)  # segments not started yet never start
+                raise
         measured = mixing.result()
 
     finals = {}
@@ -162,6 +185,22 @@ def render_timeline(
     bound.info("assemble.render.finished", paths=[str(p) for p in finals.values()])
     first = finals[cuts[0].name]
     return RenderResult(first, spans[-1].end, len(segments), measured, finals)
+
+
+def plan_parallel_segments(spans: tuple[Span, ...], fps: int, options: RenderOptions) -> tuple[Segment, ...]:
+    """One segment per worker, of about equal length, when the timeline is long enough to
+    split (MIN_PARALLEL_SEGMENT_S each) and no segment then holds more than `max_shots`
+    pieces (memory); otherwise segments of at most `max_shots` pieces, ended at cuts.
+
+    Segments render side by side in their own ffmpeg, so one's decoding and filtering runs
+    while another encodes, and x264's serial parts (lookahead, bitstream) overlap too.
+    """
+    parallel = max(1, min(options.workers, int(spans[-1].end / fps // MIN_PARALLEL_SEGMENT_S)))
+    if parallel > 1:
+        balanced = plan_balanced(spans, parallel)
+        if all(len(segment.pieces) <= options.max_shots for segment in balanced):
+            return balanced
+    return plan_segments(spans, options.max_shots)
 
 
 def render_audio(

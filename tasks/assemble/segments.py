@@ -14,6 +14,7 @@ joined without re-encoding, so a boundary must fall where nothing is being blend
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tasks.assemble.layout import Span
 
@@ -99,6 +100,29 @@ def plan_segments(spans: tuple[Span, ...], max_shots: int) -> tuple[Segment, ...
             split = last.start + last.fade_in
             add([first, *whole(spans[i + 1 : limit - 1]), Piece(last, last.start, split)])
             i, head_start = limit - 1, split
+
+
+def plan_balanced(spans: tuple[Span, ...], parts: int) -> tuple[Segment, ...]:
+    """About `parts` segments of equal length, for rendering side by side.
+
+    Each boundary is the seamless point nearest its share of the frames: any frame of a
+    shot's body (after its transition in, up to the start of its transition out), so both
+    sides of every transition stay in one segment. Shot counts are not bounded here; the
+    caller checks them against its memory limit.
+    """
+    total = spans[-1].end
+    bodies = [(s.start + s.fade_in, s.end - s.fade_out) for s in spans if s.start + s.fade_in <= s.end - s.fade_out]
+    cuts = []
+    for k in range(1, parts):
+        target = round(k * total / parts)
+        nearest = min((min(max(target, lo), hi) for lo, hi in bodies), key=lambda f: abs(f - target))
+        if 0 < nearest < total and (not cuts or nearest > cuts[-1]):
+            cuts.append(nearest)
+    bounds = [0, *cuts, total]
+    return tuple(
+        Segment(i, tuple(Piece(s, max(a, s.start), min(b, s.end)) for s in spans if s.start < b and s.end > a))
+        for i, (a, b) in enumerate(pairwise(bounds))
+    )
 
 
 def whole(spans: tuple[Span, ...]) -> list[Piece]:

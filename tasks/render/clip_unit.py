@@ -51,6 +51,7 @@ from tasks.render.motions import SINGLE_IMAGE_MOTIONS
 from tasks.render.validate import ValidationReport, validate_clip
 from tasks.settings import Settings, get_settings
 from tasks.storage import ArtifactStore, get_store, keys
+from tasks.usage import release_free_memory
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +106,7 @@ def render_clip(clip_id: int) -> dict[str, Any]:
                 break  # already final: nothing was done
             noop = False
             current = outcome.next_clip_id
+    release_free_memory()
     return {**clip_summary(chain[-1]), "chain": chain, "noop": noop}
 
 

@@ -44,6 +44,7 @@ layout more than its contents, so on such machines collapse is caught by `scene_
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from itertools import pairwise
@@ -106,25 +107,37 @@ def sub_score(value: float, threshold: float, ideal: float) -> float:
     return float(np.clip(0.5 + 0.5 * (value - threshold) / (ideal - threshold), 0.0, 1.0))
 
 
+_loading = threading.Lock()  # clips validate in parallel threads; the model loads once
+
+
 @lru_cache(maxsize=1)
-def phase1_depth_estimator() -> DepthEstimator:
-    """Phase 1's depth model (MiDaS/DPT or its named fallback), loaded once per process."""
+def _load_phase1_depth_estimator() -> DepthEstimator:
     from tasks.analyze.depth import load_depth_estimator
 
     return load_depth_estimator()
 
 
+def phase1_depth_estimator() -> DepthEstimator:
+    """Phase 1's depth model (MiDaS/DPT or its named fallback), loaded once per process."""
+    with _loading:
+        return _load_phase1_depth_estimator()
+
+
 # --------------------------------------------------------------------------- optical flow
 
 
-@lru_cache(maxsize=1)
-def _flow_engine() -> cv2.DISOpticalFlow:
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+_per_thread = threading.local()
 
 
 def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Dense flow from gray frame a to gray frame b, (H, W, 2) pixels."""
-    return _flow_engine().calc(a, b, None)
+    """Dense flow from gray frame a to gray frame b, (H, W, 2) pixels.
+
+    A DIS engine keeps its working buffers between calls, so each thread has its own.
+    """
+    engine = getattr(_per_thread, "flow", None)
+    if engine is None:
+        engine = _per_thread.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return engine.calc(a, b, None)
 
 
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,8 @@ production loader on a tiny random model, and the layout prior against ground-tr
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -284,3 +286,13 @@ def test_agreement_measures() -> None:
     assert abs_rel_error(unit, z, everywhere) == pytest.approx(0.0, abs=1e-5)
     flat = abs_rel_error(np.zeros_like(z), z, everywhere)
     assert flat == pytest.approx(np.mean(np.abs(np.median(z) - z) / z), rel=1e-4)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or Path("/proc/driver/nvidia").exists(), reason="needs Linux without a GPU")
+def test_on_a_machine_without_a_gpu_the_fallback_does_not_import_torch() -> None:
+    """No NVIDIA driver: the device (and so the layout prior) is known without torch."""
+    code = ("import sys; from tasks.analyze.depth import load_depth_estimator; from tasks.settings import Settings; "
+            "e = load_depth_estimator(Settings(depth_device='auto', depth_weights=None, depth_weights_cpu=None)); "
+            "print(e.backend, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-2:] == ["layout-prior", "False"]  # (after the fallback warning)

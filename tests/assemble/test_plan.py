@@ -22,7 +22,9 @@ from tasks.assemble.graph import (
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.loudness import parse_ebur128, parse_loudnorm
 from tasks.assemble.mixing import CUT_RAMP_S, Gains, music_gain_expression, policy_gains
-from tasks.assemble.segments import plan_segments
+from tasks.assemble.render import plan_parallel_segments, render_options
+from tasks.assemble.segments import plan_balanced, plan_segments
+from tasks.settings import Settings
 from tests.assemble.media import shot, spec_of
 
 CLIP = Path("clip.mp4")
@@ -150,3 +152,40 @@ def test_loudness_parsers() -> None:
     assert parse_ebur128(summary.replace("-14.2", "-70.0").replace("-1.6", "-inf")) == (None, None)
     with pytest.raises(ValueError):
         parse_ebur128("nothing")
+
+
+def options_with(workers: int, max_shots: int = 8):
+    fmt = resolve_format("16x9", 1920, 1080, preview=False, preview_short_side=540)
+    return render_options(fmt, Settings(assemble_segment_workers=workers, assemble_segment_shots=max_shots))
+
+
+def test_a_long_timeline_is_split_evenly_so_every_worker_gets_a_segment() -> None:
+    spans = spans_of("cxcxcxc", seconds=3.75)  # eight shots, 30 s less the fades' overlap
+    for workers in (2, 3):
+        segments = plan_parallel_segments(spans, 30, options_with(workers))
+        assert len(segments) == workers and covers_every_frame_once(segments, spans)
+        assert max(s.frames for s in segments) - min(s.frames for s in segments) <= 2 * 15  # within the fades
+        for before, after in itertools.pairwise(segments):  # boundaries never inside a transition
+            assert before.pieces[-1].fade_out == 0 and after.pieces[0].fade_in == 0
+    assert plan_parallel_segments(spans, 30, options_with(1)) == plan_segments(spans, 8)
+
+
+@pytest.mark.parametrize("kinds", ["xxxxxxxxx", "cxxcxxxxxc", "ccccccccc"])
+@pytest.mark.parametrize("parts", [2, 3, 4])
+def test_balanced_segments_cover_every_frame_once_and_split_only_bodies(kinds, parts) -> None:
+    spans = spans_of(kinds)
+    segments = plan_balanced(spans, parts)
+    assert covers_every_frame_once(segments, spans)
+    assert segments[0].start == 0 and segments[-1].end == spans[-1].end
+    for before, after in itertools.pairwise(segments):
+        assert before.end == after.start
+        assert before.pieces[-1].fade_out == 0 and after.pieces[0].fade_in == 0
+    assert max(s.frames for s in segments) <= spans[-1].end / parts + 15  # off by at most a fade
+
+
+def test_short_timelines_stay_whole_and_max_shots_still_bounds_memory() -> None:
+    short = spans_of("cxc", seconds=1.5)  # 6 s: not worth a second ffmpeg
+    assert len(plan_parallel_segments(short, 30, options_with(4))) == 1
+    many = spans_of("c" * 59, seconds=2.0)  # 60 shots, 120 s, 2 workers: still at most 8 per segment
+    assert plan_parallel_segments(many, 30, options_with(2)) == plan_segments(many, 8)
+    assert len(plan_parallel_segments(many, 30, options_with(2, max_shots=40))) == 2

@@ -128,6 +128,39 @@ def test_segments_split_inside_shots_and_join_seamlessly(env, cards, tmp_path, m
     assert min(levels) > 0.8 * max(levels)
 
 
+@pytest.mark.slow
+def test_segments_rendered_side_by_side_match_the_unsplit_render(env, cards, tmp_path, monkeypatch) -> None:
+    """Split evenly for three workers (inside shot bodies), rendered at once: same frames and audio."""
+    from tasks.assemble import render as assemble_render
+
+    shots = [
+        shot(2, cards["c2a"], 0.0, 1.4, policy="clip_only"),
+        shot(4, cards["c4a"], 0.3, 1.7, "dissolve", 0.4, policy="clip_only"),
+        shot(6, cards["c6a"], 0.0, 1.2, "slideleft", 0.3, policy="clip_only"),
+        shot(2, cards["c2a"], 1.0, 2.5, "fadeblack", 0.5, policy="clip_only"),
+    ]
+    spec = spec_of(shots)
+    monkeypatch.setenv("PICAIVID_ASSEMBLE_SEGMENT_WORKERS", "1")
+    get_settings.cache_clear()
+    whole = render(spec, tmp_path / "whole")
+    monkeypatch.setenv("PICAIVID_ASSEMBLE_SEGMENT_WORKERS", "3")
+    monkeypatch.setattr(assemble_render, "MIN_PARALLEL_SEGMENT_S", 1.0)
+    get_settings.cache_clear()
+    split = render(spec, tmp_path / "split")
+
+    assert (split.segments, whole.segments) == (3, 1)
+    assert split.frames == whole.frames == probe_output(split.path)["frame_count"]
+    split_codes, _ = read_video(split.path)
+    whole_codes, _ = read_video(whole.path)
+    assert [(c.clip_no, c.frame_no) for c in split_codes if c.clean] == [
+        (c.clip_no, c.frame_no) for c in whole_codes if c.clean
+    ]
+    check_frames(split.path, spec)
+    audio = audio_samples(split.path)  # the clip tone runs on through the split points
+    levels = [band_level(audio, CLIP_HZ, t, t + 0.1) for t in (0.3, 1.15, 1.25, 2.2, 2.3, 3.5)]
+    assert min(levels) > 0.8 * max(levels)
+
+
 def test_audio_policies_set_music_and_clip_levels(env, cards, tmp_path) -> None:
     shots = [
         shot(2, cards["c2a"], 0.0, 1.5, policy="music_only"),

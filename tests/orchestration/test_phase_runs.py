@@ -42,3 +42,24 @@ def test_phase_alone_stops_the_job_after_it(prefect_api: None, job_id: str) -> N
 
 def test_phase_inside_a_run_leaves_the_status_to_the_run(prefect_api: None, job_id: str) -> None:
     assert parent_run(job_id) == "running"
+
+
+def test_a_phase_logs_its_wall_and_cpu_seconds(job_id: str) -> None:
+    """What bench/bench_pipeline.py reads: CPU seconds include the children the phase waited for."""
+    import subprocess
+    import sys
+    import time
+
+    import structlog
+
+    def work(jid: object) -> str:
+        busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+        subprocess.run([sys.executable, "-c", busy], check=True)
+        time.sleep(0.3)
+        return "done"
+
+    with structlog.testing.capture_logs() as logs:
+        run_phase(job_id, Phase.timeline, work)
+    finished = next(e for e in logs if e["event"] == "phase.finished")
+    assert finished["cpu_s"] >= 0.28
+    assert finished["wall_s"] >= finished["cpu_s"] + 0.25

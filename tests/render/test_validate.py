@@ -115,3 +115,21 @@ def test_sub_scores_are_half_at_the_threshold_and_one_at_the_ideal() -> None:
     assert sub_score(0.95, 0.6, 0.95) == 1.0
     assert sub_score(0.0, 0.6, 0.95) == 0.0
     assert sub_score(-0.0001, -0.0005, -0.0001) == 1.0  # "lower is better" metrics are negated
+
+
+def test_clips_validated_in_parallel_threads_score_as_they_do_alone(views, estimator, tmp_path: Path) -> None:
+    """Inline rendering validates one clip per core in threads: nothing may be shared between them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = []
+    for motion in (M.micro_push_in, M.subtle_pan):
+        paths.append(tmp_path / f"{motion.value}.mp4")
+        encode_frames(good(views, motion), paths[-1], W, H, 30)
+
+    def run(path: Path):
+        return validate_clip(path, single_view=True, expect_parallax=True, estimator=estimator).metrics
+
+    alone = [run(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(run, paths * 2))
+    assert together == alone * 2
