@@ -198,10 +198,10 @@ def _what_prefect_shows(job_id: uuid.UUID) -> None:
     for flow_name in ("create-video", "analyze", "render", "timeline", "assemble"):
         assert f"{flow_name} · mls-7 · {short}" in names, names
     by_flow = {r.name.split(" · ")[0]: r for r in runs}  # the newest run of each (sorted oldest first)
-    assert _stages(by_flow["analyze"]) == ["load photos", "quality", "embeddings", "rooms", "depth", "overlap", "plan",
-                                            "save"]
-    assert _stages(by_flow["timeline"]) == ["load inputs", "beats", "sequence", "save"]
-    assert _stages(by_flow["assemble"]) == ["fetch sources", "render", "loudness", "upload"]
+    assert _stages(by_flow["analyze"]) == ["load photos", "quality", "embeddings", "duplicates", "rooms", "depth",
+                                            "overlap", "plan", "save"]
+    assert _stages(by_flow["timeline"]) == ["load inputs", "beats", "sequence", "cards and captions", "save"]
+    assert _stages(by_flow["assemble"]) == ["fetch sources", "render", "upload", "loudness"]  # each cut uploaded as rendered
     render_stages = _stages(by_flow["render"])
     with session_scope() as s:
         planned = s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)).all()
