@@ -118,7 +118,7 @@ def test_stop_resume_rerun_and_fail(db: str, small_render: None, prefect_api: No
     assert json.loads(shown.stdout)["job"]["status"] == "failed"
     assemble_run = _runs(job_id, "assemble")[-1]
     assert assemble_run.state.is_failed() and f"clip {used.id}" in assemble_run.state.message
-    assert any(log.level == logging.ERROR and log.message.startswith("phase.failed") for log in _logs(assemble_run))
+    assert _wait_for_log(assemble_run, lambda log: log.level == logging.ERROR and log.message.startswith("phase.failed"))
 
     # 6. a clip that could not be rendered fails the render phase, naming it, on the run and the job alike
     broken = next(cid for cid, (status, _) in clips_before.items() if status is ClipStatus.done)
@@ -153,8 +153,24 @@ def _logs(run) -> list:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
+    logs: list = []
     with get_client(sync_client=True) as client:
-        return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        while page := client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])),
+                                       limit=200, offset=len(logs)):
+            logs += page
+    return logs
+
+
+def _wait_for_log(run, found) -> bool:
+    """Prefect ships a run's logs in batches, a moment after the run ends."""
+    import time
+
+    deadline = time.monotonic() + 15
+    while not any(found(log) for log in _logs(run)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def _artifact(job_id: uuid.UUID, kind: str):

@@ -88,7 +88,8 @@ def test_a_render_keeps_its_row_alive_and_a_killed_one_goes_silent(
         for _ in range(8):
             time.sleep(0.25)
             readings.append(last_change(clip_id))
-        assert all(status == "rendering" and age < 1.0 for status, age in readings), readings
+        # beats every 0.2 s; a 2 s margin rides out a loaded 2-core CI box (the dispatcher allows 180 s)
+        assert all(status == "rendering" and age < 2.0 for status, age in readings), readings
     finally:
         worker.kill()  # SIGKILL: no handler runs, the row stays `rendering`
         worker.wait()
