@@ -74,7 +74,7 @@ from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
-from tasks.timeline.templates import get_template
+from tasks.domain.templates import get_template
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, sha256_bytes
 
 log = structlog.get_logger(__name__)

@@ -39,7 +39,7 @@ from tasks.render.interrupt import Interrupted, stop_on_sigterm
 from tasks.render.motions import MAX_SECONDS
 from tasks.render.sizing import clip_cap, footage_goal, sized_durations
 from tasks.settings import Settings, get_settings
-from tasks.timeline.templates import get_template
+from tasks.domain.templates import get_template
 
 log = structlog.get_logger(__name__)
 

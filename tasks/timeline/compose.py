@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from db.enums import AudioPolicy
-from tasks.timeline.beats import BeatGrid
+from tasks.domain.beat_grid import BeatGrid
 from tasks.timeline.sequencing import (
     Footage,
     Picks,
@@ -34,10 +34,9 @@ from tasks.timeline.sequencing import (
     fit_shot_count,
     sequence_shots,
 )
-from tasks.timeline.templates import Template
+from tasks.domain.templates import Template
+from tasks.domain.pacing import Pacing, Rhythm
 from tasks.timeline.timing import (
-    Pacing,
-    Rhythm,
     ShotInput,
     ShotTiming,
     audio_policy_for,

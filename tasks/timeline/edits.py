@@ -34,7 +34,8 @@ from db.models import Clip, Edit, Job, Timeline
 from db.session import session_scope
 from tasks.storage import ArtifactNotFound, get_store
 from tasks.timeline.audio import AudioError
-from tasks.timeline.beats import BeatDetectionError, BeatGrid
+from tasks.domain.beat_grid import BeatGrid
+from tasks.timeline.beats import BeatDetectionError
 from tasks.timeline.music import analyse_music
 from tasks.timeline.overlays import (
     Overlay,
@@ -45,11 +46,9 @@ from tasks.timeline.overlays import (
     overlay_changed,
     place,
 )
-from tasks.timeline.templates import Template, get_template
+from tasks.domain.templates import Template, get_template
+from tasks.domain.pacing import Pacing, Pulse, Rhythm, pulse_of
 from tasks.timeline.timing import (
-    Pacing,
-    Pulse,
-    Rhythm,
     Segment,
     ShotInput,
     ShotTiming,
@@ -59,7 +58,6 @@ from tasks.timeline.timing import (
     frames,
     lay_out,
     plan_timing,
-    pulse_of,
     segments_of,
     total_duration,
 )

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from db.enums import OverlayKind, OverlayPosition, RoomType
 from db.listing import Line, Listing, MediaUri
-from tasks.timeline.beats import BeatGrid
+from tasks.domain.beat_grid import BeatGrid
 from tasks.timeline.timing import ShotTiming, total_duration
 from tasks.timeline.wording import DISCLOSURE, facts_text, price_text, room_name
 

@@ -34,13 +34,13 @@ from tasks.analyze.selection import (
 from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.storage import get_store
-from tasks.timeline.beats import BeatGrid
+from tasks.domain.beat_grid import BeatGrid
 from tasks.timeline.compose import Composition, compose_timeline
 from tasks.timeline.music import analyse_music
 from tasks.timeline.overlays import ShotFacts, beats_for, compose_overlays, is_generated
 from tasks.timeline.sequencing import Footage, Picks
-from tasks.timeline.templates import Template, get_template
-from tasks.timeline.timing import Pacing
+from tasks.domain.templates import Template, get_template
+from tasks.domain.pacing import Pacing
 from tasks.timeline.versions import lock_job, write_version
 
 log = structlog.get_logger(__name__)

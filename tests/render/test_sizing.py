@@ -16,8 +16,8 @@ from tasks.render.sizing import (
     footage_goal,
     sized_durations,
 )
-from tasks.timeline.templates import get_template
-from tasks.timeline.timing import EDITING_BAND, Pacing, Rhythm
+from tasks.domain.templates import get_template
+from tasks.domain.pacing import EDITING_BAND, Pacing, Rhythm
 
 
 def covers(durations: list[float], goal: FootageGoal) -> bool:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tasks.domain.beat_grid import BeatGrid
 from tasks.timeline.beats import (
     BeatDetectionError,
-    BeatGrid,
     BeatParams,
     beat_f_measure,
     beat_grid_from_audio,

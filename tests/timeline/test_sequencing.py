@@ -15,7 +15,7 @@ from tasks.timeline.sequencing import (
     fit_shot_count,
     sequence_shots,
 )
-from tasks.timeline.templates import get_template
+from tasks.domain.templates import get_template
 
 
 def listing(*rooms: tuple[str, list[tuple[float, dict]]]) -> tuple[list[Footage], dict[int, Candidate]]:
