@@ -126,11 +126,7 @@ DEPTH_ARCHS = {
 
 
 def random_depth(arch: str, watch: Stopwatch):
-    from tasks.analyze.depth import (
-        LearnedDepthEstimator,
-        build_midas_small,
-        midas_small_estimator,
-    )
+    from tasks.depth.models import LearnedDepthEstimator, build_midas_small, midas_small_estimator
     from tasks.settings import get_settings
 
     batch = get_settings().analysis_batch_size
@@ -165,7 +161,7 @@ def random_depth(arch: str, watch: Stopwatch):
 
 
 def speed(depth_arch: str, n: int) -> dict[str, float]:
-    from tasks.analyze.depth import depth_stats
+    from tasks.depth.stats import depth_stats
     from tasks.analyze.rooms import group_rooms, label_clusters, label_rooms
 
     data = listing_bytes(n)
@@ -297,7 +293,8 @@ def depth_sets() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
 def quality() -> list[str]:
     from sklearn.metrics import adjusted_rand_score
 
-    from tasks.analyze.depth import LayoutDepthEstimator, abs_rel_error, rank_agreement
+    from tasks.depth.agreement import abs_rel_error, rank_agreement
+    from tasks.depth.layout import LayoutDepthEstimator
     from tasks.analyze.embeddings import ClassicalEmbedder
     from tasks.analyze.overlap import assess_overlap
     from tasks.analyze.rooms import group_rooms
@@ -341,7 +338,7 @@ def quality() -> list[str]:
 
 
 def settings_depth_choice() -> str:
-    from tasks.analyze.depth import depth_device, depth_weights_for
+    from tasks.depth.estimator import depth_device, depth_weights_for
     from tasks.settings import get_settings
 
     settings = get_settings()

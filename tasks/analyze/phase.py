@@ -32,7 +32,9 @@ from db.listing import parse_listing
 from db.manual_metadata import ManualMetadata
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
 from db.session import session_scope
-from tasks.analyze.depth import depth_stats, encode_depth_png, load_depth_estimator
+from tasks.depth.storage import encode_depth_png
+from tasks.depth.stats import depth_stats
+from tasks.depth.estimator import load_depth_estimator
 from tasks.analyze.duplicates import (
     LEARNED_EMBEDDING_PREFIX,
     DuplicateCandidate,

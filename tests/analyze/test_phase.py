@@ -17,7 +17,7 @@ from db.enums import EXTERIOR_ROOMS, ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline, TimelineClip
 from db.queries import job_summary
 from db.session import session_scope
-from tasks.analyze.depth import decode_depth_png
+from tasks.depth.storage import decode_depth_png
 from tasks.analyze.phase import NoUsablePhotos, run_analyze
 from tasks.analyze.plan import ALLOWED_MOTION
 from tasks.analyze.scoring import InvalidManualMetadata

@@ -12,24 +12,13 @@ import pytest
 import structlog
 from PIL import Image
 
-from tasks.analyze.depth import (
-    LAYOUT_BACKEND,
-    LayoutDepthEstimator,
-    LearnedDepthEstimator,
-    abs_rel_error,
-    build_midas_small,
-    camera_pitch,
-    decode_depth_png,
-    depth_device,
-    depth_stats,
-    depth_weights_for,
-    encode_depth_png,
-    load_depth_estimator,
-    midas_small_input,
-    rank_agreement,
-    unit_depth_from_disparity,
-    unit_depth_from_metric,
-)
+from tasks.depth.storage import decode_depth_png, encode_depth_png
+from tasks.depth.agreement import abs_rel_error, rank_agreement
+from tasks.depth.stats import depth_stats
+from tasks.depth.estimator import depth_device, depth_weights_for, load_depth_estimator
+from tasks.depth.layout import LAYOUT_BACKEND, LayoutDepthEstimator, camera_pitch
+from tasks.depth.models import LearnedDepthEstimator, build_midas_small, midas_small_input
+from tasks.depth.unit import unit_depth_from_disparity, unit_depth_from_metric
 from tasks.settings import Settings
 
 # ----------------------------------------------------------------------------- conversion
@@ -291,7 +280,7 @@ def test_agreement_measures() -> None:
 @pytest.mark.skipif(sys.platform != "linux" or Path("/proc/driver/nvidia").exists(), reason="needs Linux without a GPU")
 def test_on_a_machine_without_a_gpu_the_fallback_does_not_import_torch() -> None:
     """No NVIDIA driver: the device (and so the layout prior) is known without torch."""
-    code = ("import sys; from tasks.analyze.depth import load_depth_estimator; from tasks.settings import Settings; "
+    code = ("import sys; from tasks.depth.estimator import load_depth_estimator; from tasks.settings import Settings; "
             "e = load_depth_estimator(Settings(depth_device='auto', depth_weights=None, depth_weights_cpu=None)); "
             "print(e.backend, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
