@@ -41,9 +41,9 @@ from tasks.analyze.duplicates import (
     DuplicateGroup,
     find_duplicates,
     in_colour,
-    merged_flags,
     perceptual_hash,
 )
+from tasks.domain.manual_flags import merged_flags
 from tasks.analyze.embeddings import load_embedder
 from tasks.analyze.overlap import OverlapResult, assess_overlap
 from tasks.analyze.plan import (
@@ -56,21 +56,9 @@ from tasks.analyze.plan import (
 from tasks.analyze.quality import QualityScores, score_quality
 from tasks.analyze.room_overrides import RoomGroup, apply_room_overrides
 from tasks.analyze.rooms import RoomLabel, group_rooms, label_clusters, label_rooms
-from tasks.analyze.scoring import (
-    QualityThresholds,
-    active_flags,
-    effective_flags,
-    final_score,
-    manual_bonus,
-    quality_gate,
-)
-from tasks.analyze.selection import (
-    Candidate,
-    Choice,
-    select_closing,
-    select_opening,
-    select_room_start,
-)
+from tasks.analyze.scoring import QualityThresholds, final_score, manual_bonus, quality_gate
+from tasks.domain.manual_flags import active_flags, effective_flags
+from tasks.domain.selection import Candidate, Choice, select_closing, select_opening, select_room_start
 from tasks.assemble.formats import format_for_size
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge

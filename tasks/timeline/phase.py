@@ -2,7 +2,7 @@
 
 1. Read the job, its current analysis (rooms with a plan), its photos and its `done` clips.
    A clip showing an excluded (or unusable) photo is left out, as are failed clips.
-2. Apply the design's selection priorities (tasks.analyze.selection, the one place they live)
+2. Apply the design's selection priorities (tasks.domain.selection, the one place they live)
    to the photos that lead a clip: opening, closing, and each room's first shot. Phase 1 picked
    from every photo; here only photos with footage count, so a failed clip moves the pick on.
 3. Fetch and analyse the music (beat grid, with the job's bpm/beat_offset overrides).
@@ -23,14 +23,9 @@ from db.listing import parse_listing
 from db.models import Clip, Job, Photo
 from db.queries import current_clusters
 from db.session import session_scope
-from tasks.analyze.duplicates import carry_duplicate_flags
-from tasks.analyze.scoring import effective_flags
-from tasks.analyze.selection import (
-    Candidate,
-    select_closing,
-    select_opening,
-    select_room_start,
-)
+from tasks.domain.manual_flags import carry_duplicate_flags
+from tasks.domain.manual_flags import effective_flags
+from tasks.domain.selection import Candidate, select_closing, select_opening, select_room_start
 from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.storage import get_store

@@ -20,7 +20,7 @@ from db.session import session_scope
 from tasks.depth.storage import decode_depth_png
 from tasks.analyze.phase import NoUsablePhotos, run_analyze
 from tasks.analyze.plan import ALLOWED_MOTION
-from tasks.analyze.scoring import InvalidManualMetadata
+from tasks.domain.manual_flags import InvalidManualMetadata
 from tasks.sample_listing import DEMO_OVERRIDES
 from tasks.storage import FileStore, get_store
 from tests.analyze.phase_jobs import JobPhoto, create_job, listing_photos, sample_listing

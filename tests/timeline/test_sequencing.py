@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from tasks.analyze.selection import Candidate
+from tasks.domain.selection import Candidate
 from tasks.timeline.phase import choose_picks, room_type_of
 from tasks.timeline.sequencing import (
     Footage,
