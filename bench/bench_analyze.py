@@ -54,7 +54,7 @@ def listing_bytes(n: int = 40) -> list[bytes]:
         return [p.read_bytes() for p in sorted(houses.glob("*/*.jpg"))[:n]]
     import tempfile
 
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     out: list[bytes] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -215,7 +215,7 @@ def sample_photos(seed: int) -> tuple[list[np.ndarray], list[str], list[int]]:
     """The rendered sample listing: photos, true room per photo, true view group per photo."""
     import tempfile
 
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     with tempfile.TemporaryDirectory() as tmp:
         listing = make_listing(Path(tmp), seed=seed, music_seconds=2)
@@ -241,7 +241,7 @@ def grouping_sets() -> dict[str, tuple[list[np.ndarray], list[int]]]:
     the 48 houses photos plus the five shared views of one room, and two sample listings."""
     import tempfile
 
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     houses, _ = house_photos()
     rng = np.random.default_rng(0)
@@ -271,7 +271,7 @@ def depth_sets() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
 
     from PIL import Image
 
-    from tasks.sample_listing import SKY_DEPTH_M, make_listing
+    from flows.dev.sample_listing import SKY_DEPTH_M, make_listing
 
     root = SHARED / "depth"
     living = []

@@ -21,7 +21,7 @@ from tasks.depth.storage import decode_depth_png
 from tasks.analyze.phase import NoUsablePhotos, run_analyze
 from tasks.analyze.plan import ALLOWED_MOTION
 from tasks.domain.manual_flags import InvalidManualMetadata
-from tasks.sample_listing import DEMO_OVERRIDES
+from flows.dev.sample_listing import DEMO_OVERRIDES
 from tasks.storage import FileStore, get_store
 from tests.analyze.phase_jobs import JobPhoto, create_job, listing_photos, sample_listing
 from tests.analyze.test_depth import tiny_dpt  # noqa: F401  (fixture)

@@ -233,14 +233,14 @@ def test_layout_prior_orders_depth_on_real_rgbd_frames(shared_data: Path) -> Non
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory):
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     listing = make_listing(tmp_path_factory.mktemp("listing"), seed=0, size=(384, 256), music_seconds=2)
     return listing, [np.asarray(Image.open(p.path).convert("RGB")) for p in listing.photos]
 
 
 def test_layout_prior_tracks_the_sample_listings_true_depth(sample) -> None:
-    from tasks.sample_listing import SKY_DEPTH_M
+    from flows.dev.sample_listing import SKY_DEPTH_M
 
     listing, photos = sample
     preds = LayoutDepthEstimator().estimate(photos)

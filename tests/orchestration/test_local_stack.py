@@ -29,7 +29,7 @@ from db.session import session_scope
 from flows.local_stack import LocalStack, StackConfig
 from tasks.intake import JobRequest, create_job
 from tasks.media.video import probe
-from tasks.sample_listing import make_listing
+from flows.dev.sample_listing import make_listing
 
 pytestmark = pytest.mark.slow
 
