@@ -126,7 +126,11 @@ DEPTH_ARCHS = {
 
 
 def random_depth(arch: str, watch: Stopwatch):
-    from tasks.depth.models import LearnedDepthEstimator, build_midas_small, midas_small_estimator
+    from tasks.depth.models import (
+        LearnedDepthEstimator,
+        build_midas_small,
+        midas_small_estimator,
+    )
     from tasks.settings import get_settings
 
     batch = get_settings().analysis_batch_size
@@ -161,8 +165,8 @@ def random_depth(arch: str, watch: Stopwatch):
 
 
 def speed(depth_arch: str, n: int) -> dict[str, float]:
-    from tasks.depth.stats import depth_stats
     from tasks.analyze.rooms import group_rooms, label_clusters, label_rooms
+    from tasks.depth.stats import depth_stats
 
     data = listing_bytes(n)
     watch = Stopwatch()
@@ -293,11 +297,11 @@ def depth_sets() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
 def quality() -> list[str]:
     from sklearn.metrics import adjusted_rand_score
 
-    from tasks.depth.agreement import abs_rel_error, rank_agreement
-    from tasks.depth.layout import LayoutDepthEstimator
     from tasks.analyze.embeddings import ClassicalEmbedder
     from tasks.analyze.overlap import assess_overlap
     from tasks.analyze.rooms import group_rooms
+    from tasks.depth.agreement import abs_rel_error, rank_agreement
+    from tasks.depth.layout import LayoutDepthEstimator
     from tasks.settings import Settings
 
     lines = []

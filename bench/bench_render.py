@@ -68,9 +68,9 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def inputs(tmp: Path) -> dict[str, tuple[list[np.ndarray], list[np.ndarray]]]:
+    from flows.dev.sample_listing import make_listing
     from tasks.depth.estimator import load_depth_estimator
     from tasks.depth.unit import unit_depth_from_metric
-    from flows.dev.sample_listing import make_listing
 
     listing = make_listing(tmp / "listing", music_seconds=1.0)
     by_stem = {p.path.stem: p for p in listing.photos}

@@ -43,7 +43,7 @@ class Template:
     cut_on: Literal["beats", "bars"] = "beats"
     room_captions: bool = True  # a lower-third caption where each room starts
     # the "Motion generated from still photos" label when some shot was generated
-    # (tasks.timeline.overlays.is_generated); the fact is recorded either way
+    # (tasks.domain.disclosure.is_generated); the fact is recorded either way
     disclosure_label: bool = True
 
     def __post_init__(self) -> None:

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.enums import MotionType
-from tasks.render.motions import MAX_SECONDS
 from tasks.domain.beat_grid import BEATS_PER_BAR
 from tasks.domain.pacing import EDITING_BAND, Pacing, Rhythm
 from tasks.domain.templates import Template
+from tasks.render.motions import MAX_SECONDS
 
 LONGEST_CLIP_FRAMES = 161
 """Frames of the longest clip Phase 2 asks LTX-2 for (8k + 1): the memory plan is sized for it."""

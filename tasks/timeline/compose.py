@@ -27,6 +27,8 @@ from typing import Any
 
 from db.enums import AudioPolicy
 from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.pacing import Pacing, Rhythm
+from tasks.domain.templates import Template
 from tasks.timeline.sequencing import (
     Footage,
     Picks,
@@ -34,8 +36,6 @@ from tasks.timeline.sequencing import (
     fit_shot_count,
     sequence_shots,
 )
-from tasks.domain.templates import Template
-from tasks.domain.pacing import Pacing, Rhythm
 from tasks.timeline.timing import (
     ShotInput,
     ShotTiming,

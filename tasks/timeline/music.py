@@ -5,9 +5,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from tasks.domain.beat_grid import BeatGrid
 from tasks.settings import get_settings
 from tasks.storage import ArtifactStore, safe_name
-from tasks.domain.beat_grid import BeatGrid
 from tasks.timeline.beats import BeatParams, beat_grid_from_file
 
 

@@ -23,19 +23,24 @@ from db.listing import parse_listing
 from db.models import Clip, Job, Photo
 from db.queries import current_clusters
 from db.session import session_scope
-from tasks.domain.manual_flags import carry_duplicate_flags
-from tasks.domain.manual_flags import effective_flags
-from tasks.domain.selection import Candidate, select_closing, select_opening, select_room_start
+from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.disclosure import is_generated
+from tasks.domain.manual_flags import carry_duplicate_flags, effective_flags
+from tasks.domain.pacing import Pacing
+from tasks.domain.selection import (
+    Candidate,
+    select_closing,
+    select_opening,
+    select_room_start,
+)
+from tasks.domain.templates import Template, get_template
 from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.storage import get_store
-from tasks.domain.beat_grid import BeatGrid
 from tasks.timeline.compose import Composition, compose_timeline
 from tasks.timeline.music import analyse_music
-from tasks.timeline.overlays import ShotFacts, beats_for, compose_overlays, is_generated
+from tasks.timeline.overlays import ShotFacts, beats_for, compose_overlays
 from tasks.timeline.sequencing import Footage, Picks
-from tasks.domain.templates import Template, get_template
-from tasks.domain.pacing import Pacing
 from tasks.timeline.versions import lock_job, write_version
 
 log = structlog.get_logger(__name__)

@@ -10,7 +10,11 @@ from PIL import Image
 
 from db.enums import RoomType
 from db.manual_metadata import ManualMetadata
-from tasks.analyze.duplicates import DuplicateCandidate, find_duplicates, perceptual_hash
+from tasks.analyze.duplicates import (
+    DuplicateCandidate,
+    find_duplicates,
+    perceptual_hash,
+)
 from tasks.domain.manual_flags import carry_duplicate_flags, merged_flags
 from tasks.media.images import decode_for_analysis
 from tasks.settings import Settings

@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from db.enums import RoomType
-from tasks.analyze.scoring import QualityThresholds, final_score, manual_bonus, quality_gate
-from tasks.domain.manual_flags import InvalidManualMetadata, active_flags, effective_flags
+from tasks.analyze.scoring import (
+    QualityThresholds,
+    final_score,
+    manual_bonus,
+    quality_gate,
+)
+from tasks.domain.manual_flags import (
+    InvalidManualMetadata,
+    active_flags,
+    effective_flags,
+)
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,16 @@ import pytest
 import structlog
 from PIL import Image
 
-from tasks.depth.storage import decode_depth_png, encode_depth_png
 from tasks.depth.agreement import abs_rel_error, rank_agreement
-from tasks.depth.stats import depth_stats
 from tasks.depth.estimator import depth_device, depth_weights_for, load_depth_estimator
 from tasks.depth.layout import LAYOUT_BACKEND, LayoutDepthEstimator, camera_pitch
-from tasks.depth.models import LearnedDepthEstimator, build_midas_small, midas_small_input
+from tasks.depth.models import (
+    LearnedDepthEstimator,
+    build_midas_small,
+    midas_small_input,
+)
+from tasks.depth.stats import depth_stats
+from tasks.depth.storage import decode_depth_png, encode_depth_png
 from tasks.depth.unit import unit_depth_from_disparity, unit_depth_from_metric
 from tasks.settings import Settings
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tasks.domain.beat_grid import BeatGrid
+from tasks.timeline.audio import load_mono
 from tasks.timeline.beats import (
     BeatDetectionError,
     BeatParams,
@@ -16,7 +17,6 @@ from tasks.timeline.beats import (
     beat_grid_from_audio,
     beat_grid_from_file,
 )
-from tasks.timeline.audio import load_mono
 from tests.timeline.audio_fixtures import SR, click_track
 
 ANNOTATIONS = Path(__file__).resolve().parents[2] / "bench" / "annotations"

@@ -11,11 +11,11 @@ import pytest
 
 from db.enums import AudioPolicy, RoomType, TransitionType
 from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.pacing import Pacing, Rhythm
+from tasks.domain.templates import get_template
 from tasks.timeline.beats import beat_grid_from_audio
 from tasks.timeline.compose import Composition, compose_timeline
 from tasks.timeline.sequencing import Footage, Picks
-from tasks.domain.templates import get_template
-from tasks.domain.pacing import Pacing, Rhythm
 from tasks.timeline.timing import ShotInput, ShotTiming, TimingError, plan_timing
 from tests.timeline.audio_fixtures import click_track
 
