@@ -94,7 +94,8 @@ def test_db_is_the_bottom_layer_and_tasks_never_reach_into_flows(graph: grimp.Im
 
 
 def test_every_known_exception_is_still_needed(full_graph: grimp.ImportGraph) -> None:
-    gone = {pair for pair in KNOWN_EXCEPTIONS if not full_graph.direct_import_exists(importer=pair[0], imported=pair[1])}
+    gone = {(importer, imported) for importer, imported in KNOWN_EXCEPTIONS
+            if not full_graph.direct_import_exists(importer=importer, imported=imported)}
     assert gone == set(), "these imports are gone: delete their entries above"
 
 
