@@ -1,7 +1,7 @@
 """The music's beat grid: its own beats, bars, phrases and tempo curve, and how sure we are.
 
 The grid is the music's, never bent to suit editing: which beats a template cuts on (every
-beat, every second one, bar starts) is chosen later, as a subset (tasks.timeline.timing.Pulse).
+beat, every second one, bar starts) is chosen later, as a subset (tasks.domain.pacing.Pulse).
 
 Tracker (the default, shippable: librosa, ISC licence). bench/bench_beats.py compares it with
 librosa's default and the other candidates on annotated recordings; the README says why it runs.

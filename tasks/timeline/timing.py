@@ -5,7 +5,7 @@ frame grid and this plan agree exactly (see db.models.TimelineClip for what the 
 
 With beat sync on, every cut (a shot's start_time; for a transition, the moment it begins)
 lands on one of the music's tracked beats, never on a time computed from the tempo. The
-template picks which beats (`Pulse`): every beat, every second one or every fourth (the
+template picks which beats (tasks.domain.pacing.Pulse): every beat, every second one or every fourth (the
 slowest of these at or under EDITING_BAND's top, so fast music is cut on every other beat,
 never on a halved, resampled grid), or only bar starts (`cut_on="bars"`, the luxury style).
 A dynamic programme over those cut points keeps each shot's length near an even share of the
