@@ -54,7 +54,7 @@ def listing_bytes(n: int = 40) -> list[bytes]:
         return [p.read_bytes() for p in sorted(houses.glob("*/*.jpg"))[:n]]
     import tempfile
 
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     out: list[bytes] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +126,7 @@ DEPTH_ARCHS = {
 
 
 def random_depth(arch: str, watch: Stopwatch):
-    from tasks.analyze.depth import (
+    from tasks.depth.models import (
         LearnedDepthEstimator,
         build_midas_small,
         midas_small_estimator,
@@ -165,8 +165,8 @@ def random_depth(arch: str, watch: Stopwatch):
 
 
 def speed(depth_arch: str, n: int) -> dict[str, float]:
-    from tasks.analyze.depth import depth_stats
     from tasks.analyze.rooms import group_rooms, label_clusters, label_rooms
+    from tasks.depth.stats import depth_stats
 
     data = listing_bytes(n)
     watch = Stopwatch()
@@ -219,7 +219,7 @@ def sample_photos(seed: int) -> tuple[list[np.ndarray], list[str], list[int]]:
     """The rendered sample listing: photos, true room per photo, true view group per photo."""
     import tempfile
 
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     with tempfile.TemporaryDirectory() as tmp:
         listing = make_listing(Path(tmp), seed=seed, music_seconds=2)
@@ -245,7 +245,7 @@ def grouping_sets() -> dict[str, tuple[list[np.ndarray], list[int]]]:
     the 48 houses photos plus the five shared views of one room, and two sample listings."""
     import tempfile
 
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     houses, _ = house_photos()
     rng = np.random.default_rng(0)
@@ -275,7 +275,7 @@ def depth_sets() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
 
     from PIL import Image
 
-    from tasks.sample_listing import SKY_DEPTH_M, make_listing
+    from flows.dev.sample_listing import SKY_DEPTH_M, make_listing
 
     root = SHARED / "depth"
     living = []
@@ -297,10 +297,11 @@ def depth_sets() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
 def quality() -> list[str]:
     from sklearn.metrics import adjusted_rand_score
 
-    from tasks.analyze.depth import LayoutDepthEstimator, abs_rel_error, rank_agreement
     from tasks.analyze.embeddings import ClassicalEmbedder
     from tasks.analyze.overlap import assess_overlap
     from tasks.analyze.rooms import group_rooms
+    from tasks.depth.agreement import abs_rel_error, rank_agreement
+    from tasks.depth.layout import LayoutDepthEstimator
     from tasks.settings import Settings
 
     lines = []
@@ -341,7 +342,7 @@ def quality() -> list[str]:
 
 
 def settings_depth_choice() -> str:
-    from tasks.analyze.depth import depth_device, depth_weights_for
+    from tasks.depth.estimator import depth_device, depth_weights_for
     from tasks.settings import get_settings
 
     settings = get_settings()

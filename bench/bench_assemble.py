@@ -62,7 +62,7 @@ def photos() -> list[np.ndarray]:
     if houses.is_dir():
         paths = sorted(houses.glob("*/*.jpg"))[:N_CLIPS]
     else:
-        from tasks.sample_listing import make_listing
+        from flows.dev.sample_listing import make_listing
 
         listing = make_listing(Path(tempfile.mkdtemp()), seed=0, music_seconds=1)
         paths = [p.path for p in listing.photos] * 2

@@ -212,7 +212,7 @@ def warp_rates(listing: Path, frames: int = 90) -> tuple[float, float]:
     from PIL import Image
 
     from db.enums import MotionType
-    from tasks.analyze.depth import unit_depth_from_metric
+    from tasks.depth.unit import unit_depth_from_metric
     from tasks.media.video import VideoWriter
     from tasks.render.parallax import parallax_frames
     from tasks.settings import get_settings

@@ -68,8 +68,9 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def inputs(tmp: Path) -> dict[str, tuple[list[np.ndarray], list[np.ndarray]]]:
-    from tasks.analyze.depth import load_depth_estimator, unit_depth_from_metric
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
+    from tasks.depth.estimator import load_depth_estimator
+    from tasks.depth.unit import unit_depth_from_metric
 
     listing = make_listing(tmp / "listing", music_seconds=1.0)
     by_stem = {p.path.stem: p for p in listing.photos}
@@ -93,11 +94,8 @@ def inputs(tmp: Path) -> dict[str, tuple[list[np.ndarray], list[np.ndarray]]]:
 
 def bench(seconds: float, fps: int, repeat: int) -> list[str]:
     from db.enums import ConfidenceTier, MotionType
-    from tasks.analyze.depth import (
-        build_midas_small,
-        load_depth_estimator,
-        midas_small_estimator,
-    )
+    from tasks.depth.estimator import load_depth_estimator
+    from tasks.depth.models import build_midas_small, midas_small_estimator
     from tasks.render.generator import ClipRequest, ParallaxBackend, generate_clip
     from tasks.render.validate import validate_clip
     from tasks.settings import get_settings

@@ -50,7 +50,7 @@ NAMING = {
 SQLModel.metadata.naming_convention = NAMING
 
 
-# Templates a job may name; the database refuses others (tasks.timeline.templates defines them,
+# Templates a job may name; the database refuses others (tasks.domain.templates defines them,
 # and a test keeps the two the same).
 TEMPLATE_NAMES = ("standard", "social", "luxury", "square")
 MAX_TARGET_LENGTH_S = 600  # ten minutes: longer is a typo, not a listing video

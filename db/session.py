@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tasks.settings import get_settings
+from db.settings import DatabaseSettings
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -58,7 +58,7 @@ def start_embedded_postgres(pgdata: Path, *, keep_running: bool = False) -> str:
 
 def database_url() -> str:
     """The configured DATABASE_URL, or the embedded server's, exported for child processes."""
-    settings = get_settings()
+    settings = DatabaseSettings()
     if settings.database_url:
         return settings.database_url
     url = start_embedded_postgres(settings.data_dir / "pgdata")

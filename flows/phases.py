@@ -149,7 +149,15 @@ def _render_slots() -> int:
     return settings.inline_render_concurrency or cores()
 
 
-@flow(name="render", flow_run_name=name_from_parameters, task_runner=ThreadPoolTaskRunner(max_workers=_render_slots()))
+class RenderSlots(ThreadPoolTaskRunner):
+    """The render flow's thread pool, sized by `_render_slots` when a run starts (Prefect enters
+    a duplicate of the flow's runner for each run), so the settings are read then, not at import."""
+
+    def duplicate(self) -> ThreadPoolTaskRunner:
+        return ThreadPoolTaskRunner(max_workers=_render_slots())
+
+
+@flow(name="render", flow_run_name=name_from_parameters, task_runner=RenderSlots())
 def render(job_id: JobId) -> Any:
     """Phase 2: one idempotent unit per clip; Postgres says which clips are already done."""
     return run_phase(job_id, Phase.render, _render_all)

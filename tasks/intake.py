@@ -89,7 +89,7 @@ def load_overrides(path: Path | None, photo_names: list[str]) -> dict[str, Manua
 
 
 def validate_template(name: str) -> None:
-    from tasks.timeline.templates import TEMPLATES
+    from tasks.domain.templates import TEMPLATES
 
     if name not in TEMPLATES:
         raise IntakeError(f"unknown template {name!r}; expected one of {', '.join(sorted(TEMPLATES))}")

@@ -7,28 +7,17 @@ Names are `PICAIVID_*` except the two that the wider world already spells one wa
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+
+from db.settings import DatabaseSettings
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PICAIVID_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+class Settings(DatabaseSettings):
+    """Everything the pipeline reads; the database's own two settings come first (db.settings)."""
 
-    # --- where state and binaries live -------------------------------------------------
-    database_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("DATABASE_URL", "PICAIVID_DATABASE_URL"),
-        description="Any PostgreSQL URL. Unset: an embedded PostgreSQL under data_dir.",
-    )
-    data_dir: Path = Field(
-        default=Path(".picaivid"),
-        description="Local working folder: embedded database, default artifact store, caches.",
-    )
+    # --- where state and binaries live (database_url, data_dir: DatabaseSettings) -----------
     storage_url: str | None = Field(
         default=None,
         description="s3://bucket/prefix or file:///path. Unset: file://<data_dir>/artifacts.",

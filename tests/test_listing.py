@@ -13,8 +13,8 @@ from db.enums import RoomType
 from db.listing import CAPTION_LANGUAGES, ListingError, parse_listing
 from db.models import OUTPUT_FORMATS
 from db.session import engine_for
+from flows.dev.sample_listing import DEMO_LISTING
 from tasks.assemble.formats import FORMATS, SAFE_MARGINS
-from tasks.sample_listing import DEMO_LISTING
 from tasks.timeline.wording import DISCLOSURE, FACT_WORDS, ROOM_NAMES
 
 FULL = {**DEMO_LISTING, "agent": {**DEMO_LISTING["agent"], "logo_uri": "s3://media/agents/7/logo.png",

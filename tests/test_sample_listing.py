@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from db.enums import RoomType
-from tasks.sample_listing import SKY_DEPTH_M, make_listing
+from flows.dev.sample_listing import SKY_DEPTH_M, make_listing
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,7 @@ def demo(
     """Make the sample listing (with a sample address and agent) and run it end to end; saves
     a contact sheet of every format's branded and unbranded cut beside it."""
     from tasks.assemble.contact_sheet import contact_sheet
-    from tasks.sample_listing import DEMO_LISTING, make_agent_media, make_listing
+    from flows.dev.sample_listing import DEMO_LISTING, make_agent_media, make_listing
     from tasks.settings import get_settings
     from tasks.storage import get_store, keys
 

@@ -26,7 +26,6 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from db.manual_metadata import ManualMetadata
 from tasks.settings import Settings
 
 LEARNED_EMBEDDING_PREFIX = "openclip:"
@@ -119,30 +118,3 @@ def _pair_reason(a: DuplicateCandidate, b: DuplicateCandidate, settings: Setting
 
 def _closest(why: dict[tuple[int, int], str], i: int, members: list[int]) -> str:
     return next(why[(i, j)] for j in members if (i, j) in why)
-
-
-def merged_flags(kept: ManualMetadata, others: Sequence[ManualMetadata]) -> ManualMetadata:
-    """The kept photo's metadata with every member's flags carried over: a boolean set on any
-    member is set, the highest hero priority wins, and text or a room the kept one lacks is taken
-    from the first member that has it."""
-    flags = kept.model_dump()
-    for other in others:
-        for key, value in other.model_dump().items():
-            if isinstance(value, bool):
-                flags[key] = flags[key] or value
-            elif key == "hero_priority":
-                flags[key] = max(flags[key], value)
-            elif flags[key] is None:
-                flags[key] = value
-    return ManualMetadata.model_validate(flags)
-
-
-def carry_duplicate_flags(
-    flags: dict[int, ManualMetadata], duplicate_of: dict[int, int]
-) -> dict[int, ManualMetadata]:
-    """Every photo's flags, each kept photo's merged with its duplicates' (Phase 3 reads the rows)."""
-    carried = dict(flags)
-    for kept in set(duplicate_of.values()):
-        if kept in carried:
-            carried[kept] = merged_flags(carried[kept], [flags[d] for d, k in duplicate_of.items() if k == kept])
-    return carried

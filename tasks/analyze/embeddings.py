@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import structlog
 
+from tasks.media.images import check_images
 from tasks.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -37,16 +38,6 @@ class Embedder(Protocol):
     def text_embed(self, prompts: Sequence[str]) -> np.ndarray | None:
         """(P, D) float32 L2-normalised in the image space, or None when the backend has no text."""
         ...
-
-
-def check_images(images: Sequence[np.ndarray]) -> None:
-    """Refuse anything but HxWx3 uint8 RGB, naming the culprit (the decoder guarantees that form)."""
-    for i, image in enumerate(images):
-        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
-                and image.shape[2] == 3 and min(image.shape[:2]) >= 8):
-            shape = getattr(image, "shape", None)
-            dtype = getattr(image, "dtype", type(image).__name__)
-            raise ValueError(f"image {i}: expected HxWx3 uint8 RGB of at least 8x8, got {shape} {dtype}")
 
 
 def l2_normalise(rows: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import structlog
 
-from tasks.analyze.embeddings import check_images
+from tasks.media.images import check_images
 from tasks.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)

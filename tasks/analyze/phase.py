@@ -32,14 +32,12 @@ from db.listing import parse_listing
 from db.manual_metadata import ManualMetadata
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster
 from db.session import session_scope
-from tasks.analyze.depth import depth_stats, encode_depth_png, load_depth_estimator
 from tasks.analyze.duplicates import (
     LEARNED_EMBEDDING_PREFIX,
     DuplicateCandidate,
     DuplicateGroup,
     find_duplicates,
     in_colour,
-    merged_flags,
     perceptual_hash,
 )
 from tasks.analyze.embeddings import load_embedder
@@ -54,27 +52,18 @@ from tasks.analyze.plan import (
 from tasks.analyze.quality import QualityScores, score_quality
 from tasks.analyze.room_overrides import RoomGroup, apply_room_overrides
 from tasks.analyze.rooms import RoomLabel, group_rooms, label_clusters, label_rooms
-from tasks.analyze.scoring import (
-    QualityThresholds,
-    active_flags,
-    effective_flags,
-    final_score,
-    manual_bonus,
-    quality_gate,
-)
-from tasks.analyze.selection import (
-    Candidate,
-    Choice,
-    select_closing,
-    select_opening,
-    select_room_start,
-)
+from tasks.analyze.scoring import QualityThresholds, final_score, manual_bonus, quality_gate
 from tasks.assemble.formats import format_for_size
+from tasks.depth.estimator import load_depth_estimator
+from tasks.depth.stats import depth_stats
+from tasks.depth.storage import encode_depth_png
+from tasks.domain.manual_flags import active_flags, effective_flags, merged_flags
+from tasks.domain.selection import Candidate, Choice, select_closing, select_opening, select_room_start
+from tasks.domain.templates import get_template
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
-from tasks.timeline.templates import get_template
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, sha256_bytes
 
 log = structlog.get_logger(__name__)

@@ -66,7 +66,7 @@ MODEL_FOR_TIER: dict[ConfidenceTier, str] = {
 
 @dataclass(frozen=True)
 class DepthEvidence:
-    """A scene's depth (tasks.analyze.depth.DepthStats of MiDaS or its fallback): variance of unit
+    """A scene's depth (tasks.depth.stats.DepthStats of MiDaS or its fallback): variance of unit
     depth (0..0.25), layering (separable depth planes, >= 1), planarity (R^2 of one plane, 0..1)."""
 
     variance: float

@@ -27,7 +27,9 @@ import cv2
 import numpy as np
 
 from db.enums import EXTERIOR_ROOMS, RoomType
-from tasks.analyze.embeddings import CLASSICAL_BACKEND, Embedder, check_images
+from tasks.analyze.embeddings import CLASSICAL_BACKEND, Embedder
+from tasks.media.images import check_images
+from tasks.media.sky import SKY_EXTERIOR, lab_and_gradients, sky_mask
 
 # Cosine distance at which two groups stop merging, by backend family (text before the first
 # ':'). The classical value separates the views of one room from other rooms of the same house
@@ -173,34 +175,16 @@ def label_clusters(labels: Sequence[RoomLabel], clusters: Sequence[int]) -> dict
 # ----------------------------------------------------------------------------- classical rules
 
 _CUE_SIZE = (160, 120)  # (w, h) the rules look at
-# Sky: clearly blue (b* < -8), hue not violet (a* < 0.6 |b*|, which keeps purple walls out),
-# smooth (no edges), in the top third. Dusk and night skies are still blue in L*a*b*.
-_SKY_B, _SKY_HUE, _SKY_SMOOTH = -8.0, 0.6, 0.25
-SKY_EXTERIOR = 0.2  # sky share of the top third at which a photo counts as an exterior
 _EDGE = 0.25  # gradient magnitude (of L*/100 per pixel, Sobel) that counts as an edge
 # Counter height in a listing photo (camera ~1.5 m up, level): the rows from 35 % to 80 % of the
 # frame's height. A row is a line across the room when a quarter of its pixels are level edges.
 _COUNTER_BAND, _LINE_SPAN = (0.35, 0.8), 0.25
 
 
-def _lab_and_gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CIELAB of an RGB uint8 image and the Sobel gradients of its L*/100."""
-    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    grey = lab[..., 0] / 100.0
-    return lab, cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
-
-
-def sky_mask(image: np.ndarray) -> np.ndarray:
-    """Pixels that look like sky: clearly blue, not violet, smooth (used by the depth prior too)."""
-    lab, gx, gy = _lab_and_gradients(image)
-    a, b = lab[..., 1], lab[..., 2]
-    return (b < _SKY_B) & (a < _SKY_HUE * -b) & (np.hypot(gx, gy) < _SKY_SMOOTH)
-
-
 def classical_cues(image: np.ndarray) -> dict[str, float]:
     """The handful of measurements the rules use, each 0..1 and named for what it detects."""
     small = cv2.resize(image, _CUE_SIZE, interpolation=cv2.INTER_AREA)
-    lab, gx, gy = _lab_and_gradients(small)
+    lab, gx, gy = lab_and_gradients(small)
     lum, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
     magnitude = np.hypot(gx, gy)
     edges = magnitude > _EDGE

@@ -1,20 +1,11 @@
-"""Manual overrides, the final score and the quality gates of the design ("Scoring Changes",
-"Manual Overrides", "Quality Gates").
-
-Upstream sends per-photo metadata in `photos.manual_metadata` (schema: db.manual_metadata);
-`photos.room_override` and `photos.exclude` are also columns of their own, and a column that is
-set wins over the same key in the metadata.
+"""The manual bonus, the final score and the quality gates of the design ("Scoring Changes",
+"Quality Gates"). The overrides they read are one set of flags (tasks.domain.manual_flags).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from pydantic import ValidationError
-
-from db.enums import RoomType
 from db.manual_metadata import ManualMetadata
 from tasks.settings import Settings
 
@@ -24,33 +15,6 @@ PREFERRED_OPENING_BONUS = 0.10
 PREFERRED_CLOSING_BONUS = 0.10
 HERO_PRIORITY_BONUS = 0.05  # per unit of hero_priority
 EXCLUDE_PENALTY = -1.00
-
-
-class InvalidManualMetadata(ValueError):
-    """Stored metadata that breaks its schema (Rails may write rows directly); names the photo."""
-
-
-def effective_flags(
-    metadata: Mapping[str, Any] | None,
-    room_override: str | None = None,
-    exclude: bool = False,
-    *,
-    photo: str = "photo",
-) -> ManualMetadata:
-    """One photo's overrides: the metadata validated by its schema, with the columns applied."""
-    try:
-        flags = ManualMetadata.model_validate(dict(metadata or {}))
-        update: dict[str, Any] = {"exclude": flags.exclude or bool(exclude)}
-        if room_override:
-            update["room_override"] = RoomType(room_override)
-    except (ValidationError, ValueError) as err:
-        raise InvalidManualMetadata(f"{photo}: invalid manual metadata: {err}") from None
-    return flags.model_copy(update=update)
-
-
-def active_flags(flags: ManualMetadata) -> dict[str, Any]:
-    """Only the overrides that are set, for debug_metrics and the report."""
-    return flags.model_dump(mode="json", exclude_defaults=True)
 
 
 def manual_bonus(flags: ManualMetadata) -> float:

@@ -26,7 +26,7 @@ from tasks.assemble.cards import Palette, draw_card
 from tasks.assemble.formats import OutputFormat
 from tasks.assemble.graph import CardPlacement
 from tasks.assemble.layout import Span, TimelineSpec, to_frames
-from tasks.timeline.overlays import Overlay
+from tasks.domain.overlays import Overlay
 
 BRANDED, UNBRANDED = "branded", "unbranded"
 RISE = 0.02  # of the short side: how far a card slides up as it fades in

@@ -44,11 +44,11 @@ from tasks.assemble.formats import format_for_size, resolve_format
 from tasks.assemble.layout import Shot, TimelineSpec, frame_layout
 from tasks.assemble.probe import probe_output
 from tasks.assemble.render import Cut, render_options, render_timeline
+from tasks.domain.disclosure import is_generated
+from tasks.domain.overlays import Overlay, read_overlays
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, safe_name
-from tasks.timeline.overlays import Overlay, is_generated
-from tasks.timeline.versions import read_overlays
 
 log = structlog.get_logger(__name__)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,3 +190,13 @@ def _high_bit_gray_to_rgb(values: np.ndarray, full_scale: float) -> Image.Image:
     gray = np.clip(values.astype(np.float32) * (255.0 / full_scale), 0, 255)
     gray8 = np.rint(gray).astype(np.uint8)
     return Image.fromarray(np.repeat(gray8[:, :, None], 3, axis=2), "RGB")
+
+
+def check_images(images: Sequence[np.ndarray]) -> None:
+    """Refuse anything but HxWx3 uint8 RGB, naming the culprit (the decoder guarantees that form)."""
+    for i, image in enumerate(images):
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+                and image.shape[2] == 3 and min(image.shape[:2]) >= 8):
+            shape = getattr(image, "shape", None)
+            dtype = getattr(image, "dtype", type(image).__name__)
+            raise ValueError(f"image {i}: expected HxWx3 uint8 RGB of at least 8x8, got {shape} {dtype}")

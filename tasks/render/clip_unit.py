@@ -235,7 +235,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
 
 def _expects_parallax(claim: Claim, sources: Sources) -> bool:
     """Single-photo move of a scene that is not flat by Phase 1's own rule."""
-    from tasks.analyze.depth import depth_stats
+    from tasks.depth.stats import depth_stats
     from tasks.analyze.plan import DepthEvidence, TierThresholds, is_flat
 
     if claim.step.motion not in SINGLE_IMAGE_MOTIONS or claim.step.plain_2d:

@@ -47,7 +47,7 @@ def read_photo(store: ArtifactStore, ref: PhotoRef, width: int, height: int) -> 
 
 def read_depth(store: ArtifactStore, ref: PhotoRef, shape: tuple[int, int]) -> np.ndarray | None:
     """Phase 1's depth map resized to the photo, or None when there is none that reads."""
-    from tasks.analyze.depth import decode_depth_png
+    from tasks.depth.storage import decode_depth_png
 
     if not ref.depth_uri:
         return None

@@ -17,7 +17,7 @@ No black or stretched edges: every move is built so that all source positions st
 the photo — pushes only ever shrink positions towards the centre (a push out is a push in
 played backwards), and pans zoom in (overscan) by exactly the largest shift they make.
 
-Depth maps are Phase 1's unit depth (`tasks.analyze.depth`): float32 in [0, 1], 0 = nearest,
+Depth maps are Phase 1's unit depth (`tasks.depth`): float32 in [0, 1], 0 = nearest,
 defined as 1 − δ/δ_near with δ the disparity. So the relative disparity the parallax needs
 is exactly 1 − depth: the nearest surface moves the full amount, the sky not at all.
 """

@@ -33,13 +33,13 @@ from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
 from tasks.assemble.formats import format_for_size
+from tasks.domain.templates import get_template
 from tasks.media.resolution import Fit, is_panorama, judge
 from tasks.render.downgrade import fit_motion, sources_for
 from tasks.render.interrupt import Interrupted, stop_on_sigterm
 from tasks.render.motions import MAX_SECONDS
 from tasks.render.sizing import clip_cap, footage_goal, sized_durations
 from tasks.settings import Settings, get_settings
-from tasks.timeline.templates import get_template
 
 log = structlog.get_logger(__name__)
 

@@ -19,16 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.enums import MotionType
+from tasks.domain.beat_grid import BEATS_PER_BAR
+from tasks.domain.pacing import EDITING_BAND, Pacing, Rhythm
+from tasks.domain.templates import Template
 from tasks.render.motions import MAX_SECONDS
-from tasks.timeline.templates import Template
-from tasks.timeline.beats import BeatParams
-from tasks.timeline.timing import EDITING_BAND, Pacing, Rhythm
 
 LONGEST_CLIP_FRAMES = 161
 """Frames of the longest clip Phase 2 asks LTX-2 for (8k + 1): the memory plan is sized for it."""
 SLOWEST_PLANNED_TEMPO = EDITING_BAND[0]
 """BPM Phase 2 plans with when the job sets none: the slow end of Phase 3's editing band
-(tasks.timeline.timing.EDITING_BAND), so the longest pulse it will normally cut to."""
+(tasks.domain.pacing.EDITING_BAND), so the longest pulse it will normally cut to."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def footage_goal(template: Template, target: float, beat_sync: bool, bpm: float 
     pacing = Pacing.from_template(template, beat_sync, target)
     period = 60.0 / (bpm or SLOWEST_PLANNED_TEMPO) if beat_sync else None
     rhythm = Rhythm.at_period(template, pacing, period, target)
-    snap = (period or 0.0) * (BeatParams().beats_per_bar if template.cut_on == "bars" else 1)
+    snap = (period or 0.0) * (BEATS_PER_BAR if template.cut_on == "bars" else 1)
     return FootageGoal(target, max(1, min(clips, rhythm.shot_count_range()[1])), rhythm.transition, snap)
 
 

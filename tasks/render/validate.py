@@ -1,7 +1,7 @@
 """The validator: re-analyse a rendered clip and decide whether its motion is believable.
 
 Design, Depth Validation Policy: generated clips are re-analysed with the same depth model
-as Phase 1 (`tasks.analyze.depth`), and a clip whose depth collapses, warps or goes planar
+as Phase 1 (`tasks.depth`), and a clip whose depth collapses, warps or goes planar
 is downgraded and re-rendered. The checks, each on numbers a person can read back from
 `clips.validation_metrics`:
 
@@ -58,7 +58,7 @@ import structlog
 from tasks.media.video import probe, read_luma_and_samples
 
 if TYPE_CHECKING:
-    from tasks.analyze.depth import DepthEstimator
+    from tasks.depth.unit import DepthEstimator
 
 log = structlog.get_logger(__name__)
 
@@ -112,7 +112,7 @@ _loading = threading.Lock()  # clips validate in parallel threads; the model loa
 
 @lru_cache(maxsize=1)
 def _load_phase1_depth_estimator() -> DepthEstimator:
-    from tasks.analyze.depth import load_depth_estimator
+    from tasks.depth.estimator import load_depth_estimator
 
     return load_depth_estimator()
 
@@ -164,7 +164,7 @@ def sample_indices(frame_count: int, samples: int) -> list[int]:
 
 def depth_checks(depths: list[np.ndarray], flows: list[np.ndarray]) -> dict[str, Any]:
     """Flow-aligned depth correlation between consecutive samples, and variance retention."""
-    from tasks.analyze.depth import depth_stats
+    from tasks.depth.stats import depth_stats
 
     size = flows[0].shape[1], flows[0].shape[0]
     maps = [cv2.resize(d.astype(np.float32), size, interpolation=cv2.INTER_AREA) for d in depths]

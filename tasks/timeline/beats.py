@@ -1,7 +1,7 @@
 """The music's beat grid: its own beats, bars, phrases and tempo curve, and how sure we are.
 
 The grid is the music's, never bent to suit editing: which beats a template cuts on (every
-beat, every second one, bar starts) is chosen later, as a subset (tasks.timeline.timing.Pulse).
+beat, every second one, bar starts) is chosen later, as a subset (tasks.domain.pacing.Pulse).
 
 Tracker (the default, shippable: librosa, ISC licence). bench/bench_beats.py compares it with
 librosa's default and the other candidates on annotated recordings; the README says why it runs.
@@ -32,13 +32,14 @@ beat one (a downbeat) is, moving the grid there.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import librosa
 import numpy as np
 
+from tasks.domain.beat_grid import BEATS_PER_BAR, BeatGrid
 from tasks.timeline.audio import load_mono
 
 Tracker = Literal["librosa", "madmom"]
@@ -63,7 +64,7 @@ class BeatParams:
     prior_bpm: float = 120.0  # librosa's tempo prior: log-normal around this...
     prior_octaves: float = 1.0  # ...with this standard deviation, in octaves
     tightness: float = 100.0  # librosa's beat tracker: how strictly beats keep the tempo
-    beats_per_bar: int = 4
+    beats_per_bar: int = BEATS_PER_BAR
     bars_per_phrase: int = 4
     low_band_hz: float = 200.0  # kick and bass: the accent that marks most downbeats
     accent_window_frames: int = 1  # an onset this close to a beat counts for it
@@ -73,62 +74,6 @@ class BeatParams:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class BeatGrid:
-    tempo: float  # BPM: the mean tempo of `beats` (slope of beat time over beat number)
-    beats: tuple[float, ...]  # seconds from the music's start, as tracked: the music's beats
-    downbeats: tuple[float, ...]  # the beats that start a bar
-    phrases: tuple[float, ...]  # the downbeats that start a phrase
-    music_duration: float
-    source: str  # "librosa", "madmom", "jobs.bpm", with "+jobs.beat_offset" where that moved the grid
-    beats_per_bar: int
-    tempo_alternatives: tuple[dict[str, Any], ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
-    positions: tuple[int, ...] = ()  # each beat's place in its bar, 1..beats_per_bar
-    confidence: float = 1.0  # 0..1, see the module doc
-    reliable: bool = True  # confidence >= params.min_confidence: cuts may follow the beats
-    tempo_curve: tuple[tuple[float, float], ...] = ()  # (beat time, local BPM) at each beat
-
-    @property
-    def period(self) -> float:
-        return 60.0 / self.tempo
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "tempo": self.tempo,
-            "beats": list(self.beats),
-            "downbeats": list(self.downbeats),
-            "phrases": list(self.phrases),
-            "music_duration": self.music_duration,
-            "source": self.source,
-            "beats_per_bar": self.beats_per_bar,
-            "tempo_alternatives": list(self.tempo_alternatives),
-            "params": self.params,
-            "positions": list(self.positions),
-            "confidence": self.confidence,
-            "reliable": self.reliable,
-            "tempo_curve": [list(p) for p in self.tempo_curve],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> BeatGrid:
-        return cls(
-            tempo=float(data["tempo"]),
-            beats=tuple(data["beats"]),
-            downbeats=tuple(data["downbeats"]),
-            phrases=tuple(data["phrases"]),
-            music_duration=float(data["music_duration"]),
-            source=data["source"],
-            beats_per_bar=int(data["beats_per_bar"]),
-            tempo_alternatives=tuple(data.get("tempo_alternatives", ())),
-            params=dict(data.get("params", {})),
-            positions=tuple(data.get("positions", ())),
-            confidence=float(data.get("confidence", 1.0)),
-            reliable=bool(data.get("reliable", True)),
-            tempo_curve=tuple((float(t), float(b)) for t, b in data.get("tempo_curve", ())),
-        )
 
 
 @dataclass(frozen=True)

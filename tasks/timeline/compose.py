@@ -26,7 +26,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from db.enums import AudioPolicy
-from tasks.timeline.beats import BeatGrid
+from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.pacing import Pacing, Rhythm
+from tasks.domain.templates import Template
 from tasks.timeline.sequencing import (
     Footage,
     Picks,
@@ -34,10 +36,7 @@ from tasks.timeline.sequencing import (
     fit_shot_count,
     sequence_shots,
 )
-from tasks.timeline.templates import Template
 from tasks.timeline.timing import (
-    Pacing,
-    Rhythm,
     ShotInput,
     ShotTiming,
     audio_policy_for,

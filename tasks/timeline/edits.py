@@ -32,12 +32,15 @@ from sqlmodel import Session, select
 from db.enums import EditStatus, EditType, EventType, OverlayPosition, TransitionType
 from db.models import Clip, Edit, Job, Timeline
 from db.session import session_scope
+from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.overlays import Overlay, read_overlays
+from tasks.domain.pacing import Pacing, Pulse, Rhythm, pulse_of
+from tasks.domain.templates import Template, get_template
 from tasks.storage import ArtifactNotFound, get_store
 from tasks.timeline.audio import AudioError
-from tasks.timeline.beats import BeatDetectionError, BeatGrid
+from tasks.timeline.beats import BeatDetectionError
 from tasks.timeline.music import analyse_music
 from tasks.timeline.overlays import (
-    Overlay,
     OverlayRefused,
     beats_for,
     captions_shown,
@@ -45,11 +48,7 @@ from tasks.timeline.overlays import (
     overlay_changed,
     place,
 )
-from tasks.timeline.templates import Template, get_template
 from tasks.timeline.timing import (
-    Pacing,
-    Pulse,
-    Rhythm,
     Segment,
     ShotInput,
     ShotTiming,
@@ -59,17 +58,10 @@ from tasks.timeline.timing import (
     frames,
     lay_out,
     plan_timing,
-    pulse_of,
     segments_of,
     total_duration,
 )
-from tasks.timeline.versions import (
-    NoTimeline,
-    lock_job,
-    read_overlays,
-    read_version,
-    write_version,
-)
+from tasks.timeline.versions import NoTimeline, lock_job, read_version, write_version
 
 log = structlog.get_logger(__name__)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from tasks.domain.beat_grid import BeatGrid
 from tasks.settings import get_settings
 from tasks.storage import ArtifactStore, safe_name
-from tasks.timeline.beats import BeatGrid, BeatParams, beat_grid_from_file
+from tasks.timeline.beats import BeatParams, beat_grid_from_file
 
 
 def analyse_music(

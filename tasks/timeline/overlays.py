@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from db.enums import OverlayKind, OverlayPosition, RoomType
 from db.listing import Line, Listing, MediaUri
-from tasks.timeline.beats import BeatGrid
+from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.overlays import Overlay
 from tasks.timeline.timing import ShotTiming, total_duration
 from tasks.timeline.wording import DISCLOSURE, facts_text, price_text, room_name
 
@@ -87,26 +88,6 @@ def checked_content(kind: OverlayKind, content: Mapping[str, Any]) -> dict[str, 
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise OverlayRefused(f"{kind.value} content{'.' + where if where else ''}: {first['msg']}") from None
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """One timeline_overlays row (order is the list's)."""
-
-    kind: OverlayKind
-    shot_index: int | None  # None: the whole video (the disclosure)
-    content: dict[str, Any]
-    position: OverlayPosition
-    branded_only: bool = False
-    visible: bool = True
-    start_time: float = 0.0
-    end_time: float = 0.0
-    fade_duration: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "shot_index": self.shot_index, "content": self.content,
-                "position": self.position.value, "branded_only": self.branded_only, "visible": self.visible,
-                "start_time": self.start_time, "end_time": self.end_time, "fade_duration": self.fade_duration}
 
 
 @dataclass(frozen=True)
@@ -268,16 +249,3 @@ def captions_shown(overlays: Sequence[Overlay], visible: bool) -> list[Overlay]:
     if all(o.visible == visible for o in captions):
         raise OverlayRefused(f"the room captions are already {'on' if visible else 'off'}")
     return [replace(o, visible=visible) if o.kind is OverlayKind.room_caption else o for o in overlays]
-
-
-GENERATED_MODEL_PREFIX = "ltx2"
-
-
-def is_generated(model_used: str | None, render_params: Mapping[str, Any] | None, parallax_travel: float) -> bool:
-    """Whether a clip shows motion a model invented: LTX-2, or a depth parallax that moves the
-    camera further than `parallax_travel` (push or pan, the profile the renderer recorded)."""
-    if model_used and model_used.startswith(GENERATED_MODEL_PREFIX):
-        return True
-    profile = ((render_params or {}).get("generator") or {}).get("profile") or {}
-    travel = max(profile.get("push_travel", 0.0), profile.get("pan_travel", 0.0))
-    return travel > parallax_travel

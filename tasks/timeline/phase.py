@@ -2,7 +2,7 @@
 
 1. Read the job, its current analysis (rooms with a plan), its photos and its `done` clips.
    A clip showing an excluded (or unusable) photo is left out, as are failed clips.
-2. Apply the design's selection priorities (tasks.analyze.selection, the one place they live)
+2. Apply the design's selection priorities (tasks.domain.selection, the one place they live)
    to the photos that lead a clip: opening, closing, and each room's first shot. Phase 1 picked
    from every photo; here only photos with footage count, so a failed clip moves the pick on.
 3. Fetch and analyse the music (beat grid, with the job's bpm/beat_offset overrides).
@@ -23,24 +23,24 @@ from db.listing import parse_listing
 from db.models import Clip, Job, Photo
 from db.queries import current_clusters
 from db.session import session_scope
-from tasks.analyze.duplicates import carry_duplicate_flags
-from tasks.analyze.scoring import effective_flags
-from tasks.analyze.selection import (
+from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.disclosure import is_generated
+from tasks.domain.manual_flags import carry_duplicate_flags, effective_flags
+from tasks.domain.pacing import Pacing
+from tasks.domain.selection import (
     Candidate,
     select_closing,
     select_opening,
     select_room_start,
 )
+from tasks.domain.templates import Template, get_template
 from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.storage import get_store
-from tasks.timeline.beats import BeatGrid
 from tasks.timeline.compose import Composition, compose_timeline
 from tasks.timeline.music import analyse_music
-from tasks.timeline.overlays import ShotFacts, beats_for, compose_overlays, is_generated
+from tasks.timeline.overlays import ShotFacts, beats_for, compose_overlays
 from tasks.timeline.sequencing import Footage, Picks
-from tasks.timeline.templates import Template, get_template
-from tasks.timeline.timing import Pacing
 from tasks.timeline.versions import lock_job, write_version
 
 log = structlog.get_logger(__name__)

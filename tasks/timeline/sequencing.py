@@ -1,7 +1,7 @@
 """Which clips the video shows, in what order (pure).
 
 The choices of opening, closing and each room's first photo come in as inputs: the design's
-priority rules live in tasks.analyze.selection, and Phase 3's glue applies them to the photos
+priority rules live in tasks.domain.selection, and Phase 3's glue applies them to the photos
 that lead a rendered clip. Here the shots are only ordered: the opening, then the rooms in the
 order a visitor walks through a home, each room led by its chosen photo, then the closing.
 Only footage passed in can appear (the glue leaves out failed clips and excluded photos), and

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from db.enums import TimelineStatus
 from db.models import Edit, Job, Timeline, TimelineClip, TimelineOverlay
 from db.session import session_scope
-from tasks.timeline.overlays import Overlay
+from tasks.domain.overlays import Overlay, read_overlays
 from tasks.timeline.timing import ShotTiming, total_duration
 
 
@@ -75,18 +75,6 @@ def write_version(
         ))
     session.flush()
     return timeline
-
-
-def read_overlays(session: Session, timeline_id: int) -> list[Overlay]:
-    """A version's overlays in order."""
-    rows = session.exec(
-        select(TimelineOverlay).where(TimelineOverlay.timeline_id == timeline_id).order_by(TimelineOverlay.order_index)
-    ).all()
-    return [
-        Overlay(o.kind, o.shot_index, o.content, o.position, o.branded_only, o.visible, o.start_time, o.end_time,
-                o.fade_duration)
-        for o in rows
-    ]
 
 
 def read_version(

@@ -17,7 +17,7 @@ from tasks.storage import get_store, keys, sha256_bytes
 @lru_cache(maxsize=1)
 def sample_listing():
     """The procedural sample house (seed 0), rendered once; its files are only ever read."""
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     return make_listing(Path(tempfile.mkdtemp(prefix="picaivid-listing-")), seed=0, music_seconds=2.0)
 

@@ -12,11 +12,10 @@ from db.enums import RoomType
 from db.manual_metadata import ManualMetadata
 from tasks.analyze.duplicates import (
     DuplicateCandidate,
-    carry_duplicate_flags,
     find_duplicates,
-    merged_flags,
     perceptual_hash,
 )
+from tasks.domain.manual_flags import carry_duplicate_flags, merged_flags
 from tasks.media.images import decode_for_analysis
 from tasks.settings import Settings
 from tasks.storage import sha256_bytes

@@ -17,16 +17,16 @@ from db.enums import EXTERIOR_ROOMS, ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline, TimelineClip
 from db.queries import job_summary
 from db.session import session_scope
-from tasks.analyze.depth import decode_depth_png
+from flows.dev.sample_listing import DEMO_OVERRIDES
 from tasks.analyze.phase import NoUsablePhotos, run_analyze
 from tasks.analyze.plan import ALLOWED_MOTION
-from tasks.analyze.scoring import InvalidManualMetadata
-from tasks.sample_listing import DEMO_OVERRIDES
+from tasks.depth.storage import decode_depth_png
+from tasks.domain.manual_flags import InvalidManualMetadata
 from tasks.storage import FileStore, get_store
 from tests.analyze.phase_jobs import JobPhoto, create_job, listing_photos, sample_listing
-from tests.analyze.test_depth import tiny_dpt  # noqa: F401  (fixture)
 from tests.analyze.test_embeddings import tiny_clip_checkpoint  # noqa: F401  (fixture)
 from tests.analyze.test_images import png_header_only
+from tests.depth.test_depth import tiny_dpt  # noqa: F401  (fixture)
 
 
 def rows(job_id: uuid.UUID):

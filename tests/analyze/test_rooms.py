@@ -144,7 +144,7 @@ def test_fallback_tells_exteriors_from_interiors_on_real_listings(shared_data: P
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory):
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     listing = make_listing(tmp_path_factory.mktemp("listing"), seed=0, size=(384, 256), music_seconds=2)
     return listing, [np.asarray(Image.open(p.path).convert("RGB")) for p in listing.photos]

@@ -6,13 +6,15 @@ import pytest
 
 from db.enums import RoomType
 from tasks.analyze.scoring import (
-    InvalidManualMetadata,
     QualityThresholds,
-    active_flags,
-    effective_flags,
     final_score,
     manual_bonus,
     quality_gate,
+)
+from tasks.domain.manual_flags import (
+    InvalidManualMetadata,
+    active_flags,
+    effective_flags,
 )
 
 

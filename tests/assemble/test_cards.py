@@ -16,8 +16,8 @@ from tasks.assemble.delivery import BRANDED, UNBRANDED, FrameSampler, draw_cut
 from tasks.assemble.formats import OutputFormat, resolve_format
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.render import Cut, render_options, render_timeline
+from tasks.domain.overlays import Overlay
 from tasks.settings import get_settings
-from tasks.timeline.overlays import Overlay
 from tests.assemble.media import shot, spec_of
 
 BRAND = parse_listing({"brand": {"primary": "#F4E9C8", "accent": "#7A1F2B"}, "agent": {"name": "Jordan Avery"}})

@@ -18,8 +18,8 @@ from db.session import session_scope
 from tasks.assemble.delivery import is_faststart
 from tasks.assemble.errors import SourceError
 from tasks.assemble.phase import run_assemble
+from tasks.domain.overlays import Overlay
 from tasks.storage import keys
-from tasks.timeline.overlays import Overlay
 from tests.assemble.media import shot
 from tests.assemble.test_phase import add_timeline, create_job
 

@@ -75,7 +75,7 @@ def test_photo_uris_must_be_s3_or_file(db: str, uri: str) -> None:
 
 
 def test_the_database_knows_the_same_templates_as_the_pipeline() -> None:
-    from tasks.timeline.templates import TEMPLATES
+    from tasks.domain.templates import TEMPLATES
 
     assert set(TEMPLATE_NAMES) == set(TEMPLATES)
 

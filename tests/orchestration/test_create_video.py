@@ -20,7 +20,7 @@ from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline, T
 from db.session import session_scope
 from flows.cli import app
 from flows.create_video import run_create_video
-from tasks.sample_listing import make_listing
+from flows.dev.sample_listing import make_listing
 
 pytestmark = pytest.mark.slow
 

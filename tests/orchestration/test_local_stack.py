@@ -26,10 +26,10 @@ from sqlmodel import func, select
 from db.enums import ClipStatus, JobStatus, Phase
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline, TimelineClip
 from db.session import session_scope
+from flows.dev.sample_listing import make_listing
 from flows.local_stack import LocalStack, StackConfig
 from tasks.intake import JobRequest, create_job
 from tasks.media.video import probe
-from tasks.sample_listing import make_listing
 
 pytestmark = pytest.mark.slow
 

@@ -43,7 +43,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def listing(tmp_path_factory: pytest.TempPathFactory):
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     return make_listing(tmp_path_factory.mktemp("listing"), seed=1, music_seconds=5.0)  # photos big enough that Phase 1 takes seconds
 

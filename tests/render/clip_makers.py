@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from db.enums import MotionType
-from tasks.analyze.depth import unit_depth_from_metric
+from tasks.depth.unit import unit_depth_from_metric
 
 
 def sample_photo(listing_root: Path, stem: str) -> tuple[np.ndarray, np.ndarray]:

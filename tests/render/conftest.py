@@ -12,7 +12,7 @@ from tests.render.clip_makers import sample_photo
 
 @pytest.fixture(scope="session")
 def listing_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     return make_listing(tmp_path_factory.mktemp("listing"), music_seconds=1.0).root
 

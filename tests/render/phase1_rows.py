@@ -16,7 +16,8 @@ from PIL import Image
 from db.enums import ConfidenceTier, MotionType
 from db.models import AnalysisResult, Job, Photo, RoomCluster
 from db.session import session_scope
-from tasks.analyze.depth import depth_stats, encode_depth_png
+from tasks.depth.stats import depth_stats
+from tasks.depth.storage import encode_depth_png
 from tasks.storage import ArtifactStore, keys, sha256_bytes
 
 

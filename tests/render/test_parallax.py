@@ -139,7 +139,7 @@ def test_real_listing_photos_render_every_motion_cleanly(house: str, shared_data
     """Published listing photos with Phase 1's depth (its fallback here), at 1920x1080."""
     from PIL import Image
 
-    from tasks.analyze.depth import load_depth_estimator
+    from tasks.depth.estimator import load_depth_estimator
 
     folder = shared_data / "listings" / "houses" / house
     images = [np.asarray(Image.open(folder / f"{room}.jpg").convert("RGB")) for room in ("kitchen", "bedroom", "bathroom")]

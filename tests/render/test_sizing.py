@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from db.enums import MotionType as M
+from tasks.domain.pacing import EDITING_BAND, Pacing, Rhythm
+from tasks.domain.templates import get_template
 from tasks.render.ltx2 import ltx_frame_count
 from tasks.render.memory_plan import REFERENCE_SHAPE
 from tasks.render.motions import MAX_SECONDS
@@ -16,8 +18,6 @@ from tasks.render.sizing import (
     footage_goal,
     sized_durations,
 )
-from tasks.timeline.templates import get_template
-from tasks.timeline.timing import EDITING_BAND, Pacing, Rhythm
 
 
 def covers(durations: list[float], goal: FootageGoal) -> bool:

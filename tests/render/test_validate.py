@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from db.enums import MotionType as M
-from tasks.analyze.depth import load_depth_estimator
+from tasks.depth.estimator import load_depth_estimator
 from tasks.media.video import encode_frames
 from tasks.render.parallax import parallax_frames
 from tasks.render.validate import (

@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tasks.domain.beat_grid import BeatGrid
+from tasks.timeline.audio import load_mono
 from tasks.timeline.beats import (
     BeatDetectionError,
-    BeatGrid,
     BeatParams,
     beat_f_measure,
     beat_grid_from_audio,
     beat_grid_from_file,
 )
-from tasks.timeline.audio import load_mono
 from tests.timeline.audio_fixtures import SR, click_track
 
 ANNOTATIONS = Path(__file__).resolve().parents[2] / "bench" / "annotations"

@@ -13,6 +13,8 @@ from db.enums import AudioPolicy, EditStatus, OverlayKind, RoomType, TransitionT
 from db.listing import parse_listing
 from db.models import Edit
 from db.session import session_scope
+from tasks.domain.disclosure import is_generated
+from tasks.domain.overlays import read_overlays
 from tasks.timeline.edits import apply_pending_edits
 from tasks.timeline.overlays import (
     AGENT_MIN_S,
@@ -20,12 +22,11 @@ from tasks.timeline.overlays import (
     TITLE_MIN_S,
     ShotFacts,
     compose_overlays,
-    is_generated,
     place,
 )
 from tasks.timeline.phase import run_timeline
 from tasks.timeline.timing import ShotTiming
-from tasks.timeline.versions import read_overlays, read_version
+from tasks.timeline.versions import read_version
 from tests.timeline.rows import P, Room, Seeded, music_file, seed
 from tests.timeline.test_pending_edits import rails_edit
 

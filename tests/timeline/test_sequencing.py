@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from tasks.analyze.selection import Candidate
+from tasks.domain.selection import Candidate
+from tasks.domain.templates import get_template
 from tasks.timeline.phase import choose_picks, room_type_of
 from tasks.timeline.sequencing import (
     Footage,
@@ -15,7 +16,6 @@ from tasks.timeline.sequencing import (
     fit_shot_count,
     sequence_shots,
 )
-from tasks.timeline.templates import get_template
 
 
 def listing(*rooms: tuple[str, list[tuple[float, dict]]]) -> tuple[list[Footage], dict[int, Candidate]]:

@@ -8,10 +8,11 @@ from itertools import pairwise
 
 import pytest
 
+from tasks.domain.pacing import Pacing
+from tasks.domain.templates import get_template
 from tasks.timeline.compose import compose_timeline, fills, slower_speeds, timed_inputs
 from tasks.timeline.sequencing import Picks
-from tasks.timeline.templates import get_template
-from tasks.timeline.timing import Pacing, plan_timing
+from tasks.timeline.timing import plan_timing
 from tests.timeline.test_timing import (
     check_contract,
     compose,

@@ -10,18 +10,13 @@ import numpy as np
 import pytest
 
 from db.enums import AudioPolicy, RoomType, TransitionType
-from tasks.timeline.beats import BeatGrid, beat_grid_from_audio
+from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.pacing import Pacing, Rhythm
+from tasks.domain.templates import get_template
+from tasks.timeline.beats import beat_grid_from_audio
 from tasks.timeline.compose import Composition, compose_timeline
 from tasks.timeline.sequencing import Footage, Picks
-from tasks.timeline.templates import get_template
-from tasks.timeline.timing import (
-    Pacing,
-    Rhythm,
-    ShotInput,
-    ShotTiming,
-    TimingError,
-    plan_timing,
-)
+from tasks.timeline.timing import ShotInput, ShotTiming, TimingError, plan_timing
 from tests.timeline.audio_fixtures import click_track
 
 ROOMS = [RoomType.front_exterior, RoomType.living_room, RoomType.kitchen, RoomType.dining_room, RoomType.bedroom,

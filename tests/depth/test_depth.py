@@ -12,24 +12,17 @@ import pytest
 import structlog
 from PIL import Image
 
-from tasks.analyze.depth import (
-    LAYOUT_BACKEND,
-    LayoutDepthEstimator,
+from tasks.depth.agreement import abs_rel_error, rank_agreement
+from tasks.depth.estimator import depth_device, depth_weights_for, load_depth_estimator
+from tasks.depth.layout import LAYOUT_BACKEND, LayoutDepthEstimator, camera_pitch
+from tasks.depth.models import (
     LearnedDepthEstimator,
-    abs_rel_error,
     build_midas_small,
-    camera_pitch,
-    decode_depth_png,
-    depth_device,
-    depth_stats,
-    depth_weights_for,
-    encode_depth_png,
-    load_depth_estimator,
     midas_small_input,
-    rank_agreement,
-    unit_depth_from_disparity,
-    unit_depth_from_metric,
 )
+from tasks.depth.stats import depth_stats
+from tasks.depth.storage import decode_depth_png, encode_depth_png
+from tasks.depth.unit import unit_depth_from_disparity, unit_depth_from_metric
 from tasks.settings import Settings
 
 # ----------------------------------------------------------------------------- conversion
@@ -244,14 +237,14 @@ def test_layout_prior_orders_depth_on_real_rgbd_frames(shared_data: Path) -> Non
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory):
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     listing = make_listing(tmp_path_factory.mktemp("listing"), seed=0, size=(384, 256), music_seconds=2)
     return listing, [np.asarray(Image.open(p.path).convert("RGB")) for p in listing.photos]
 
 
 def test_layout_prior_tracks_the_sample_listings_true_depth(sample) -> None:
-    from tasks.sample_listing import SKY_DEPTH_M
+    from flows.dev.sample_listing import SKY_DEPTH_M
 
     listing, photos = sample
     preds = LayoutDepthEstimator().estimate(photos)
@@ -291,7 +284,7 @@ def test_agreement_measures() -> None:
 @pytest.mark.skipif(sys.platform != "linux" or Path("/proc/driver/nvidia").exists(), reason="needs Linux without a GPU")
 def test_on_a_machine_without_a_gpu_the_fallback_does_not_import_torch() -> None:
     """No NVIDIA driver: the device (and so the layout prior) is known without torch."""
-    code = ("import sys; from tasks.analyze.depth import load_depth_estimator; from tasks.settings import Settings; "
+    code = ("import sys; from tasks.depth.estimator import load_depth_estimator; from tasks.settings import Settings; "
             "e = load_depth_estimator(Settings(depth_device='auto', depth_weights=None, depth_weights_cpu=None)); "
             "print(e.backend, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

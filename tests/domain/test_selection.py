@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from db.enums import RoomType
-from tasks.analyze.selection import Candidate, select_closing, select_opening, select_room_start
+from tasks.domain.selection import (
+    Candidate,
+    select_closing,
+    select_opening,
+    select_room_start,
+)
 
 R = RoomType
 

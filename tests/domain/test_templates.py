@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from db.enums import TransitionType
-from tasks.timeline.templates import TEMPLATES, get_template
+from tasks.domain.templates import TEMPLATES, get_template
 
 
 def test_the_three_styles_of_the_issue() -> None:

@@ -39,11 +39,11 @@ class Template:
     # slowed). Below about 0.8 generated motion visibly turns to slow motion.
     min_playback_speed: float = 0.8
     # Which of the music's beats a cut may land on (beat sync on): "beats" (every beat, or every
-    # 2nd / 4th where the music is fast, tasks.timeline.timing.pulse_of) or "bars" (bar starts).
+    # 2nd / 4th where the music is fast, tasks.domain.pacing.pulse_of) or "bars" (bar starts).
     cut_on: Literal["beats", "bars"] = "beats"
     room_captions: bool = True  # a lower-third caption where each room starts
     # the "Motion generated from still photos" label when some shot was generated
-    # (tasks.timeline.overlays.is_generated); the fact is recorded either way
+    # (tasks.domain.disclosure.is_generated); the fact is recorded either way
     disclosure_label: bool = True
 
     def __post_init__(self) -> None:

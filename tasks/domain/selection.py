@@ -29,7 +29,7 @@ class Candidate:
     def from_flags(
         cls, photo_id: int, room_type: RoomType, final_score: float, flags: ManualMetadata
     ) -> Candidate:
-        """From a photo's effective flags (tasks.analyze.scoring.effective_flags of its row)."""
+        """From a photo's effective flags (tasks.domain.manual_flags.effective_flags of its row)."""
         return cls(
             photo_id=photo_id,
             room_type=room_type,
