@@ -70,6 +70,7 @@ from tasks.analyze.selection import (
     select_room_start,
 )
 from tasks.assemble.formats import format_for_size
+from tasks.domain.clip_lifecycle import sources_of
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings
@@ -606,7 +607,7 @@ def clear_previous_analysis(s: Session, job_id: uuid.UUID) -> int:
     """
     superseded = s.exec(
         update(Clip)
-        .where(Clip.job_id == job_id, Clip.status != ClipStatus.superseded)
+        .where(Clip.job_id == job_id, Clip.status.in_(sources_of(ClipStatus.superseded)))  # type: ignore[attr-defined]
         .values(status=ClipStatus.superseded)
     ).rowcount
     s.exec(delete(AnalysisResult).where(AnalysisResult.job_id == job_id))

@@ -2,10 +2,11 @@
 
 A clip row moves pending → rendering → validating → done, or ends failed (could not be
 produced; reason in `error`), rejected (rendered but failed validation) or interrupted
-(SIGTERM). Rejected and downgradable failures create the next attempt — a new row with
+(SIGTERM); every change goes through the lifecycle (tasks.domain.clip_lifecycle), which says
+which rows are final (done, failed, rejected, superseded) and which are claimed again. Rejected and downgradable failures create the next attempt — a new row with
 attempt + 1, the safer step of `tasks.render.downgrade`, and `downgraded_from_id` pointing
 back — and render it at once, so every attempt stays in the database. Calling
-`render_clip` on any row of such a chain continues from the chain's latest row; on a done
+`render_clip` on any row of such a chain continues from the chain's latest row; on a final
 row it does nothing.
 
 Side effects are safe to repeat: the mp4 goes to the store under its deterministic key
@@ -33,6 +34,7 @@ from db.models import Clip, Photo, RoomCluster
 from db.session import session_scope
 from tasks.media.video import VideoError, probe
 from tasks.costs import record_gpu_seconds
+from tasks.domain import clip_lifecycle as lifecycle
 from tasks.render.downgrade import FailureKind, RenderStep, safer_step
 from tasks.render.generator import (
     BackendUnavailable,
@@ -54,8 +56,6 @@ from tasks.storage import ArtifactStore, get_store, keys
 from tasks.usage import release_free_memory
 
 log = structlog.get_logger(__name__)
-
-FINAL = frozenset({ClipStatus.done, ClipStatus.superseded})
 
 
 class ClipNotFound(LookupError):
@@ -159,17 +159,13 @@ def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
     """Lock the row and move it to `rendering` (or say why there is nothing to do)."""
     with session_scope() as session:
         clip = session.exec(select(Clip).where(Clip.id == clip_id).with_for_update()).one()
-        if clip.status in FINAL:
-            return None
-        if clip.status is ClipStatus.rejected:
-            return None  # its successor carries on (latest_in_chain finds it)
+        if clip.status not in lifecycle.RETRIED:
+            return None  # final: done, failed, superseded, or rejected (its successor carries on)
         if clip.attempts >= settings.max_render_attempts:
-            clip.status, clip.error = ClipStatus.failed, (
-                f"gave up after {clip.attempts} render tries (max_render_attempts)"
-            )
+            lifecycle.move(clip, ClipStatus.failed, f"gave up after {clip.attempts} render tries (max_render_attempts)")
             return Outcome(ClipStatus.failed)
         clip.attempts += 1
-        clip.status, clip.error = ClipStatus.rendering, None
+        lifecycle.move(clip, ClipStatus.rendering)
         cluster = session.get(RoomCluster, clip.room_cluster_id)
         assert cluster is not None  # clips.room_cluster_id is a NOT NULL, cascading foreign key
         photos = {p.id: p for p in session.exec(select(Photo).where(Photo.id.in_(clip.source_photo_ids)))}  # type: ignore[union-attr]
@@ -288,7 +284,7 @@ def _mark_validating(claim: Claim, uri: str, rendered: RenderedClip, sources: So
         clip.model_used = rendered.backend
         clip.is_3d = rendered.is_3d
         clip.duration = rendered.info.duration
-        clip.status = ClipStatus.validating
+        lifecycle.move(clip, ClipStatus.validating)
         clip.render_params = {
             **claim.render_params,
             "backend": claim.step.backend.value,
@@ -303,7 +299,7 @@ def _conclude(claim: Claim, report: ValidationReport, bound: Any) -> Outcome:
         with session_scope() as session:
             clip = session.get(Clip, claim.clip_id)
             assert clip is not None
-            clip.status, clip.error = ClipStatus.done, None
+            lifecycle.move(clip, ClipStatus.done)
             clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
         bound.info("clip_done", score=round(report.score, 3))
         return Outcome(ClipStatus.done)
@@ -314,7 +310,7 @@ def _conclude(claim: Claim, report: ValidationReport, bound: Any) -> Outcome:
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)
         assert clip is not None
-        clip.status, clip.error = ClipStatus.rejected, reason
+        lifecycle.move(clip, ClipStatus.rejected, reason)
         clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
         next_id = _insert_successor(session, claim, step, FailureKind.rejected, reason)
     bound.warning("clip_rejected", failures=list(report.failures), next_clip_id=next_id,
@@ -328,7 +324,7 @@ def _fail(claim: Claim, reason: str, step: RenderStep | None, kind: FailureKind 
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)
         assert clip is not None
-        clip.status, clip.error = ClipStatus.failed, reason
+        lifecycle.move(clip, ClipStatus.failed, reason)
         if report is not None:
             clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
         next_id = _insert_successor(session, claim, step, kind, reason) if step and kind else None
@@ -383,9 +379,9 @@ def _mark_interrupted(claim: Claim, out_path: Path, store: ArtifactStore, bound:
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)
         assert clip is not None
-        if clip.status in (ClipStatus.rendering, ClipStatus.validating):
-            clip.status = ClipStatus.interrupted
-            clip.error = "interrupted by SIGTERM" + (f"; partial output at {partial_uri}" if partial_uri else "")
+        if clip.status in lifecycle.IN_WORK:
+            lifecycle.move(clip, ClipStatus.interrupted,
+                           "interrupted by SIGTERM" + (f"; partial output at {partial_uri}" if partial_uri else ""))
     bound.warning("clip_interrupted", partial_uri=partial_uri)
     flush_logs()
 

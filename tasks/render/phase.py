@@ -32,6 +32,7 @@ from sqlmodel import Session, select
 from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
+from tasks.domain import clip_lifecycle as lifecycle
 from tasks.assemble.formats import format_for_size
 from tasks.media.resolution import Fit, is_panorama, judge
 from tasks.render.downgrade import fit_motion, sources_for
@@ -248,11 +249,12 @@ def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, s
         render_params=planned.params, status=ClipStatus.pending,
     ).on_conflict_do_nothing(constraint="uq_clips_natural_key"))
     row = session.exec(select(Clip.id, Clip.status).where(*(getattr(Clip, k) == v for k, v in key.items()))).one()
-    if row.status is ClipStatus.superseded:  # an older analysis dropped it, this one wants it again
+    if row.status in lifecycle.sources_of(ClipStatus.pending):  # an older analysis dropped it, this one wants it again
         session.execute(sa.text(CHAIN + """
             UPDATE clips SET status = 'pending', updated_at = now()
-            WHERE id IN (SELECT id FROM chain) AND status = 'superseded'
-        """), {"roots": [row.id]})
+            WHERE id IN (SELECT id FROM chain) AND status IN :from_states
+        """).bindparams(sa.bindparam("from_states", expanding=True)),
+            {"roots": [row.id], "from_states": _values(lifecycle.sources_of(ClipStatus.pending))})
     return row.id
 
 
@@ -274,9 +276,14 @@ def _supersede_others(session: Session, job_id: uuid.UUID, plan_ids: list[int]) 
     """Mark superseded every clip of the job outside the plan's chains (root and downgrades)."""
     result = session.execute(sa.text(CHAIN + """
         UPDATE clips SET status = 'superseded', updated_at = now()
-        WHERE job_id = :job AND status <> 'superseded' AND id NOT IN (SELECT id FROM chain)
-    """), {"roots": plan_ids, "job": job_id})
+        WHERE job_id = :job AND status IN :from_states AND id NOT IN (SELECT id FROM chain)
+    """).bindparams(sa.bindparam("from_states", expanding=True)),
+        {"roots": plan_ids, "job": job_id, "from_states": _values(lifecycle.sources_of(ClipStatus.superseded))})
     return result.rowcount or 0
+
+
+def _values(states: frozenset[ClipStatus]) -> list[str]:
+    return sorted(s.value for s in states)
 
 
 def run_render(job_id: uuid.UUID | str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from sqlmodel import Session, select
 
-from db.enums import ClipStatus, RoomType
+from db.enums import RoomType
 from db.listing import parse_listing
 from db.models import Clip, Job, Photo
 from db.queries import current_clusters
@@ -31,6 +31,7 @@ from tasks.analyze.selection import (
     select_opening,
     select_room_start,
 )
+from tasks.domain.clip_lifecycle import FOOTAGE
 from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.storage import get_store
@@ -71,7 +72,7 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
     clusters = {c.id: c for c in session.exec(current_clusters(job_id))}
     photos = {p.id: p for p in session.exec(select(Photo).where(Photo.job_id == job_id))}
     clips = session.exec(
-        select(Clip).where(Clip.job_id == job_id, Clip.status == ClipStatus.done).order_by(Clip.id)
+        select(Clip).where(Clip.job_id == job_id, Clip.status.in_(FOOTAGE)).order_by(Clip.id)  # type: ignore[attr-defined]
     ).all()
     flags = carry_duplicate_flags({
         p.id: effective_flags(p.manual_metadata, p.room_override, p.exclude, photo=p.original_filename)
