@@ -71,6 +71,7 @@ from tasks.analyze.selection import (
 )
 from tasks.assemble.formats import format_for_size
 from tasks.domain.clip_lifecycle import sources_of
+from tasks.domain.photos import usable, why_unusable
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings
@@ -105,13 +106,30 @@ class PhotoFacts:
     resolution: ResolutionVerdict | None = None
     duplicate_of: int | None = None  # photo id of the kept photo of its duplicate group
 
+    # The names `tasks.domain.photos` reads, so Phase 1 decides with the same rule as the rows.
+    @property
+    def usable(self) -> bool:
+        return self.pixels is not None
+
+    @property
+    def quality_gate_reason(self) -> str | None:
+        return self.gate_reason
+
+    @property
+    def exclude(self) -> bool:
+        return self.flags.exclude
+
+    @property
+    def duplicate_of_photo_id(self) -> int | None:
+        return self.duplicate_of
+
     @property
     def eligible(self) -> bool:
-        """May take part in any later choice: decoded, not excluded, past the quality gates."""
-        return self.pixels is not None and not self.flags.exclude and self.gate_reason is None
+        """May take part in any later choice (tasks.domain.photos.usable)."""
+        return usable(self)
 
     def why_not(self) -> str:
-        return self.unusable_reason or self.gate_reason or ("excluded" if self.flags.exclude else "")
+        return why_unusable(self) or ""
 
 
 @dataclass

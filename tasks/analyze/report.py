@@ -21,6 +21,7 @@ from db.models import AnalysisResult, Job, Photo, RoomCluster
 from db.session import session_scope
 from tasks.analyze.depth import decode_depth_png
 from tasks.analyze.scoring import HERO_PRIORITY_BONUS, active_flags, effective_flags, manual_bonus
+from tasks.domain.photos import why_unusable
 from tasks.media.images import UnusablePhoto, decode_photo
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store
 
@@ -287,7 +288,7 @@ def render_report(data: ReportData) -> str:
     unused_cards = ""
     for p in unused:
         # A flagged photo's effects already say why it was not used.
-        why = p.unusable_reason or p.quality_gate_reason or ("excluded" if p.exclude else "not analysed")
+        why = why_unusable(p) or "not analysed"
         notes = effects.get(p.id) or [f"not used: {why}"]
         unused_cards += _photo_card(p, data, hero=False, effects=notes, depth=False)
     backends = ", ".join(f"{k}: {v}" for k, v in (job.analysis_backends or {}).items())

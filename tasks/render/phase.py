@@ -33,6 +33,7 @@ from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
 from tasks.domain import clip_lifecycle as lifecycle
+from tasks.domain.photos import usable
 from tasks.assemble.formats import format_for_size
 from tasks.media.resolution import Fit, is_panorama, judge
 from tasks.render.downgrade import fit_motion, sources_for
@@ -67,11 +68,6 @@ class PlannedClip:
 def clip_seed(job_id: uuid.UUID, room_cluster_id: int, photo_ids: tuple[int, ...]) -> int:
     """The same seed on every rerun, so a re-render of the same plan reproduces the clip."""
     return zlib.crc32(f"{job_id}:{room_cluster_id}:{photo_ids}".encode()) & 0x7FFFFFFF
-
-
-def usable(photo: Photo) -> bool:
-    return (photo.usable and not photo.exclude and photo.quality_gate_reason is None
-            and photo.duplicate_of_photo_id is None)
 
 
 PANORAMA, STATIC_SAFE = "panorama", "static_safe"

@@ -32,6 +32,7 @@ from tasks.analyze.selection import (
     select_room_start,
 )
 from tasks.domain.clip_lifecycle import FOOTAGE
+from tasks.domain.photos import usable
 from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.storage import get_store
@@ -84,8 +85,7 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
     captions = {i: f.caption for i, f in flags.items() if f.caption}
     for clip in clips:
         cluster = clusters.get(clip.room_cluster_id)
-        unshowable = [i for i in clip.source_photo_ids if i not in photos or flags[i].exclude or not photos[i].usable
-                      or photos[i].duplicate_of_photo_id is not None]
+        unshowable = [i for i in clip.source_photo_ids if i not in photos or not usable(photos[i], excluded=flags[i].exclude)]
         if cluster is None:
             left_out[clip.id] = "its room is not in the current analysis"
         elif not clip.source_photo_ids or unshowable:
