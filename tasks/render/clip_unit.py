@@ -35,6 +35,7 @@ from db.session import session_scope
 from tasks.media.video import VideoError, probe
 from tasks.costs import record_gpu_seconds
 from tasks.domain import clip_lifecycle as lifecycle
+from tasks.domain.motions import MOTIONS, validation_flags
 from tasks.render.downgrade import FailureKind, RenderStep, safer_step
 from tasks.render.generator import (
     BackendUnavailable,
@@ -49,7 +50,6 @@ from tasks.render.generator import (
 from tasks.render.heartbeat import heartbeat
 from tasks.render.inputs import PhotoRef, Sources, load_sources
 from tasks.render.interrupt import STOPS, Interrupted, flush_logs, request_stop, stop_on_sigterm
-from tasks.render.motions import SINGLE_IMAGE_MOTIONS
 from tasks.render.validate import ValidationReport, validate_clip
 from tasks.settings import Settings, get_settings
 from tasks.storage import ArtifactStore, get_store, keys
@@ -194,7 +194,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
         reasons = "; ".join(f"photo {pid}: {why}" for pid, why in sources.unreadable.items())
         step = safer_step(claim.step, FailureKind.unreadable_sources, tuple(sources.photo_ids))
         return _fail(claim, f"unreadable source photos: {reasons}", step, FailureKind.unreadable_sources)
-    expect_parallax = _expects_parallax(claim, sources)
+    checks = validation_flags(claim.step.motion, flat=_is_flat(claim, sources), plain_2d=claim.step.plain_2d)
     if existing:
         bound.info("clip_output_exists_revalidating", uri=claim.s3_uri)
         store.get_file(claim.s3_uri, out_path)  # type: ignore[arg-type]
@@ -219,8 +219,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
         uri = store.put_file(keys.clip(claim.job_id, claim.clip_id), out_path, "video/mp4")
         _mark_validating(claim, uri, rendered, sources)
     try:
-        report = validate_clip(out_path, single_view=claim.step.motion in SINGLE_IMAGE_MOTIONS,
-                               expect_parallax=expect_parallax, plain_2d=claim.step.plain_2d)
+        report = validate_clip(out_path, **checks)
     except Interrupted:
         raise
     except Exception as err:  # noqa: BLE001
@@ -229,12 +228,13 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
     return _conclude(claim, report, bound)
 
 
-def _expects_parallax(claim: Claim, sources: Sources) -> bool:
-    """Single-photo move of a scene that is not flat by Phase 1's own rule."""
+def _is_flat(claim: Claim, sources: Sources) -> bool:
+    """The hero's scene is flat by Phase 1's own rule (asked only where the validator would expect
+    parallax otherwise: a single-view motion that is not a plain 2D move)."""
     from tasks.analyze.depth import depth_stats
     from tasks.analyze.plan import DepthEvidence, TierThresholds, is_flat
 
-    if claim.step.motion not in SINGLE_IMAGE_MOTIONS or claim.step.plain_2d:
+    if not MOTIONS[claim.step.motion].checks.single_view or claim.step.plain_2d:
         return False
     hero = sources.photo_ids[0]
     variance, layering, planarity = claim.flat_stats.get(hero, (None, None, None))
@@ -242,7 +242,7 @@ def _expects_parallax(claim: Claim, sources: Sources) -> bool:
         stats = depth_stats(sources.depths[0])
         variance, layering, planarity = stats.variance, stats.layering, stats.planarity
     evidence = DepthEvidence(variance=variance, layering=layering, planarity=planarity)
-    return not is_flat(evidence, TierThresholds.from_settings(get_settings()))
+    return is_flat(evidence, TierThresholds.from_settings(get_settings()))
 
 
 def _request(claim: Claim, sources: Sources) -> ClipRequest:
@@ -260,6 +260,7 @@ def _request(claim: Claim, sources: Sources) -> ClipRequest:
         pan_direction=claim.render_params.get("pan_direction", "right"),
         plain_2d=claim.step.plain_2d,
         sweep=bool(claim.render_params.get("sweep")),
+        model=claim.render_params.get("model"),
     )
 
 
@@ -340,6 +341,7 @@ def _insert_successor(session: Session, claim: Claim, step: RenderStep, kind: Fa
                                                                  "kind": kind.value, "reason": reason}})
     if step.plain_2d:
         params["plain_2d"] = True
+    params["model"] = MOTIONS[step.motion].ltx2.model
     current = session.get(Clip, claim.clip_id)
     assert current is not None
     values = {
