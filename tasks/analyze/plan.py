@@ -32,6 +32,7 @@ from db.enums import ConfidenceTier, MotionType
 from tasks.domain import motions as catalogue
 from tasks.settings import Settings
 
+
 @dataclass(frozen=True)
 class DepthEvidence:
     """A scene's depth (tasks.analyze.depth.DepthStats of MiDaS or its fallback): variance of unit

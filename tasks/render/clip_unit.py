@@ -3,11 +3,11 @@
 A clip row moves pending → rendering → validating → done, or ends failed (could not be
 produced; reason in `error`), rejected (rendered but failed validation) or interrupted
 (SIGTERM); every change goes through the lifecycle (tasks.domain.clip_lifecycle), which says
-which rows are final (done, failed, rejected, superseded) and which are claimed again. Rejected and downgradable failures create the next attempt — a new row with
-attempt + 1, the safer step of `tasks.render.downgrade`, and `downgraded_from_id` pointing
-back — and render it at once, so every attempt stays in the database. Calling
-`render_clip` on any row of such a chain continues from the chain's latest row; on a final
-row it does nothing.
+which rows are final (done, failed, rejected, superseded) and which are claimed again.
+Rejected and downgradable failures create the next attempt — a new row with attempt + 1,
+the safer step of `tasks.render.downgrade`, and `downgraded_from_id` pointing back — and
+render it at once, so every attempt stays in the database. Calling `render_clip` on any row
+of such a chain continues from the chain's latest row; on a final row it does nothing.
 
 Side effects are safe to repeat: the mp4 goes to the store under its deterministic key
 (`keys.clip`) as soon as it exists, and a row that already has its mp4 (a worker died while

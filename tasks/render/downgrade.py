@@ -46,11 +46,6 @@ class RenderStep:
     plain_2d: bool = False  # a rigid 2D move of the photo: no depth, no parallax
 
 
-def fit_motion(motion: MotionType, source_count: int) -> MotionType:
-    """The richest motion not above `motion` that `source_count` photos can make."""
-    return fit(motion, source_count)
-
-
 def sources_for(motion: MotionType, photo_ids: tuple[int, ...]) -> tuple[int, ...]:
     """The photos a motion uses, hero first."""
     return photo_ids[: views_used(motion, len(photo_ids))]
@@ -68,7 +63,7 @@ def safer_step(
         remaining = tuple(i for i in current.source_photo_ids if i in set(readable_ids or ()))
         if not remaining:
             return None
-        return _step(fit_motion(current.motion, len(remaining)), remaining, current.backend)
+        return _step(fit(current.motion, len(remaining)), remaining, current.backend)
     if current.plain_2d:
         return None  # the floor: nothing is safer than a rigid move of the photo
     if failure is FailureKind.gpu_failure:

@@ -19,9 +19,9 @@ import numpy as np
 import structlog
 
 from db.enums import ConfidenceTier, MotionType
+from tasks.domain.motions import MOTIONS, views_used
 from tasks.media.video import VideoInfo, VideoWriter, probe
 from tasks.render.interrupt import raise_if_stopping
-from tasks.domain.motions import MOTIONS, views_used
 from tasks.render.parallax import DEFAULT_PROFILE, parallax_frames, required_zoom, sweep_profile
 from tasks.settings import Settings, get_settings
 
@@ -167,7 +167,7 @@ class LTX2Backend:
         )
         for frame in video.frames:
             write(np.ascontiguousarray(frame))
-        return dict(video.metadata)
+        return {**video.metadata, "model_path": MOTIONS[request.motion].ltx2.model}
 
 
 def gpu_available() -> bool:

@@ -2,9 +2,11 @@
 
 `plan_clips(job_id)` turns Phase 1's rows into pending `clips` rows: one per room cluster
 (its hero first, the motion the analysis recommends, shrunk to what the cluster's usable
-photos support and to what Phase 1 allowed: `allowed_motion_types`, `is_3d_eligible`, rendered
-on the LTX-2 path of its `model_recommendation`; tasks.domain.motions.fit), plus a clip for the job's opening or closing photo where that photo does
-not already lead a room's clip, plus a single-image clip for every other usable view.
+photos support and to what Phase 1 allowed — `allowed_motion_types`, `is_3d_eligible` — and
+rendered on the LTX-2 path of its `model_recommendation`: tasks.domain.motions.fit), plus a
+clip for the job's opening or closing photo where that photo does not already lead a room's
+clip, plus a single-image clip for every other usable view (each within its room's allowed
+motions).
 Photos the planner must treat apart (`shot_kind`): a panorama gets its own clip, a plain 2D pan
 across its whole width; a photo between the soft and the hard upscale limit gets only a short
 plain 2D push in; neither is put in a multi-view clip.
@@ -33,10 +35,10 @@ from sqlmodel import Session, select
 from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
+from tasks.assemble.formats import format_for_size
 from tasks.domain import clip_lifecycle as lifecycle
 from tasks.domain.motions import MOTIONS, fit, model_for
 from tasks.domain.photos import usable
-from tasks.assemble.formats import format_for_size
 from tasks.media.resolution import Fit, is_panorama, judge
 from tasks.render.downgrade import sources_for
 from tasks.render.interrupt import Interrupted, stop_on_sigterm

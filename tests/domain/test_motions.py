@@ -4,7 +4,7 @@ by the validator and has a downgrade ladder that ends on the floor."""
 from __future__ import annotations
 
 import inspect
-from itertools import product
+from itertools import pairwise, product
 from pathlib import Path
 
 import numpy as np
@@ -124,4 +124,4 @@ def test_every_ladder_terminates(entry, backend: BackendName, failure: FailureKi
     last = seen[-1]
     assert (last.motion, last.backend, last.plain_2d, len(last.source_photo_ids)) == (
         FLOOR, BackendName.parallax, True, 1)
-    assert all(MOTIONS[b.motion].rank <= MOTIONS[a.motion].rank for a, b in zip(seen, seen[1:]))
+    assert all(MOTIONS[b.motion].rank <= MOTIONS[a.motion].rank for a, b in pairwise(seen))
