@@ -196,8 +196,11 @@ def recommend(choices: Iterable[MotionType], shot: Shot) -> Motion:
         raise ValueError("nothing to recommend from: no motion is allowed")
     top = max(m.rank for m in entries)
     richest = [m for m in entries if m.rank == top]
-    return next((m for m in richest if m.suits is shot), next((m for m in richest if m.suits is Shot.depth),
-                                                             richest[0]))
+    for wanted in (shot, Shot.depth):  # the shot's own move, else the plain push into depth
+        for entry in richest:
+            if entry.suits is wanted:
+                return entry
+    return richest[0]
 
 
 def fit(name: MotionType, views: int, allowed_names: Iterable[MotionType | str] | None = None,
