@@ -176,13 +176,6 @@ FLOOR = next(m.name for m in CATALOGUE if m.downgrade is None)
 """The safest motion: the ladder ends on it, as a plain 2D move on the CPU renderer."""
 
 
-def motion(name: MotionType | str) -> Motion:
-    try:
-        return MOTIONS[MotionType(name)]
-    except ValueError:
-        raise ValueError(f"unknown motion {name!r}: the catalogue has {', '.join(MOTIONS)}") from None
-
-
 def allowed(tier: ConfidenceTier, *, flat: bool = False, three_d: bool = False) -> tuple[MotionType, ...]:
     """The motions a room of this tier (and depth, and 3D eligibility) may be rendered with."""
     return tuple(m.name for m in CATALOGUE if tier in m.tiers and not (flat and m.needs_depth_layers)
@@ -223,13 +216,6 @@ def fit(name: MotionType, views: int, allowed_names: Iterable[MotionType | str] 
 def views_used(name: MotionType, available: int) -> int:
     """Photos a motion plays: the hero alone, two for a reveal, all of them for multi-image."""
     return MOTIONS[name].views(available)
-
-
-def model_for(name: MotionType, recommended: str | None) -> str:
-    """The LTX-2 path a planned clip renders with: Phase 1's recommendation where it is this
-    motion's path, else the motion's own (the plan shrank the motion to fewer views)."""
-    own = MOTIONS[name].ltx2.model
-    return recommended if recommended == own else own
 
 
 def validation_flags(name: MotionType, *, flat: bool, plain_2d: bool) -> dict[str, bool]:

@@ -37,7 +37,7 @@ from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
 from tasks.assemble.formats import format_for_size
 from tasks.domain import clip_lifecycle as lifecycle
-from tasks.domain.motions import MOTIONS, fit, model_for
+from tasks.domain.motions import MOTIONS, fit
 from tasks.domain.photos import usable
 from tasks.media.resolution import Fit, is_panorama, judge
 from tasks.render.downgrade import sources_for
@@ -127,8 +127,7 @@ def room_clips(
             duration=result.recommended_duration,
             # alternate directions so consecutive rooms do not all drift the same way
             params={"role": "room", "pan_direction": "right" if index % 2 == 0 else "left",
-                    "planned_motion": result.recommended_motion.value,
-                    "model": model_for(motion, result.model_recommendation)},
+                    "planned_motion": result.recommended_motion.value, **planned_model(result, motion)},
         ))
     return planned
 
@@ -140,6 +139,17 @@ def single_view_clip(cluster_id: int, photo_id: int, motion: MotionType, allowed
     return PlannedClip(room_cluster_id=cluster_id, motion=motion, source_photo_ids=(photo_id,),
                        tier=ConfidenceTier.low, duration=MOTIONS[motion].seconds,
                        params={**params, "model": MOTIONS[motion].ltx2.model})
+
+
+def planned_model(result: AnalysisResult, motion: MotionType) -> dict[str, str]:
+    """The LTX-2 path the clip renders with: Phase 1's `model_recommendation`, which is the
+    recommended motion's path; where the plan had to shrink the motion, the smaller motion's own
+    path, with the reason."""
+    model = MOTIONS[motion].ltx2.model
+    if result.model_recommendation == model:
+        return {"model": model}
+    return {"model": model, "model_reason": f"Phase 1 recommended {result.model_recommendation} for "
+                                            f"{result.recommended_motion.value}; {motion.value} renders with {model}"}
 
 
 def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo], kinds: dict[int, str | None],

@@ -20,11 +20,15 @@ from tasks.domain.motions import (
     PanDirection,
     allowed,
     fit,
-    model_for,
     validation_flags,
 )
 from tasks.render.downgrade import FailureKind, RenderStep, safer_step
-from tasks.render.generator import BackendName, ClipRequest, ParallaxBackend, generate_clip
+from tasks.render.generator import (
+    BackendName,
+    ClipRequest,
+    ParallaxBackend,
+    generate_clip,
+)
 from tasks.render.ltx2 import KEYFRAME_MOTIONS, build_prompt, camera_move
 from tasks.render.validate import validate_clip
 from tasks.settings import Settings
@@ -67,8 +71,8 @@ def test_every_entry_has_an_ltx2_path(entry) -> None:
         for room in (RoomType.kitchen, RoomType.front_exterior, "wine_cellar"):
             prompt = build_prompt(room, entry.name, pan)
             assert "{" not in prompt and prompt.endswith("photorealistic real estate video")
-    assert model_for(entry.name, entry.ltx2.model) == entry.ltx2.model
-    assert model_for(entry.name, "some-other-path") == entry.ltx2.model  # a shrunk motion renders its own path
+    assert entry.ltx2.model and all(m.ltx2.mode is entry.ltx2.mode for m in CATALOGUE
+                                    if m.ltx2.model == entry.ltx2.model)  # one model path, one LTX-2 mode
 
 
 @pytest.mark.parametrize("entry", ENTRIES)

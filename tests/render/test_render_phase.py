@@ -293,10 +293,12 @@ def test_phase2_renders_only_what_phase1_allowed(small_clips, store, views) -> N
     bedroom = rows[(p["bedroom_a"], p["living_a"])]
     assert (bedroom.motion_type, bedroom.render_params["planned_motion"], bedroom.render_params["model"]) == (
         M.two_image_reveal, "multi_image_synthesis", "ltx2-keyframe-interpolation")
+    assert "Phase 1 recommended ltx2-multi-keyframe" in bedroom.render_params["model_reason"]
     kitchen_view = rows[(p["kitchen_b"],)]  # the first view clip would pan: the kitchen allows no pan
     assert (kitchen_view.render_params["role"], kitchen_view.motion_type) == ("view", M.micro_push_in)
     assert rows[(p["living_b"],)].motion_type is M.micro_push_out  # the bedroom allows every single-image move
-    assert rows[(p["kitchen_a"],)].render_params["model"] == "ltx2-i2v-camera-lora"
+    kitchen = rows[(p["kitchen_a"],)]
+    assert kitchen.render_params["model"] == "ltx2-i2v-camera-lora" and "model_reason" not in kitchen.render_params
 
 
 def test_a_failed_clip_is_final_for_render_and_dispatch(small_clips, store, views) -> None:
