@@ -12,8 +12,9 @@ timeline and costs so that none of them keeps its own idea of "finished".
 A row is **final** once done, failed, rejected or superseded: `render_clip` does nothing on it
 (a rejected row's successor carries on; a failed row may have one too). Only pending,
 interrupted and stale in-work rows are **retried** (claimed again). `failed` is final, as the
-data contract says ("could not be produced") and as the dispatcher always read it: a transient
-failure is retried by a new job run's planning, never by re-claiming the row. A downgrade chain
+data contract says ("could not be produced") and as the dispatcher always read it: the row is
+never claimed again; only a new analysis that plans the clip again (superseded, then pending)
+renders it anew. A downgrade chain
 **ends** when its newest row is done or failed. Time spent **rendering** on a GPU backend is GPU
 spend, whatever state follows it (tasks.costs).
 """
@@ -83,14 +84,6 @@ def move(clip: ClipRow, target: ClipStatus, error: str | None = None) -> None:
     """Set a clip row's status (and error) through the machine; raises on an illegal move."""
     clip.status = check_move(clip.status, target, clip.id)
     clip.error = error
-
-
-def is_final(status: ClipStatus | str) -> bool:
-    return ClipStatus(status) in FINAL
-
-
-def chain_ended(status: ClipStatus | str) -> bool:
-    return ClipStatus(status) in CHAIN_ENDED
 
 
 def sources_of(target: ClipStatus) -> frozenset[ClipStatus]:
