@@ -16,6 +16,7 @@ from sqlmodel import select
 from db.enums import ClipStatus
 from db.models import Clip, Job, Photo, RoomCluster, Timeline, TimelineClip
 from db.session import session_scope
+from tasks.domain.photos import why_unusable
 from tasks.storage import get_store, keys
 
 log = structlog.get_logger(__name__)
@@ -26,10 +27,6 @@ KINDS = ("photos", "review", "clips", "timeline", "video")
 def artifact_key(job_id: uuid.UUID, kind: str) -> str:
     """Prefect keys allow lowercase letters, digits and dashes: a UUID fits as it is."""
     return f"job-{job_id}-{kind}"
-
-
-def _why_not_kept(photo: Photo) -> str:
-    return photo.unusable_reason or photo.quality_gate_reason or ("excluded by a person" if photo.exclude else "")
 
 
 def photo_rows(job_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -45,7 +42,7 @@ def photo_rows(job_id: uuid.UUID) -> list[dict[str, Any]]:
         {
             "photo": photo.original_filename,
             "kept": "yes" if cluster is not None else "no",
-            "why not": _why_not_kept(photo) or ("-" if cluster is not None else "in no room"),
+            "why not": why_unusable(photo) or ("-" if cluster is not None else "in no room"),
             "room": photo.room_label or "-",
             "tier": cluster.confidence_tier.value if cluster is not None else "-",
             "score": round(photo.final_score, 3) if photo.final_score is not None else None,

@@ -24,13 +24,10 @@ from typing import Any, Literal
 import structlog
 from prefect import task
 
-from tasks.render.heartbeat import IN_WORK
+from tasks.domain.clip_lifecycle import CHAIN_ENDED, IN_WORK, RUN_ENDED
 from tasks.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
-
-FINAL_CLIP_STATES = frozenset({"done", "failed"})
-ENDED_CLIP_STATES = FINAL_CLIP_STATES | {"interrupted"}  # nothing more will happen in this run
 
 RunPhase = Literal["queued", "running", "final"]
 Verdict = Literal["wait", "ended", "orphaned", "stalled", "timed_out", "no_capacity"]
@@ -106,7 +103,7 @@ def run_verdict(phase: RunPhase, clip_status: str, clip_age_s: float, phase_s: f
     touched_by_this_attempt = clip_age_s <= phase_s
     # ours: the ECS task observer crashes a run only once ECS reports its task STOPPED, and a
     # process pool has no observer; the clip row says the render ended as soon as it does
-    if touched_by_this_attempt and clip_status in ENDED_CLIP_STATES and clip_age_s >= limits.orphan_grace_s:
+    if touched_by_this_attempt and clip_status in RUN_ENDED and clip_age_s >= limits.orphan_grace_s:
         return "orphaned"
     # ours: Prefect's zombie detection needs flow heartbeats plus an automation on the server
     # (none on a process pool or a test server); the clip row's beat is in Postgres, which we read anyway
@@ -178,7 +175,7 @@ def dispatch_clip(clip_id: int) -> dict:
 
     settings = get_settings()
     state = clip_state(clip_id)
-    if state["status"] in FINAL_CLIP_STATES:
+    if state["status"] in CHAIN_ENDED:
         return state
     raise_if_cancelled(state["job_id"])  # no new GPU work for a cancelled job
     if settings.render_dispatch == "deployment":
@@ -203,6 +200,6 @@ def dispatch_clip(clip_id: int) -> dict:
 
         render_clip(clip_id)
     state = clip_state(clip_id)
-    if state["status"] not in FINAL_CLIP_STATES:
+    if state["status"] not in CHAIN_ENDED:
         raise ClipNotFinished(f"clip {clip_id} is {state['status']} after its render run")
     return state

@@ -16,7 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from db.enums import Phase
 from flows.artifacts import publish_analysis, publish_clips, publish_timeline, publish_video
-from flows.dispatch import FINAL_CLIP_STATES, clip_state, dispatch_clip
+from flows.dispatch import clip_state, dispatch_clip
 from flows.job_lock import job_lock
 from flows.logs import send_logs_to_prefect
 from flows.naming import name_from_parameters, tagged_as
@@ -24,6 +24,7 @@ from flows.parameters import JobId, TimelineVersion
 from flows.progress import notify
 from flows.state import JobCancelled, load_job, mark_failed, mark_finished, mark_phase_started
 from tasks.assemble.formats import FormatName
+from tasks.domain.clip_lifecycle import CHAIN_ENDED
 from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.usage import Usage, cores
@@ -114,7 +115,7 @@ def _render_all(job_id: uuid.UUID) -> dict:
     from tasks.render.phase import plan_clips
 
     clip_ids = stage("plan clips", io=True)(plan_clips)(job_id)
-    todo = [c for c in clip_ids if clip_state(c)["status"] not in FINAL_CLIP_STATES]
+    todo = [c for c in clip_ids if clip_state(c)["status"] not in CHAIN_ENDED]
     settings = get_settings()
     dispatch = dispatch_clip.with_options(
         task_run_name="render clip {clip_id}",

@@ -16,6 +16,7 @@ import structlog
 
 from db.models import Clip, Job
 from db.session import session_scope
+from tasks.domain.clip_lifecycle import GPU_SPEND
 from tasks.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -58,10 +59,14 @@ def thresholds_exceeded(job_seconds: float, today_hours: float) -> list[str]:
 
 
 def record_gpu_seconds(job_id: uuid.UUID, clip_id: int, seconds: float) -> list[str]:
-    """Add a render's GPU time to its clip and job, publish it, and alert over thresholds."""
+    """Add a render's GPU time to its clip and job, publish it, and alert over thresholds.
+
+    Called while the clip is `rendering` (tasks.domain.clip_lifecycle.GPU_SPEND), also when the
+    generation then fails or is interrupted: the time was spent."""
     today = datetime.now(timezone.utc).date()
     with session_scope() as s:
-        s.execute(sa.update(Clip).where(Clip.id == clip_id).values(gpu_seconds=Clip.gpu_seconds + seconds))
+        status = s.execute(sa.update(Clip).where(Clip.id == clip_id).values(gpu_seconds=Clip.gpu_seconds + seconds)
+                           .returning(Clip.status)).scalar_one()
         job_seconds = s.execute(
             sa.update(Job).where(Job.id == job_id).values(gpu_seconds=Job.gpu_seconds + seconds)
             .returning(Job.gpu_seconds)
@@ -70,6 +75,8 @@ def record_gpu_seconds(job_id: uuid.UUID, clip_id: int, seconds: float) -> list[
             sa.select(sa.func.coalesce(sa.func.sum(Clip.gpu_seconds), 0.0))
             .where(Clip.updated_at >= _start_of(today))
         ).scalar_one()
+    if status not in GPU_SPEND:  # the lifecycle spends GPU time only while rendering: a caller's slip, still counted
+        log.warning("gpu.spend_outside_rendering", job_id=str(job_id), clip_id=clip_id, status=str(status))
     publish_metric(job_id, seconds, job_seconds)
     over = thresholds_exceeded(job_seconds, today_seconds / 3600)
     if over:

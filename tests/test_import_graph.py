@@ -22,7 +22,6 @@ LAYERS = ("flows", "tasks", "db")
 # no longer needed, so delete it then. (importer, imported) modules.
 AWAITING_MOTION_CATALOGUE = {  # issue 17: motion planning moves to tasks.domain.motions
     ("tasks.render.clip_unit", "tasks.analyze.plan"),
-    ("tasks.render.phase", "tasks.analyze.plan"),
 }
 AWAITING_OUTPUT_FORMATS = {  # issue 17: output sizes move to tasks.domain.formats
     ("tasks.analyze.phase", "tasks.assemble.formats"),

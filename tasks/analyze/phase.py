@@ -52,13 +52,26 @@ from tasks.analyze.plan import (
 from tasks.analyze.quality import QualityScores, score_quality
 from tasks.analyze.room_overrides import RoomGroup, apply_room_overrides
 from tasks.analyze.rooms import RoomLabel, group_rooms, label_clusters, label_rooms
-from tasks.analyze.scoring import QualityThresholds, final_score, manual_bonus, quality_gate
+from tasks.analyze.scoring import (
+    QualityThresholds,
+    final_score,
+    manual_bonus,
+    quality_gate,
+)
 from tasks.assemble.formats import format_for_size
 from tasks.depth.estimator import load_depth_estimator
 from tasks.depth.stats import depth_stats
 from tasks.depth.storage import encode_depth_png
+from tasks.domain.clip_lifecycle import sources_of
 from tasks.domain.manual_flags import active_flags, effective_flags, merged_flags
-from tasks.domain.selection import Candidate, Choice, select_closing, select_opening, select_room_start
+from tasks.domain.photos import usable, why_unusable
+from tasks.domain.selection import (
+    Candidate,
+    Choice,
+    select_closing,
+    select_opening,
+    select_room_start,
+)
 from tasks.domain.templates import get_template
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
@@ -93,13 +106,30 @@ class PhotoFacts:
     resolution: ResolutionVerdict | None = None
     duplicate_of: int | None = None  # photo id of the kept photo of its duplicate group
 
+    # The names `tasks.domain.photos` reads, so Phase 1 decides with the same rule as the rows.
+    @property
+    def usable(self) -> bool:
+        return self.pixels is not None
+
+    @property
+    def quality_gate_reason(self) -> str | None:
+        return self.gate_reason
+
+    @property
+    def exclude(self) -> bool:
+        return self.flags.exclude
+
+    @property
+    def duplicate_of_photo_id(self) -> int | None:
+        return self.duplicate_of
+
     @property
     def eligible(self) -> bool:
-        """May take part in any later choice: decoded, not excluded, past the quality gates."""
-        return self.pixels is not None and not self.flags.exclude and self.gate_reason is None
+        """May take part in any later choice (tasks.domain.photos.usable)."""
+        return usable(self)
 
     def why_not(self) -> str:
-        return self.unusable_reason or self.gate_reason or ("excluded" if self.flags.exclude else "")
+        return why_unusable(self) or ""
 
 
 @dataclass
@@ -595,7 +625,7 @@ def clear_previous_analysis(s: Session, job_id: uuid.UUID) -> int:
     """
     superseded = s.exec(
         update(Clip)
-        .where(Clip.job_id == job_id, Clip.status != ClipStatus.superseded)
+        .where(Clip.job_id == job_id, Clip.status.in_(sources_of(ClipStatus.superseded)))  # type: ignore[attr-defined]
         .values(status=ClipStatus.superseded)
     ).rowcount
     s.exec(delete(AnalysisResult).where(AnalysisResult.job_id == job_id))

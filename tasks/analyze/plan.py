@@ -16,6 +16,9 @@ Tier rules, first match wins (design: "Usage By Confidence Tier", "MiDaS Policy"
 5. layering >= `medium_min_layering` -> medium; otherwise low.
 
 MiDaS is the only depth signal here; COLMAP's overlap can only veto, never raise a tier.
+
+What a tier allows, which motion is recommended, its duration and its LTX-2 model path come from
+the motion catalogue (tasks.domain.motions).
 """
 
 from __future__ import annotations
@@ -26,42 +29,8 @@ from statistics import median
 from typing import Any
 
 from db.enums import ConfidenceTier, MotionType
+from tasks.domain import motions as catalogue
 from tasks.settings import Settings
-
-ALLOWED_MOTION: dict[ConfidenceTier, tuple[MotionType, ...]] = {
-    ConfidenceTier.low: (MotionType.micro_push_in, MotionType.micro_push_out, MotionType.subtle_pan),
-    ConfidenceTier.medium: (
-        MotionType.micro_push_in,
-        MotionType.micro_push_out,
-        MotionType.subtle_pan,
-        MotionType.two_image_reveal,
-    ),
-    ConfidenceTier.high: (
-        MotionType.micro_push_in,
-        MotionType.micro_push_out,
-        MotionType.subtle_pan,
-        MotionType.two_image_reveal,
-        MotionType.multi_image_synthesis,
-    ),
-}
-
-# Seconds of rendered clip per motion: micro moves read in ~3 s; a reveal needs time to travel
-# between two views; a multi-view move the longest. Phase 3 trims to the beat from these.
-MOTION_DURATION_S: dict[MotionType, float] = {
-    MotionType.micro_push_in: 3.0,
-    MotionType.micro_push_out: 3.0,
-    MotionType.subtle_pan: 3.5,
-    MotionType.two_image_reveal: 4.0,
-    MotionType.multi_image_synthesis: 5.0,
-}
-
-# The design's generator per tier: LTX-2 with a camera-control LoRA (low), keyframe
-# interpolation between two views (medium), several keyframes (high).
-MODEL_FOR_TIER: dict[ConfidenceTier, str] = {
-    ConfidenceTier.low: "ltx2-i2v-camera-lora",
-    ConfidenceTier.medium: "ltx2-keyframe-interpolation",
-    ConfidenceTier.high: "ltx2-multi-keyframe",
-}
 
 
 @dataclass(frozen=True)
@@ -187,27 +156,15 @@ def confidence_tier(
     )
 
 
-def allowed_motion(tier: ConfidenceTier) -> tuple[MotionType, ...]:
-    return ALLOWED_MOTION[tier]
+def allowed_motion(tier: ConfidenceTier, flat: bool = False) -> tuple[MotionType, ...]:
+    return catalogue.allowed(tier, flat=flat, three_d=is_3d_eligible(tier).value)
 
 
 def recommend_motion(tier: ConfidenceTier, flat: bool, holds_closing: bool) -> Decision:
-    """The richest motion the tier allows; in the low tier, the micro move that suits the shot."""
-    if tier is ConfidenceTier.high:
-        return Decision(MotionType.multi_image_synthesis, "tier_high", "high tier: multi-image synthesis")
-    if tier is ConfidenceTier.medium:
-        return Decision(
-            MotionType.two_image_reveal, "tier_medium", "medium tier: two-image reveal, limited parallax"
-        )
-    if flat:
-        return Decision(MotionType.subtle_pan, "flat_pan", "flat scene: a subtle pan, no depth to push into")
-    if holds_closing:
-        return Decision(
-            MotionType.micro_push_out,
-            "closing_pull_back",
-            "holds the closing photo: the video pulls back to end",
-        )
-    return Decision(MotionType.micro_push_in, "push_in", "single-image depth: a micro push in")
+    """The richest motion the tier allows; among single-image moves, the one that suits the shot."""
+    shot = catalogue.Shot.flat if flat else catalogue.Shot.closing if holds_closing else catalogue.Shot.depth
+    entry = catalogue.recommend(allowed_motion(tier, flat), shot)
+    return Decision(entry.name, entry.plan_rule, entry.plan_reason)
 
 
 def is_3d_eligible(tier: ConfidenceTier) -> Decision:
@@ -215,6 +172,10 @@ def is_3d_eligible(tier: ConfidenceTier) -> Decision:
     eligible = tier is ConfidenceTier.high
     reason = "high tier: multi-view eligible" if eligible else f"{tier.value} tier: not multi-view eligible"
     return Decision(eligible, "tier", reason)
+
+
+ALLOWED_MOTION: dict[ConfidenceTier, tuple[MotionType, ...]] = {tier: allowed_motion(tier) for tier in ConfidenceTier}
+"""What each tier allows on a scene with depth, from the motion catalogue (tasks.domain.motions)."""
 
 
 def plan_cluster(
@@ -227,11 +188,12 @@ def plan_cluster(
 ) -> ClusterPlan:
     depth = cluster_depth(per_photo_depth)
     tier = confidence_tier(image_count, depth, overlap, thresholds)
-    allowed = allowed_motion(tier.value)
-    motion = recommend_motion(tier.value, is_flat(depth, thresholds), holds_closing)
+    flat = is_flat(depth, thresholds)
+    allowed = allowed_motion(tier.value, flat)
+    motion = recommend_motion(tier.value, flat, holds_closing)
     three_d = is_3d_eligible(tier.value)
-    duration = MOTION_DURATION_S[motion.value]
-    model = MODEL_FOR_TIER[tier.value]
+    duration = catalogue.MOTIONS[motion.value].seconds
+    model = catalogue.MOTIONS[motion.value].ltx2.model
     debug = {
         "inputs": {
             "image_count": image_count,
@@ -245,7 +207,7 @@ def plan_cluster(
         "allowed_motion": {"value": [m.value for m in allowed], "reason": f"{tier.value} tier"},
         "recommended_motion": _decision(motion),
         "recommended_duration": {"value": duration, "reason": f"{motion.value} runs {duration} s"},
-        "model_recommendation": {"value": model, "reason": f"{tier.value} tier generator"},
+        "model_recommendation": {"value": model, "reason": f"{motion.value} renders with {model}"},
         "is_3d_eligible": _decision(three_d),
     }
     return ClusterPlan(depth, tier.value, allowed, motion.value, duration, model, three_d.value, debug)

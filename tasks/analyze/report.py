@@ -22,6 +22,7 @@ from db.session import session_scope
 from tasks.analyze.scoring import HERO_PRIORITY_BONUS, manual_bonus
 from tasks.depth.storage import decode_depth_png
 from tasks.domain.manual_flags import active_flags, effective_flags
+from tasks.domain.photos import why_unusable
 from tasks.media.images import UnusablePhoto, decode_photo
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store
 
@@ -288,7 +289,7 @@ def render_report(data: ReportData) -> str:
     unused_cards = ""
     for p in unused:
         # A flagged photo's effects already say why it was not used.
-        why = p.unusable_reason or p.quality_gate_reason or ("excluded" if p.exclude else "not analysed")
+        why = why_unusable(p) or "not analysed"
         notes = effects.get(p.id) or [f"not used: {why}"]
         unused_cards += _photo_card(p, data, hero=False, effects=notes, depth=False)
     backends = ", ".join(f"{k}: {v}" for k, v in (job.analysis_backends or {}).items())

@@ -2,8 +2,9 @@
 
 Phase 1 uses them to pick each room's hero and the job's opening and closing photos; Phase 3
 reuses them when it sequences the timeline. Callers pass only photos that may be used at all
-(usable, not excluded, past the quality gates). Ties at one priority step go to the higher
-final_score, then the lower photo id, so every choice is deterministic.
+(`tasks.domain.photos.usable`: decoded, past the quality gates, not excluded, not a duplicate).
+Ties at one priority step go to the higher final_score, then the lower photo id, so every
+choice is deterministic.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 
 A clip row moves pending → rendering → validating → done, or ends failed (could not be
 produced; reason in `error`), rejected (rendered but failed validation) or interrupted
-(SIGTERM). Rejected and downgradable failures create the next attempt — a new row with
-attempt + 1, the safer step of `tasks.render.downgrade`, and `downgraded_from_id` pointing
-back — and render it at once, so every attempt stays in the database. Calling
-`render_clip` on any row of such a chain continues from the chain's latest row; on a done
-row it does nothing.
+(SIGTERM); every change goes through the lifecycle (tasks.domain.clip_lifecycle), which says
+which rows are final (done, failed, rejected, superseded) and which are claimed again.
+Rejected and downgradable failures create the next attempt — a new row with attempt + 1,
+the safer step of `tasks.render.downgrade`, and `downgraded_from_id` pointing back — and
+render it at once, so every attempt stays in the database. Calling `render_clip` on any row
+of such a chain continues from the chain's latest row; on a final row it does nothing.
 
 Side effects are safe to repeat: the mp4 goes to the store under its deterministic key
 (`keys.clip`) as soon as it exists, and a row that already has its mp4 (a worker died while
@@ -31,8 +32,10 @@ from sqlmodel import Session, select
 from db.enums import ClipStatus, ConfidenceTier
 from db.models import Clip, Photo, RoomCluster
 from db.session import session_scope
-from tasks.media.video import VideoError, probe
 from tasks.costs import record_gpu_seconds
+from tasks.domain import clip_lifecycle as lifecycle
+from tasks.domain.motions import MOTIONS, validation_flags
+from tasks.media.video import VideoError, probe
 from tasks.render.downgrade import FailureKind, RenderStep, safer_step
 from tasks.render.generator import (
     BackendUnavailable,
@@ -46,16 +49,19 @@ from tasks.render.generator import (
 )
 from tasks.render.heartbeat import heartbeat
 from tasks.render.inputs import PhotoRef, Sources, load_sources
-from tasks.render.interrupt import STOPS, Interrupted, flush_logs, request_stop, stop_on_sigterm
-from tasks.render.motions import SINGLE_IMAGE_MOTIONS
+from tasks.render.interrupt import (
+    STOPS,
+    Interrupted,
+    flush_logs,
+    request_stop,
+    stop_on_sigterm,
+)
 from tasks.render.validate import ValidationReport, validate_clip
 from tasks.settings import Settings, get_settings
 from tasks.storage import ArtifactStore, get_store, keys
 from tasks.usage import release_free_memory
 
 log = structlog.get_logger(__name__)
-
-FINAL = frozenset({ClipStatus.done, ClipStatus.superseded})
 
 
 class ClipNotFound(LookupError):
@@ -159,17 +165,13 @@ def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
     """Lock the row and move it to `rendering` (or say why there is nothing to do)."""
     with session_scope() as session:
         clip = session.exec(select(Clip).where(Clip.id == clip_id).with_for_update()).one()
-        if clip.status in FINAL:
-            return None
-        if clip.status is ClipStatus.rejected:
-            return None  # its successor carries on (latest_in_chain finds it)
+        if clip.status not in lifecycle.RETRIED:
+            return None  # final: done, failed, superseded, or rejected (its successor carries on)
         if clip.attempts >= settings.max_render_attempts:
-            clip.status, clip.error = ClipStatus.failed, (
-                f"gave up after {clip.attempts} render tries (max_render_attempts)"
-            )
+            lifecycle.move(clip, ClipStatus.failed, f"gave up after {clip.attempts} render tries (max_render_attempts)")
             return Outcome(ClipStatus.failed)
         clip.attempts += 1
-        clip.status, clip.error = ClipStatus.rendering, None
+        lifecycle.move(clip, ClipStatus.rendering)
         cluster = session.get(RoomCluster, clip.room_cluster_id)
         assert cluster is not None  # clips.room_cluster_id is a NOT NULL, cascading foreign key
         photos = {p.id: p for p in session.exec(select(Photo).where(Photo.id.in_(clip.source_photo_ids)))}  # type: ignore[union-attr]
@@ -198,7 +200,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
         reasons = "; ".join(f"photo {pid}: {why}" for pid, why in sources.unreadable.items())
         step = safer_step(claim.step, FailureKind.unreadable_sources, tuple(sources.photo_ids))
         return _fail(claim, f"unreadable source photos: {reasons}", step, FailureKind.unreadable_sources)
-    expect_parallax = _expects_parallax(claim, sources)
+    checks = validation_flags(claim.step.motion, flat=_is_flat(claim, sources), plain_2d=claim.step.plain_2d)
     if existing:
         bound.info("clip_output_exists_revalidating", uri=claim.s3_uri)
         store.get_file(claim.s3_uri, out_path)  # type: ignore[arg-type]
@@ -223,8 +225,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
         uri = store.put_file(keys.clip(claim.job_id, claim.clip_id), out_path, "video/mp4")
         _mark_validating(claim, uri, rendered, sources)
     try:
-        report = validate_clip(out_path, single_view=claim.step.motion in SINGLE_IMAGE_MOTIONS,
-                               expect_parallax=expect_parallax, plain_2d=claim.step.plain_2d)
+        report = validate_clip(out_path, **checks)
     except Interrupted:
         raise
     except Exception as err:  # noqa: BLE001
@@ -233,12 +234,13 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
     return _conclude(claim, report, bound)
 
 
-def _expects_parallax(claim: Claim, sources: Sources) -> bool:
-    """Single-photo move of a scene that is not flat by Phase 1's own rule."""
-    from tasks.depth.stats import depth_stats
+def _is_flat(claim: Claim, sources: Sources) -> bool:
+    """The hero's scene is flat by Phase 1's own rule (asked only where the validator would expect
+    parallax otherwise: a single-view motion that is not a plain 2D move)."""
     from tasks.analyze.plan import DepthEvidence, TierThresholds, is_flat
+    from tasks.depth.stats import depth_stats
 
-    if claim.step.motion not in SINGLE_IMAGE_MOTIONS or claim.step.plain_2d:
+    if not MOTIONS[claim.step.motion].checks.single_view or claim.step.plain_2d:
         return False
     hero = sources.photo_ids[0]
     variance, layering, planarity = claim.flat_stats.get(hero, (None, None, None))
@@ -246,7 +248,7 @@ def _expects_parallax(claim: Claim, sources: Sources) -> bool:
         stats = depth_stats(sources.depths[0])
         variance, layering, planarity = stats.variance, stats.layering, stats.planarity
     evidence = DepthEvidence(variance=variance, layering=layering, planarity=planarity)
-    return not is_flat(evidence, TierThresholds.from_settings(get_settings()))
+    return is_flat(evidence, TierThresholds.from_settings(get_settings()))
 
 
 def _request(claim: Claim, sources: Sources) -> ClipRequest:
@@ -264,6 +266,7 @@ def _request(claim: Claim, sources: Sources) -> ClipRequest:
         pan_direction=claim.render_params.get("pan_direction", "right"),
         plain_2d=claim.step.plain_2d,
         sweep=bool(claim.render_params.get("sweep")),
+        model=claim.render_params.get("model"),
     )
 
 
@@ -288,7 +291,7 @@ def _mark_validating(claim: Claim, uri: str, rendered: RenderedClip, sources: So
         clip.model_used = rendered.backend
         clip.is_3d = rendered.is_3d
         clip.duration = rendered.info.duration
-        clip.status = ClipStatus.validating
+        lifecycle.move(clip, ClipStatus.validating)
         clip.render_params = {
             **claim.render_params,
             "backend": claim.step.backend.value,
@@ -303,7 +306,7 @@ def _conclude(claim: Claim, report: ValidationReport, bound: Any) -> Outcome:
         with session_scope() as session:
             clip = session.get(Clip, claim.clip_id)
             assert clip is not None
-            clip.status, clip.error = ClipStatus.done, None
+            lifecycle.move(clip, ClipStatus.done)
             clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
         bound.info("clip_done", score=round(report.score, 3))
         return Outcome(ClipStatus.done)
@@ -314,7 +317,7 @@ def _conclude(claim: Claim, report: ValidationReport, bound: Any) -> Outcome:
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)
         assert clip is not None
-        clip.status, clip.error = ClipStatus.rejected, reason
+        lifecycle.move(clip, ClipStatus.rejected, reason)
         clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
         next_id = _insert_successor(session, claim, step, FailureKind.rejected, reason)
     bound.warning("clip_rejected", failures=list(report.failures), next_clip_id=next_id,
@@ -328,7 +331,7 @@ def _fail(claim: Claim, reason: str, step: RenderStep | None, kind: FailureKind 
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)
         assert clip is not None
-        clip.status, clip.error = ClipStatus.failed, reason
+        lifecycle.move(clip, ClipStatus.failed, reason)
         if report is not None:
             clip.validation_score, clip.validation_metrics = report.score, _jsonable(report.metrics)
         next_id = _insert_successor(session, claim, step, kind, reason) if step and kind else None
@@ -344,6 +347,7 @@ def _insert_successor(session: Session, claim: Claim, step: RenderStep, kind: Fa
                                                                  "kind": kind.value, "reason": reason}})
     if step.plain_2d:
         params["plain_2d"] = True
+    params["model"] = MOTIONS[step.motion].ltx2.model
     current = session.get(Clip, claim.clip_id)
     assert current is not None
     values = {
@@ -383,9 +387,9 @@ def _mark_interrupted(claim: Claim, out_path: Path, store: ArtifactStore, bound:
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)
         assert clip is not None
-        if clip.status in (ClipStatus.rendering, ClipStatus.validating):
-            clip.status = ClipStatus.interrupted
-            clip.error = "interrupted by SIGTERM" + (f"; partial output at {partial_uri}" if partial_uri else "")
+        if clip.status in lifecycle.IN_WORK:
+            lifecycle.move(clip, ClipStatus.interrupted,
+                           "interrupted by SIGTERM" + (f"; partial output at {partial_uri}" if partial_uri else ""))
     bound.warning("clip_interrupted", partial_uri=partial_uri)
     flush_logs()
 

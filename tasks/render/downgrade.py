@@ -1,7 +1,8 @@
 """The downgrade ladder: which safer render follows one that failed. Pure decisions.
 
 Design, Depth Validation Policy: a clip whose depth collapses, warps or goes planar is
-re-rendered with a safer motion profile. The ladder, safest last:
+re-rendered with a safer motion profile. Each rung is read from the motion catalogue
+(tasks.domain.motions: `downgrade`, `cpu_first`, `min_views`, `FLOOR`). Today's ladder, safest last:
 
     multi_image_synthesis → two_image_reveal → single-image micro motion → CPU parallax
         → plain 2D push in (the floor)
@@ -27,10 +28,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from db.enums import MotionType
+from tasks.domain.motions import FLOOR, MOTIONS, fit, views_used
 from tasks.render.generator import BackendName
-from tasks.render.motions import views_used
-
-SAFEST_MOTION = MotionType.micro_push_in
 
 
 class FailureKind(StrEnum):
@@ -45,17 +44,6 @@ class RenderStep:
     source_photo_ids: tuple[int, ...]
     backend: BackendName
     plain_2d: bool = False  # a rigid 2D move of the photo: no depth, no parallax
-
-
-def fit_motion(motion: MotionType, source_count: int) -> MotionType:
-    """The richest motion not above `motion` that `source_count` photos can make."""
-    if source_count < 1:
-        raise ValueError("a clip needs at least one source photo")
-    if motion is MotionType.multi_image_synthesis and source_count < 3:
-        motion = MotionType.two_image_reveal
-    if motion is MotionType.two_image_reveal and source_count < 2:
-        motion = SAFEST_MOTION
-    return motion
 
 
 def sources_for(motion: MotionType, photo_ids: tuple[int, ...]) -> tuple[int, ...]:
@@ -75,7 +63,7 @@ def safer_step(
         remaining = tuple(i for i in current.source_photo_ids if i in set(readable_ids or ()))
         if not remaining:
             return None
-        return _step(fit_motion(current.motion, len(remaining)), remaining, current.backend)
+        return _step(fit(current.motion, len(remaining)), remaining, current.backend)
     if current.plain_2d:
         return None  # the floor: nothing is safer than a rigid move of the photo
     if failure is FailureKind.gpu_failure:
@@ -83,12 +71,9 @@ def safer_step(
             return None  # no GPU was involved; a CPU crash is not fixed by another rung
         return _step(current.motion, current.source_photo_ids, BackendName.parallax)
     # rejected by the validator: one rung down
-    if current.motion is MotionType.multi_image_synthesis:
-        return _step(MotionType.two_image_reveal, current.source_photo_ids, current.backend)
-    if current.motion is MotionType.two_image_reveal:
-        return _step(SAFEST_MOTION, current.source_photo_ids, current.backend)
-    if current.backend is BackendName.ltx2:
+    entry = MOTIONS[current.motion]
+    if entry.cpu_first and current.backend is BackendName.ltx2:
         return _step(current.motion, current.source_photo_ids, BackendName.parallax)
-    if current.motion is not SAFEST_MOTION:
-        return _step(SAFEST_MOTION, current.source_photo_ids, current.backend)
-    return RenderStep(SAFEST_MOTION, current.source_photo_ids[:1], BackendName.parallax, plain_2d=True)
+    if entry.downgrade is not None:
+        return _step(entry.downgrade, current.source_photo_ids, current.backend)
+    return RenderStep(FLOOR, current.source_photo_ids[:1], BackendName.parallax, plain_2d=True)

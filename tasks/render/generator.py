@@ -19,9 +19,9 @@ import numpy as np
 import structlog
 
 from db.enums import ConfidenceTier, MotionType
+from tasks.domain.motions import MOTIONS, views_used
 from tasks.media.video import VideoInfo, VideoWriter, probe
 from tasks.render.interrupt import raise_if_stopping
-from tasks.render.motions import views_used
 from tasks.render.parallax import DEFAULT_PROFILE, parallax_frames, required_zoom, sweep_profile
 from tasks.settings import Settings, get_settings
 
@@ -63,6 +63,7 @@ class ClipRequest:
     pan_direction: str = "right"  # "left" | "right": where a pan or reveal travels
     plain_2d: bool = False  # a rigid 2D move of the photo (no depth): the downgrade floor
     sweep: bool = False  # a pan across the photo's whole width (panoramas)
+    model: str | None = None  # the LTX-2 path Phase 1/2 planned (catalogue `ltx2.model`); None: the motion's own
 
     def __post_init__(self) -> None:
         if not self.images:
@@ -73,6 +74,9 @@ class ClipRequest:
             raise ValueError(f"pan_direction must be 'left' or 'right', got {self.pan_direction!r}")
         if self.duration <= 0 or self.fps <= 0 or self.width <= 0 or self.height <= 0:
             raise ValueError("duration, fps and size must be positive")
+        path = MOTIONS[self.motion].ltx2
+        if self.model is not None and self.model != path.model:
+            raise ValueError(f"{self.motion} renders with LTX-2 path {path.model!r}, not the planned {self.model!r}")
 
     @property
     def n_frames(self) -> int:
@@ -163,7 +167,7 @@ class LTX2Backend:
         )
         for frame in video.frames:
             write(np.ascontiguousarray(frame))
-        return dict(video.metadata)
+        return {**video.metadata, "model_path": MOTIONS[request.motion].ltx2.model}
 
 
 def gpu_available() -> bool:
@@ -252,7 +256,7 @@ def generate_clip(request: ClipRequest, backend: ClipBackend, out_path: Path, se
             f"{backend.name} made {info.width}x{info.height}x{info.frame_count} frames, "
             f"asked {request.width}x{request.height}x{request.n_frames}"
         )
-    is_3d = backend.uses_gpu and request.motion is MotionType.multi_image_synthesis
+    is_3d = backend.uses_gpu and MOTIONS[request.motion].needs_3d
     log.info("clip_generated", backend=backend.name, frames=info.frame_count, wall_s=round(wall, 2))
     return RenderedClip(
         path=out_path,

@@ -15,19 +15,17 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 import structlog
 
-from db.enums import ClipStatus
 from db.session import session_scope
+from tasks.domain.clip_lifecycle import IN_WORK
 
 log = structlog.get_logger(__name__)
-
-IN_WORK = (ClipStatus.rendering.value, ClipStatus.validating.value)
 
 
 def touch(clip_id: int) -> None:
     """Mark the clip alive, only while it is in work (a finished row keeps its last change)."""
     with session_scope() as s:
         s.execute(sa.text("UPDATE clips SET updated_at = now() WHERE id = :id AND status IN :in_work")
-                  .bindparams(sa.bindparam("in_work", expanding=True)), {"id": clip_id, "in_work": list(IN_WORK)})
+                  .bindparams(sa.bindparam("in_work", expanding=True)), {"id": clip_id, "in_work": sorted(s.value for s in IN_WORK)})
 
 
 def last_change(clip_id: int) -> tuple[str, float]:

@@ -13,7 +13,6 @@ import math
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
 from PIL import Image
 
 from db.enums import EXTERIOR_ROOMS, MotionType, RoomType
+from tasks.domain.motions import CATALOGUE, MOTIONS, CameraMove, Ltx2Mode, PanDirection
 from tasks.render.ltx2_recipes import RECIPES, Recipe, Stage
 from tasks.render.memory_plan import (
     REFERENCE_SHAPE,
@@ -41,36 +41,17 @@ from tasks.settings import Settings
 ImageInput = Image.Image | np.ndarray
 
 
-class CameraMove(StrEnum):
-    """Moves with an official LTX-2 19B camera-control LoRA that the render phase uses."""
-
-    dolly_in = "dolly_in"
-    dolly_out = "dolly_out"
-    dolly_left = "dolly_left"
-    dolly_right = "dolly_right"
-
-
-class PanDirection(StrEnum):
-    left = "left"
-    right = "right"
-
-
-KEYFRAME_MOTIONS = frozenset({MotionType.two_image_reveal, MotionType.multi_image_synthesis})
+KEYFRAME_MOTIONS = frozenset(m.name for m in CATALOGUE if m.ltx2.mode is Ltx2Mode.keyframes)
 DISTILLED_ADAPTER = "distilled"
 UPSAMPLER_SUBFOLDER = "latent_upsampler"
 """Where Lightricks' diffusers-format LTX-2 repository keeps the x2 spatial latent upsampler."""
 
 
 def camera_move(motion: MotionType, pan: PanDirection) -> CameraMove | None:
-    """The LoRA move of a single-photo motion; keyframe motions get none, their photos define the path."""
-    match motion:
-        case MotionType.micro_push_in:
-            return CameraMove.dolly_in
-        case MotionType.micro_push_out:
-            return CameraMove.dolly_out
-        case MotionType.subtle_pan:
-            return CameraMove.dolly_left if pan is PanDirection.left else CameraMove.dolly_right
-    return None
+    """The LoRA move of a single-photo motion (its catalogue entry); keyframe motions get none, their
+    photos define the path."""
+    lora = MOTIONS[motion].ltx2.lora
+    return lora[pan] if lora else None
 
 
 # --- prompts ---------------------------------------------------------------------------------------------------
@@ -109,22 +90,12 @@ def room_phrase(room: RoomType | str | None) -> str:
 
 
 def build_prompt(room: RoomType | str | None, motion: MotionType, pan: PanDirection = PanDirection.right) -> str:
-    """Name the move and its destination: the camera LoRA cards ask prompts to say what the move reveals."""
-    place = room_phrase(room)
+    """Name the move and its destination: the camera LoRA cards ask prompts to say what the move reveals.
+    The move's wording is its catalogue entry's prompt."""
     outside = room is not None and room in EXTERIOR_ROOMS
-    through = "toward" if outside else "through"
-    match motion:
-        case MotionType.micro_push_in:
-            move = f"Smooth cinematic dolly in {through} {place}"
-        case MotionType.micro_push_out:
-            move = f"Smooth cinematic dolly out from {place}, revealing more of the {'scene' if outside else 'room'}"
-        case MotionType.subtle_pan:
-            move = f"Slow cinematic dolly {pan.value} across {place}, revealing its {pan.value} side"
-        case MotionType.two_image_reveal:
-            move = f"Smooth cinematic camera move to the {pan.value} {through} {place}, revealing the view on its {pan.value}"
-        case MotionType.multi_image_synthesis:
-            move = (f"Smooth cinematic camera glide to the {pan.value} {through} {place}, "
-                    "passing each viewpoint in turn")
+    move = MOTIONS[motion].ltx2.prompt.format(
+        place=room_phrase(room), through="toward" if outside else "through", pan=pan.value,
+        space="scene" if outside else "room")
     return f"{move}, {PROMPT_SUFFIX}"
 
 

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from db.enums import MotionType
-from tasks.render.motions import views_used
+from tasks.domain.motions import MOTIONS, CpuMove, views_used
 
 # Output pixels per coarse-grid cell. The displacement field is smooth at this scale; 8 is
 # visually the same as 4 (mean difference 0.2 grey levels), 14 % cheaper, and steadier at
@@ -183,7 +183,7 @@ def required_zoom(motion: MotionType, profile: MotionProfile) -> float:
     plane (δ = 1) by ±pan_travel/2 of the width, so the photo must be that much wider on
     each side: zoom = 1 + pan_travel. Reveals pan too.
     """
-    if motion in (MotionType.micro_push_in, MotionType.micro_push_out):
+    if not MOTIONS[motion].cpu.overscan:
         return 1.0
     return 1.0 + profile.pan_travel + 1e-3
 
@@ -199,10 +199,11 @@ def sweep_profile(image: np.ndarray, width: int, height: int, profile: MotionPro
 
 
 def camera_pose(motion: MotionType, progress: float, pan_direction: int, profile: MotionProfile) -> CameraPose:
-    """Camera pose at eased progress p ∈ [0, 1]."""
-    if motion == MotionType.micro_push_in:
+    """Camera pose at eased progress p ∈ [0, 1], along the motion's CPU move (its catalogue entry)."""
+    move = MOTIONS[motion].cpu.move
+    if move is CpuMove.push_in:
         return CameraPose(tz=profile.push_travel * progress)
-    if motion == MotionType.micro_push_out:  # a push in played backwards: never leaves the photo
+    if move is CpuMove.push_out:  # a push in played backwards: never leaves the photo
         return CameraPose(tz=profile.push_travel * (1.0 - progress))
     # Pans and reveals: a sideways truck. The shift focal·tx·δ moves the nearest plane
     # (δ = 1) by pan_travel·width over the clip when tx spans ±pan_travel (focal = width/2).

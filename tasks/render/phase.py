@@ -2,8 +2,11 @@
 
 `plan_clips(job_id)` turns Phase 1's rows into pending `clips` rows: one per room cluster
 (its hero first, the motion the analysis recommends, shrunk to what the cluster's usable
-photos support), plus a clip for the job's opening or closing photo where that photo does
-not already lead a room's clip, plus a single-image clip for every other usable view.
+photos support and to what Phase 1 allowed — `allowed_motion_types`, `is_3d_eligible` — and
+rendered on the LTX-2 path of its `model_recommendation`: tasks.domain.motions.fit), plus a
+clip for the job's opening or closing photo where that photo does not already lead a room's
+clip, plus a single-image clip for every other usable view (each within its room's allowed
+motions).
 Photos the planner must treat apart (`shot_kind`): a panorama gets its own clip, a plain 2D pan
 across its whole width; a photo between the soft and the hard upscale limit gets only a short
 plain 2D push in; neither is put in a multi-view clip.
@@ -33,17 +36,21 @@ from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
 from tasks.assemble.formats import format_for_size
+from tasks.domain import clip_lifecycle as lifecycle
+from tasks.domain.motions import MOTIONS, fit
+from tasks.domain.photos import usable
 from tasks.domain.templates import get_template
 from tasks.media.resolution import Fit, is_panorama, judge
-from tasks.render.downgrade import fit_motion, sources_for
+from tasks.render.downgrade import sources_for
 from tasks.render.interrupt import Interrupted, stop_on_sigterm
-from tasks.render.motions import MAX_SECONDS
 from tasks.render.sizing import clip_cap, footage_goal, sized_durations
 from tasks.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
 MAX_VIEWS = 4  # views in one multi-image clip: more makes each too short to read
+Allowed = dict[int, list[str]]
+"""Each analysed room's `allowed_motion_types` by cluster id (a room without analysis: no limit)."""
 CHAIN = """
     WITH RECURSIVE chain(id) AS (
         SELECT unnest(CAST(:roots AS integer[]))
@@ -68,11 +75,6 @@ def clip_seed(job_id: uuid.UUID, room_cluster_id: int, photo_ids: tuple[int, ...
     return zlib.crc32(f"{job_id}:{room_cluster_id}:{photo_ids}".encode()) & 0x7FFFFFFF
 
 
-def usable(photo: Photo) -> bool:
-    return (photo.usable and not photo.exclude and photo.quality_gate_reason is None
-            and photo.duplicate_of_photo_id is None)
-
-
 PANORAMA, STATIC_SAFE = "panorama", "static_safe"
 
 
@@ -88,13 +90,11 @@ def shot_kind(photo: Photo, fmt: str, settings: Settings) -> str | None:
 def special_clip(photo: Photo, kind: str, cluster_id: int, role: str, settings: Settings) -> PlannedClip:
     """A panorama's pan across its width, or a low-resolution photo's short push: both plain 2D
     on the CPU renderer (rigid moves of the photo that no depth error can spoil)."""
-    from tasks.analyze.plan import MOTION_DURATION_S
-
     common = {"role": role, "plain_2d": True, "backend": "parallax"}
     if kind == PANORAMA:
         return PlannedClip(cluster_id, MotionType.subtle_pan, (photo.id,), ConfidenceTier.low,  # type: ignore[arg-type]
-                           MAX_SECONDS[MotionType.subtle_pan], {**common, "pan_direction": "right", "sweep": True})
-    duration = min(MOTION_DURATION_S[MotionType.micro_push_in], settings.soft_limit_max_seconds)
+                           MOTIONS[MotionType.subtle_pan].max_seconds, {**common, "pan_direction": "right", "sweep": True})
+    duration = min(MOTIONS[MotionType.micro_push_in].seconds, settings.soft_limit_max_seconds)
     return PlannedClip(cluster_id, MotionType.micro_push_in, (photo.id,), ConfidenceTier.low,  # type: ignore[arg-type]
                        duration, {**common, "static_safe": True})
 
@@ -118,7 +118,7 @@ def room_clips(
                                         "room", settings))
             continue
         ids = tuple(p.id for p in candidates if not kinds.get(p.id))[:MAX_VIEWS]  # type: ignore[misc,arg-type]
-        motion = fit_motion(result.recommended_motion, len(ids))
+        motion = fit(result.recommended_motion, len(ids), result.allowed_motion_types, result.is_3d_eligible)
         planned.append(PlannedClip(
             room_cluster_id=result.room_cluster_id,
             motion=motion,
@@ -127,16 +127,34 @@ def room_clips(
             duration=result.recommended_duration,
             # alternate directions so consecutive rooms do not all drift the same way
             params={"role": "room", "pan_direction": "right" if index % 2 == 0 else "left",
-                    "planned_motion": result.recommended_motion.value},
+                    "planned_motion": result.recommended_motion.value, **planned_model(result, motion)},
         ))
     return planned
 
 
-def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo], kinds: dict[int, str | None],
-                  settings: Settings) -> list[PlannedClip]:
-    """Clips for the opening and closing photos that do not already lead a room's clip."""
-    from tasks.analyze.plan import MOTION_DURATION_S
+def single_view_clip(cluster_id: int, photo_id: int, motion: MotionType, allowed: Allowed,
+                     params: dict[str, Any]) -> PlannedClip:
+    """One photo's own clip: `motion`, or the ladder's next move the room's analysis allows."""
+    motion = fit(motion, 1, allowed.get(cluster_id))
+    return PlannedClip(room_cluster_id=cluster_id, motion=motion, source_photo_ids=(photo_id,),
+                       tier=ConfidenceTier.low, duration=MOTIONS[motion].seconds,
+                       params={**params, "model": MOTIONS[motion].ltx2.model})
 
+
+def planned_model(result: AnalysisResult, motion: MotionType) -> dict[str, str]:
+    """The LTX-2 path the clip renders with: Phase 1's `model_recommendation`, which is the
+    recommended motion's path; where the plan had to shrink the motion, the smaller motion's own
+    path, with the reason."""
+    model = MOTIONS[motion].ltx2.model
+    if result.model_recommendation == model:
+        return {"model": model}
+    return {"model": model, "model_reason": f"Phase 1 recommended {result.model_recommendation} for "
+                                            f"{result.recommended_motion.value}; {motion.value} renders with {model}"}
+
+
+def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo], kinds: dict[int, str | None],
+                  allowed: Allowed, settings: Settings) -> list[PlannedClip]:
+    """Clips for the opening and closing photos that do not already lead a room's clip."""
     leading = {p.source_photo_ids[0] for p in planned}
     extra = []
     for role, photo_id, motion in (
@@ -153,24 +171,19 @@ def bookend_clips(job: Job, planned: list[PlannedClip], photos: dict[int, Photo]
             extra.append(special_clip(photo, kinds[photo_id], photo.room_cluster_id, role, settings))  # type: ignore[arg-type]
             leading.add(photo_id)
             continue
-        extra.append(PlannedClip(
-            room_cluster_id=photo.room_cluster_id, motion=motion, source_photo_ids=(photo_id,),
-            tier=ConfidenceTier.low, duration=MOTION_DURATION_S[motion],
-            params={"role": role, "pan_direction": "right"},
-        ))
+        extra.append(single_view_clip(photo.room_cluster_id, photo_id, motion, allowed,
+                                      {"role": role, "pan_direction": "right"}))
         leading.add(photo_id)
     return extra
 
 
 def view_clips(planned: list[PlannedClip], photos_by_cluster: dict[int, list[Photo]], kinds: dict[int, str | None],
-               settings: Settings) -> list[PlannedClip]:
+               allowed: Allowed, settings: Settings) -> list[PlannedClip]:
     """A single-image clip for each usable view that no planned clip shows yet.
 
     A room photographed from several angles then gives several shots, so the timeline has
     footage to fill its target length without repeating a clip.
     """
-    from tasks.analyze.plan import MOTION_DURATION_S
-
     shown = {photo_id for p in planned for photo_id in p.source_photo_ids}
     extra: list[PlannedClip] = []
     for cluster_id, photos in sorted(photos_by_cluster.items()):
@@ -182,11 +195,8 @@ def view_clips(planned: list[PlannedClip], photos_by_cluster: dict[int, list[Pho
                 shown.add(photo.id)  # type: ignore[arg-type]
                 continue
             motion = (MotionType.subtle_pan, MotionType.micro_push_out)[len(extra) % 2]
-            extra.append(PlannedClip(
-                room_cluster_id=cluster_id, motion=motion, source_photo_ids=(photo.id,),  # type: ignore[arg-type]
-                tier=ConfidenceTier.low, duration=MOTION_DURATION_S[motion],
-                params={"role": "view", "pan_direction": "left" if len(extra) % 4 < 2 else "right"},
-            ))
+            extra.append(single_view_clip(cluster_id, photo.id, motion, allowed,  # type: ignore[arg-type]
+                                          {"role": "view", "pan_direction": "left" if len(extra) % 4 < 2 else "right"}))
             shown.add(photo.id)  # type: ignore[arg-type]
     return extra
 
@@ -208,9 +218,10 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
         template = get_template(job.template_type)
         fmt = format_for_size(template.width, template.height)
         kinds = {pid: shot_kind(p, fmt, settings) for pid, p in photos.items()}
+        allowed: Allowed = {r.room_cluster_id: r.allowed_motion_types for r in results}
         planned = room_clips(results, by_cluster, kinds, settings)
-        planned += bookend_clips(job, planned, photos, kinds, settings)  # type: ignore[arg-type]
-        planned += view_clips(planned, by_cluster, kinds, settings)
+        planned += bookend_clips(job, planned, photos, kinds, allowed, settings)  # type: ignore[arg-type]
+        planned += view_clips(planned, by_cluster, kinds, allowed, settings)
         planned = size_clips(planned, job, settings.clip_fps, settings.soft_limit_max_seconds)
         ids = [_insert_planned(session, job_id, p, settings) for p in planned]
         short = [i for i, p in zip(ids, planned) if _follow_duration(session, i, p.duration, settings.clip_fps)]
@@ -248,11 +259,12 @@ def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, s
         render_params=planned.params, status=ClipStatus.pending,
     ).on_conflict_do_nothing(constraint="uq_clips_natural_key"))
     row = session.exec(select(Clip.id, Clip.status).where(*(getattr(Clip, k) == v for k, v in key.items()))).one()
-    if row.status is ClipStatus.superseded:  # an older analysis dropped it, this one wants it again
+    if row.status in lifecycle.sources_of(ClipStatus.pending):  # an older analysis dropped it, this one wants it again
         session.execute(sa.text(CHAIN + """
             UPDATE clips SET status = 'pending', updated_at = now()
-            WHERE id IN (SELECT id FROM chain) AND status = 'superseded'
-        """), {"roots": [row.id]})
+            WHERE id IN (SELECT id FROM chain) AND status IN :from_states
+        """).bindparams(sa.bindparam("from_states", expanding=True)),
+            {"roots": [row.id], "from_states": _values(lifecycle.sources_of(ClipStatus.pending))})
     return row.id
 
 
@@ -274,9 +286,14 @@ def _supersede_others(session: Session, job_id: uuid.UUID, plan_ids: list[int]) 
     """Mark superseded every clip of the job outside the plan's chains (root and downgrades)."""
     result = session.execute(sa.text(CHAIN + """
         UPDATE clips SET status = 'superseded', updated_at = now()
-        WHERE job_id = :job AND status <> 'superseded' AND id NOT IN (SELECT id FROM chain)
-    """), {"roots": plan_ids, "job": job_id})
+        WHERE job_id = :job AND status IN :from_states AND id NOT IN (SELECT id FROM chain)
+    """).bindparams(sa.bindparam("from_states", expanding=True)),
+        {"roots": plan_ids, "job": job_id, "from_states": _values(lifecycle.sources_of(ClipStatus.superseded))})
     return result.rowcount or 0
+
+
+def _values(states: frozenset[ClipStatus]) -> list[str]:
+    return sorted(s.value for s in states)
 
 
 def run_render(job_id: uuid.UUID | str) -> dict[str, Any]:

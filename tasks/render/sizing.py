@@ -9,7 +9,7 @@ room to land every cut on a beat and still fill the length.
 
 Lengthening is bounded twice: by what the generator can make in one pass (LTX-2's longest
 generation, which the memory plan is sized for) and by what a motion can carry safely
-(`tasks.render.motions.MAX_SECONDS`). Clips are never shortened below Phase 1's duration.
+(`max_seconds` in the motion catalogue, tasks.domain.motions). Clips are never shortened below Phase 1's duration.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from db.enums import MotionType
 from tasks.domain.beat_grid import BEATS_PER_BAR
+from tasks.domain.motions import MOTIONS
 from tasks.domain.pacing import EDITING_BAND, Pacing, Rhythm
 from tasks.domain.templates import Template
-from tasks.render.motions import MAX_SECONDS
 
 LONGEST_CLIP_FRAMES = 161
 """Frames of the longest clip Phase 2 asks LTX-2 for (8k + 1): the memory plan is sized for it."""
@@ -59,7 +59,7 @@ def footage_goal(template: Template, target: float, beat_sync: bool, bpm: float 
 
 def clip_cap(motion: MotionType, fps: int) -> float:
     """The longest clip a motion may be rendered at: the generator's limit and the motion's."""
-    return min(LONGEST_CLIP_FRAMES / fps, MAX_SECONDS[motion])
+    return min(LONGEST_CLIP_FRAMES / fps, MOTIONS[motion].max_seconds)
 
 
 def sized_durations(natural: Sequence[float], caps: Sequence[float], goal: FootageGoal, fps: int) -> list[float]:

@@ -18,15 +18,17 @@ from typing import Any
 import structlog
 from sqlmodel import Session, select
 
-from db.enums import ClipStatus, RoomType
+from db.enums import RoomType
 from db.listing import parse_listing
 from db.models import Clip, Job, Photo
 from db.queries import current_clusters
 from db.session import session_scope
 from tasks.domain.beat_grid import BeatGrid
+from tasks.domain.clip_lifecycle import FOOTAGE
 from tasks.domain.disclosure import is_generated
 from tasks.domain.manual_flags import carry_duplicate_flags, effective_flags
 from tasks.domain.pacing import Pacing
+from tasks.domain.photos import usable
 from tasks.domain.selection import (
     Candidate,
     select_closing,
@@ -71,7 +73,7 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
     clusters = {c.id: c for c in session.exec(current_clusters(job_id))}
     photos = {p.id: p for p in session.exec(select(Photo).where(Photo.job_id == job_id))}
     clips = session.exec(
-        select(Clip).where(Clip.job_id == job_id, Clip.status == ClipStatus.done).order_by(Clip.id)
+        select(Clip).where(Clip.job_id == job_id, Clip.status.in_(FOOTAGE)).order_by(Clip.id)  # type: ignore[attr-defined]
     ).all()
     flags = carry_duplicate_flags({
         p.id: effective_flags(p.manual_metadata, p.room_override, p.exclude, photo=p.original_filename)
@@ -83,8 +85,7 @@ def load_inputs(session: Session, job_id: uuid.UUID) -> Inputs:
     captions = {i: f.caption for i, f in flags.items() if f.caption}
     for clip in clips:
         cluster = clusters.get(clip.room_cluster_id)
-        unshowable = [i for i in clip.source_photo_ids if i not in photos or flags[i].exclude or not photos[i].usable
-                      or photos[i].duplicate_of_photo_id is not None]
+        unshowable = [i for i in clip.source_photo_ids if i not in photos or not usable(photos[i], excluded=flags[i].exclude)]
         if cluster is None:
             left_out[clip.id] = "its room is not in the current analysis"
         elif not clip.source_photo_ids or unshowable:

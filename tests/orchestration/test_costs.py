@@ -83,3 +83,23 @@ def test_metric_published_to_cloudwatch(db: str, aws: str, monkeypatch: pytest.M
         Period=3600, Statistics=["Sum"],
     )
     assert stats["Datapoints"][0]["Sum"] == 42
+
+
+def test_gpu_time_outside_rendering_is_counted_and_flagged(db: str) -> None:
+    """The lifecycle spends GPU time only while a clip is rendering: time recorded against a clip
+    in another state is still counted (it was spent) but logged as a caller's slip."""
+    import structlog
+
+    from db.enums import ClipStatus
+
+    job = _job()
+    rendering, pending = _clip(job), _clip(job)
+    with session_scope() as s:
+        s.execute(sa.update(Clip).where(Clip.id == rendering).values(status=ClipStatus.rendering))
+    with structlog.testing.capture_logs() as logs:
+        record_gpu_seconds(job, rendering, 5)
+        record_gpu_seconds(job, pending, 7)
+    slips = [e for e in logs if e["event"] == "gpu.spend_outside_rendering"]
+    assert [(e["clip_id"], e["status"]) for e in slips] == [(pending, "pending")]
+    with session_scope() as s:
+        assert s.get(Job, job).gpu_seconds == pytest.approx(12)

@@ -16,8 +16,10 @@ from PIL import Image
 from db.enums import ConfidenceTier, MotionType
 from db.models import AnalysisResult, Job, Photo, RoomCluster
 from db.session import session_scope
+from tasks.analyze.plan import allowed_motion, is_3d_eligible
 from tasks.depth.stats import depth_stats
 from tasks.depth.storage import encode_depth_png
+from tasks.domain.motions import MOTIONS
 from tasks.storage import ArtifactStore, keys, sha256_bytes
 
 
@@ -36,6 +38,8 @@ class RoomSpec:
     motion: MotionType
     photos: list[PhotoSpec]
     duration: float = 1.0
+    allowed: tuple[MotionType, ...] | None = None  # None: what Phase 1 allows the tier
+    is_3d_eligible: bool | None = None  # None: what Phase 1 decides for the tier
 
 
 @dataclass
@@ -86,8 +90,11 @@ def seed_phase1(store: ArtifactStore, rooms: list[RoomSpec], opening: str | None
                 ids.append(photo.id)
             session.add(AnalysisResult(
                 job_id=seeded.job_id, room_cluster_id=cluster.id, hero_photo_id=ids[0],
-                recommended_motion=room.motion, allowed_motion_types=[room.motion.value],
-                recommended_duration=room.duration, tier=room.tier, model_recommendation="test",
+                recommended_motion=room.motion, recommended_duration=room.duration, tier=room.tier,
+                # what Phase 1 records for the tier (tasks.analyze.plan), unless the spec says otherwise
+                allowed_motion_types=[m.value for m in (room.allowed or allowed_motion(room.tier))],
+                is_3d_eligible=is_3d_eligible(room.tier).value if room.is_3d_eligible is None else room.is_3d_eligible,
+                model_recommendation=MOTIONS[room.motion].ltx2.model,
             ))
         job = session.get(Job, seeded.job_id)
         job.opening_photo_id = seeded.photo_ids.get(opening) if opening else None  # type: ignore[union-attr]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from db.enums import MotionType as M
+from tasks.domain.motions import fit as fit_motion
 from tasks.render.downgrade import (
     FailureKind,
     RenderStep,
-    fit_motion,
     safer_step,
     sources_for,
 )

@@ -18,7 +18,7 @@ from tasks.render.generator import (
     generate_clip,
     load_backend,
 )
-from tasks.render.motions import SINGLE_IMAGE_MOTIONS
+from tasks.domain.motions import SINGLE_IMAGE_MOTIONS
 from tasks.settings import Settings
 
 

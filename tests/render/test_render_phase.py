@@ -275,3 +275,44 @@ def test_panoramas_sweep_and_low_resolution_photos_get_short_plain_pushes(small_
     assert summary["statuses"] == {"done": 3}, summary
     done = {tuple(c.source_photo_ids): c for c in clips(seeded.job_id)}
     assert done[(p["panorama"],)].validation_metrics["judged_checks"] == ["flicker", "frozen"]
+
+
+def test_phase2_renders_only_what_phase1_allowed(small_clips, store, views) -> None:
+    """A room not 3D eligible gets no multi-image clip, a view whose room does not allow a pan gets
+    the next move down, and each clip carries the LTX-2 path of its motion (Phase 1's when it fits)."""
+    seeded = seed_phase1(store, [
+        RoomSpec("kitchen", ConfidenceTier.low, M.micro_push_in, [photo_spec(views, "kitchen_a"), photo_spec(views, "kitchen_b")],
+                 allowed=(M.micro_push_in, M.micro_push_out)),
+        RoomSpec("bedroom", ConfidenceTier.high, M.multi_image_synthesis,
+                 [photo_spec(views, "bedroom_a"), photo_spec(views, "living_a"), photo_spec(views, "living_b")],
+                 is_3d_eligible=False),
+    ])
+    plan_clips(seeded.job_id)
+    p = seeded.photo_ids
+    rows = {tuple(c.source_photo_ids): c for c in clips(seeded.job_id)}
+    bedroom = rows[(p["bedroom_a"], p["living_a"])]
+    assert (bedroom.motion_type, bedroom.render_params["planned_motion"], bedroom.render_params["model"]) == (
+        M.two_image_reveal, "multi_image_synthesis", "ltx2-keyframe-interpolation")
+    assert "Phase 1 recommended ltx2-multi-keyframe" in bedroom.render_params["model_reason"]
+    kitchen_view = rows[(p["kitchen_b"],)]  # the first view clip would pan: the kitchen allows no pan
+    assert (kitchen_view.render_params["role"], kitchen_view.motion_type) == ("view", M.micro_push_in)
+    assert rows[(p["living_b"],)].motion_type is M.micro_push_out  # the bedroom allows every single-image move
+    kitchen = rows[(p["kitchen_a"],)]
+    assert kitchen.render_params["model"] == "ltx2-i2v-camera-lora" and "model_reason" not in kitchen.render_params
+
+
+def test_a_failed_clip_is_final_for_render_and_dispatch(small_clips, store, views) -> None:
+    """The lifecycle's meaning of `failed` (could not be produced): neither the clip unit nor the
+    dispatcher tries it again; a new plan or a person does."""
+    from flows.dispatch import dispatch_clip
+
+    seeded = seed_phase1(store, [RoomSpec("kitchen", ConfidenceTier.low, M.micro_push_in,
+                                          [photo_spec(views, "kitchen_a")])])
+    (clip_id,) = plan_clips(seeded.job_id)
+    with session_scope() as session:
+        session.execute(sa.update(Clip).where(Clip.id == clip_id).values(status=ClipStatus.failed, error="gone"))
+    result = render_clip(clip_id)
+    assert result["noop"] and (result["status"], result["error"]) == ("failed", "gone")
+    assert dispatch_clip.fn(clip_id)["status"] == "failed"
+    (row,) = clips(seeded.job_id)
+    assert (row.status, row.attempts, row.s3_uri) == (ClipStatus.failed, 0, None)

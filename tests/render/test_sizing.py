@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from db.enums import MotionType as M
+from tasks.domain.motions import MOTIONS
 from tasks.domain.pacing import EDITING_BAND, Pacing, Rhythm
 from tasks.domain.templates import get_template
 from tasks.render.ltx2 import ltx_frame_count
 from tasks.render.memory_plan import REFERENCE_SHAPE
-from tasks.render.motions import MAX_SECONDS
 from tasks.render.sizing import (
     LONGEST_CLIP_FRAMES,
     SLOWEST_PLANNED_TEMPO,
@@ -18,6 +18,8 @@ from tasks.render.sizing import (
     footage_goal,
     sized_durations,
 )
+
+MAX_SECONDS = {m: MOTIONS[m].max_seconds for m in M}
 
 
 def covers(durations: list[float], goal: FootageGoal) -> bool:
@@ -43,8 +45,7 @@ def test_the_generator_and_the_motion_cap_a_clip() -> None:
     assert ltx_frame_count(LONGEST_CLIP_FRAMES) == LONGEST_CLIP_FRAMES == REFERENCE_SHAPE[2]
     assert clip_cap(M.multi_image_synthesis, 30) == pytest.approx(161 / 30)  # LTX-2's longest generation
     assert clip_cap(M.micro_push_in, 15) == MAX_SECONDS[M.micro_push_in]  # at 15 fps the motion binds
-    from tasks.analyze.plan import MOTION_DURATION_S
-
+    MOTION_DURATION_S = {m: MOTIONS[m].seconds for m in M}
     assert all(MAX_SECONDS[m] > MOTION_DURATION_S[m] for m in M)  # room to stretch every motion
 
 
