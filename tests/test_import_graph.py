@@ -20,15 +20,12 @@ LAYERS = ("flows", "tasks", "db")
 
 # Known exceptions, each removed by a change in flight; the last test fails once an entry is
 # no longer needed, so delete it then. (importer, imported) modules.
-AWAITING_MOTION_CATALOGUE = {  # issue 17: motion planning moves to tasks.domain.motions
-    ("tasks.render.clip_unit", "tasks.analyze.plan"),
-}
 AWAITING_OUTPUT_FORMATS = {  # issue 17: output sizes move to tasks.domain.formats
     ("tasks.analyze.phase", "tasks.assemble.formats"),
     ("tasks.render.phase", "tasks.assemble.formats"),
     ("tasks.media.resolution", "tasks.assemble.formats"),
 }
-KNOWN_EXCEPTIONS = AWAITING_MOTION_CATALOGUE | AWAITING_OUTPUT_FORMATS
+KNOWN_EXCEPTIONS = AWAITING_OUTPUT_FORMATS
 
 
 def build() -> grimp.ImportGraph:

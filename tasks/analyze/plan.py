@@ -29,6 +29,7 @@ from statistics import median
 from typing import Any
 
 from db.enums import ConfidenceTier, MotionType
+from tasks.depth.stats import FlatRule
 from tasks.domain import motions as catalogue
 from tasks.settings import Settings
 
@@ -107,7 +108,7 @@ def cluster_depth(per_photo: Sequence[DepthEvidence]) -> DepthEvidence:
 
 
 def is_flat(depth: DepthEvidence, t: TierThresholds) -> bool:
-    return depth.variance < t.flat_max_variance or depth.planarity >= t.flat_min_planarity
+    return FlatRule(t.flat_max_variance, t.flat_min_planarity)(depth.variance, depth.planarity)
 
 
 def confidence_tier(

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 from scipy.signal import find_peaks
 
+from tasks.settings import Settings
+
 _STATS_SIDE = 64  # statistics of a smooth map need no more pixels; keeps video frames cheap
 _HIST_BINS = 32
 _LAYER_PROMINENCE = 0.02  # a depth plane must hold a peak of >= 2 % of the pixels above its valleys
@@ -18,6 +20,23 @@ class DepthStats:
     variance: float  # variance of unit depth: 0 flat, up to 0.25 (half nearest, half farthest)
     layering: float  # number of separable depth planes (peaks of the unit-depth histogram), >= 1
     planarity: float  # R^2 of one plane fitted to unit depth: 1 = a single plane explains it
+
+
+@dataclass(frozen=True)
+class FlatRule:
+    """When a scene counts as flat: depth variance below `max_variance`, or one plane explaining
+    at least `min_planarity` of it. Phase 1 tiers such a room low and the validator expects no
+    parallax from it, so both read this one rule."""
+
+    max_variance: float
+    min_planarity: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FlatRule:
+        return cls(settings.tier_flat_max_variance, settings.tier_flat_min_planarity)
+
+    def __call__(self, variance: float, planarity: float) -> bool:
+        return variance < self.max_variance or planarity >= self.min_planarity
 
 
 def _small(depth: np.ndarray) -> np.ndarray:

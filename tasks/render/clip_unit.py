@@ -237,8 +237,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
 def _is_flat(claim: Claim, sources: Sources) -> bool:
     """The hero's scene is flat by Phase 1's own rule (asked only where the validator would expect
     parallax otherwise: a single-view motion that is not a plain 2D move)."""
-    from tasks.analyze.plan import DepthEvidence, TierThresholds, is_flat
-    from tasks.depth.stats import depth_stats
+    from tasks.depth.stats import FlatRule, depth_stats
 
     if not MOTIONS[claim.step.motion].checks.single_view or claim.step.plain_2d:
         return False
@@ -247,8 +246,7 @@ def _is_flat(claim: Claim, sources: Sources) -> bool:
     if variance is None or layering is None or planarity is None:
         stats = depth_stats(sources.depths[0])
         variance, layering, planarity = stats.variance, stats.layering, stats.planarity
-    evidence = DepthEvidence(variance=variance, layering=layering, planarity=planarity)
-    return is_flat(evidence, TierThresholds.from_settings(get_settings()))
+    return FlatRule.from_settings(get_settings())(variance, planarity)
 
 
 def _request(claim: Claim, sources: Sources) -> ClipRequest:
