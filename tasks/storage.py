@@ -95,6 +95,7 @@ class ArtifactStore(Protocol):
     def get_file(self, uri: str, dest: Path) -> Path: ...
     def get_bytes(self, uri: str) -> bytes: ...
     def exists(self, uri: str) -> bool: ...
+    def check_readable(self, uri: str) -> None: ...
     def delete(self, uri: str) -> None: ...
     def share_url(self, uri: str, expires_s: int = SHARE_URL_TTL_S) -> str: ...
 
@@ -224,6 +225,10 @@ class FileStore:
 
     def exists(self, uri: str) -> bool:
         return self._readable(uri).is_file()
+
+    def check_readable(self, uri: str) -> None:
+        """RefusedInput unless this worker may read `uri` (no I/O)."""
+        self._readable(uri)
 
     def delete(self, uri: str) -> None:
         self._path(uri).unlink(missing_ok=True)
@@ -373,6 +378,10 @@ class S3Store:
             return True
         except ArtifactNotFound:
             return False
+
+    def check_readable(self, uri: str) -> None:
+        """RefusedInput unless this worker may read `uri` (no I/O)."""
+        self._readable(uri)
 
     def delete(self, uri: str) -> None:
         bucket, key = self._readable(uri)
