@@ -29,7 +29,6 @@ from urllib.parse import unquote, urlparse
 from tasks.settings import get_settings
 from tasks.uri_policy import RefusedInput, check_file_uri, check_s3_uri
 
-
 SHARE_URL_TTL_S = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 
 

@@ -74,8 +74,8 @@ from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
-from tasks.timeline.templates import get_template
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, sha256_bytes
+from tasks.timeline.templates import get_template
 from tasks.uri_policy import RefusedInput
 
 log = structlog.get_logger(__name__)

@@ -74,7 +74,7 @@ class FaultyS3Proxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+            def log_message(self, format: str, *args: object) -> None:  # quiet: the test logs are the tests'
                 pass
 
             def _body(self) -> bytes:
@@ -115,7 +115,7 @@ class FaultyS3Proxy:
                     self._answer(503, "Slow Down", [("Content-Type", "application/xml")], SLOW_DOWN)
                     return
                 status, reason, headers, payload = self._forward(body)
-                length = int(dict((k.lower(), v) for k, v in headers).get("content-length", len(payload)))
+                length = int({k.lower(): v for k, v in headers}.get("content-length", len(payload)))
                 headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP | {"content-length"}]
                 if fault == "truncate":
                     head = self._head(status, reason, headers, length)

@@ -7,21 +7,16 @@ fails the job with one error naming the object, which a rerun finishes once the 
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 
 import boto3
 import pytest
-from typer.testing import CliRunner
 
 from db.enums import JobStatus
-from db.models import Job
-from db.session import session_scope
 from tasks.settings import get_settings
 from tasks.storage import S3Store, StoreUnavailable, sha256_bytes
+from tests.faults.jobs import create_job, job_row
 from tests.faults.s3_proxy import FaultyS3Proxy
 
 
@@ -112,51 +107,13 @@ def test_a_multipart_upload_that_fails_is_aborted_and_leaves_no_object(
 # ----------------------------------------------------------------------------- whole jobs
 
 
-@pytest.fixture(scope="module")
-def listing(tmp_path_factory: pytest.TempPathFactory):
-    from tasks.sample_listing import make_listing
-
-    listing = make_listing(tmp_path_factory.mktemp("listing"), seed=3, size=(320, 214), music_seconds=20)
-    few = listing.root / "few"  # five photos: every phase runs, in a fraction of the time
-    few.mkdir()
-    for photo in sorted((listing.root / "photos").iterdir())[:5]:
-        shutil.copy(photo, few / photo.name)
-    return listing
-
-
-@pytest.fixture
-def small_render(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PICAIVID_CLIP_WIDTH", "320")
-    monkeypatch.setenv("PICAIVID_CLIP_HEIGHT", "180")
-    monkeypatch.setenv("PICAIVID_ASSEMBLE_X264_PRESET", "ultrafast")
-    for limit in ("PICAIVID_UPSCALE_SOFT_LIMIT", "PICAIVID_UPSCALE_HARD_LIMIT"):  # 320 px photos: not judged small
-        monkeypatch.setenv(limit, '{"16x9": 10, "9x16": 10, "1x1": 10}')
-    get_settings.cache_clear()
-
-
-def create_job(listing) -> uuid.UUID:
-    from flows.cli import app
-
-    res = CliRunner().invoke(app, [
-        "job", "create", "--photos", str(listing.root / "few"), "--music", str(listing.music_path),
-        "--template", "square", "--target-length", "6", "--json",
-    ])
-    assert res.exit_code == 0, res.output
-    return uuid.UUID(json.loads(res.stdout)["job_id"])
-
-
-def job_row(job_id: uuid.UUID) -> Job:
-    with session_scope() as s:
-        return s.get(Job, job_id)
-
-
 @pytest.mark.slow  # a job failing on a dead store (with the stage's backoff), then finished under 20 % faults
 def test_a_dead_store_fails_the_job_naming_the_object_and_a_rerun_under_faults_finishes_it(
         db: str, prefect_api: None, faulty_bucket: str, s3_proxy: FaultyS3Proxy, small_render: None, listing,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from flows.create_video import run_create_video
 
-    job_id = create_job(listing)
+    job_id = create_job(listing.root / "few", listing.music_path)
     monkeypatch.setenv("PICAIVID_S3_MAX_ATTEMPTS", "2")  # a dead store found out in a second, not in fifteen
     get_settings.cache_clear()
     s3_proxy.rate = 1.0
