@@ -47,9 +47,9 @@ from tasks.assemble.render import Cut, render_options, render_timeline
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, safe_name
-from tasks.uri_policy import RefusedInput
 from tasks.timeline.overlays import Overlay, is_generated
 from tasks.timeline.versions import read_overlays
+from tasks.uri_policy import RefusedInput
 
 log = structlog.get_logger(__name__)
 
