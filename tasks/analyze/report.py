@@ -20,12 +20,7 @@ from sqlmodel import select
 from db.models import AnalysisResult, Job, Photo, RoomCluster
 from db.session import session_scope
 from tasks.analyze.depth import decode_depth_png
-from tasks.analyze.scoring import (
-    HERO_PRIORITY_BONUS,
-    active_flags,
-    effective_flags,
-    manual_bonus,
-)
+from tasks.analyze.scoring import HERO_PRIORITY_BONUS, active_flags, effective_flags, manual_bonus
 from tasks.media.images import UnusablePhoto, decode_photo
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store
 from tasks.uri_policy import RefusedInput
