@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import func, select
 
 from db.enums import JobStatus
-from db.models import Clip, Job, Photo
+from db.models import Clip, Job, Photo, Timeline, TimelineOverlay
 from db.session import session_scope
 from tasks.intake import IntakeError, load_overrides
 from tasks.settings import get_settings
@@ -267,6 +267,11 @@ def test_hostile_file_names_and_texts_render_and_never_reach_a_command_line(
     with session_scope() as s:
         names = {p.original_filename for p in s.exec(select(Photo).where(Photo.job_id == job_id))}
     assert names == set(HOSTILE_PHOTOS)  # kept exactly, newline and all
+        drawn = json.dumps([o.content for o in s.exec(
+            select(TimelineOverlay).join(Timeline, Timeline.id == TimelineOverlay.timeline_id)
+            .where(Timeline.job_id == job_id, TimelineOverlay.visible))], ensure_ascii=False)
+    for text in (HOSTILE_TEXTS["address"], HOSTILE_TEXTS["caption"], HOSTILE_TEXTS["agent"]):
+        assert json.dumps(text, ensure_ascii=False)[1:-1] in drawn  # set on the cards, as pixels
     final = tmp_path / "final.mp4"
     get_store().get_file(job.final_video_uri, final)
     with av.open(str(final)) as container:
