@@ -21,7 +21,15 @@ from db.models import Clip, Job, Photo, Timeline, TimelineOverlay
 from db.session import session_scope
 from tasks.intake import IntakeError, load_overrides
 from tasks.settings import get_settings
-from tasks.storage import FileStore, S3Store, TooLarge, copy_capped, get_store, keys, sha256_bytes
+from tasks.storage import (
+    FileStore,
+    S3Store,
+    TooLarge,
+    copy_capped,
+    get_store,
+    keys,
+    sha256_bytes,
+)
 from tasks.timeline.edits import EditRefused, parse_edit
 from tasks.uri_policy import RefusedInput
 from tests.faults.jobs import create_job, job_row
@@ -266,12 +274,12 @@ def test_hostile_file_names_and_texts_render_and_never_reach_a_command_line(
     job = job_row(job_id)
     with session_scope() as s:
         names = {p.original_filename for p in s.exec(select(Photo).where(Photo.job_id == job_id))}
-    assert names == set(HOSTILE_PHOTOS)  # kept exactly, newline and all
         drawn = json.dumps([o.content for o in s.exec(
             select(TimelineOverlay).join(Timeline, Timeline.id == TimelineOverlay.timeline_id)
             .where(Timeline.job_id == job_id, TimelineOverlay.visible))], ensure_ascii=False)
-    for text in (HOSTILE_TEXTS["address"], HOSTILE_TEXTS["caption"], HOSTILE_TEXTS["agent"]):
-        assert json.dumps(text, ensure_ascii=False)[1:-1] in drawn  # set on the cards, as pixels
+    assert names == set(HOSTILE_PHOTOS)  # kept exactly, newline and all
+    for text in (HOSTILE_TEXTS["address"], HOSTILE_TEXTS["address2"], HOSTILE_TEXTS["agent"]):
+        assert json.dumps(text, ensure_ascii=False)[1:-1] in drawn, drawn  # set on the title and agent cards
     final = tmp_path / "final.mp4"
     get_store().get_file(job.final_video_uri, final)
     with av.open(str(final)) as container:
