@@ -127,11 +127,12 @@ def test_a_dead_store_fails_the_job_naming_the_object_and_a_rerun_under_faults_f
 
     monkeypatch.delenv("PICAIVID_S3_MAX_ATTEMPTS")  # the default budget
     get_settings.cache_clear()
+    s3_proxy.counts.clear()
     s3_proxy.rate = 0.2  # back, on a bad day
     result = run_create_video(str(job_id))
     job = job_row(job_id)
     assert result["status"] == "completed" and job.status is JobStatus.completed and job.error is None
-    assert sum(s3_proxy.counts[f] for f in ("503", "reset", "truncate")) >= 10, s3_proxy.counts
+    assert sum(s3_proxy.counts[f] for f in ("503", "reset", "truncate")) >= 3, s3_proxy.counts  # met, and survived
     s3_proxy.heal()
     final = S3Store(faulty_bucket, "picaivid").get_bytes(job.final_video_uri)  # whole: checked against its SHA-256
     assert final[4:8] == b"ftyp"
