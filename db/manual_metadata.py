@@ -8,7 +8,9 @@ from db.enums import RoomType
 
 
 class ManualMetadata(BaseModel):
-    """Keys exactly as the design lists them; unknown keys are refused, not silently dropped."""
+    """Keys exactly as the design lists them; unknown keys are refused, not silently dropped.
+
+    Every field is bounded (upstream writes these rows), so one photo's overrides stay small."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -19,7 +21,7 @@ class ManualMetadata(BaseModel):
     preferred_closing: bool = False
     room_override: RoomType | None = None
     exclude: bool = False
-    detail_hint: str | None = None
-    notes: str | None = None
+    detail_hint: str | None = Field(default=None, max_length=200)
+    notes: str | None = Field(default=None, max_length=2000)
     # shown as the photo's lower-third caption instead of its room's name
     caption: str | None = Field(default=None, min_length=1, max_length=40)

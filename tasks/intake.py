@@ -23,6 +23,7 @@ from tasks.storage import get_store, keys, sha256_file
 
 log = structlog.get_logger(__name__)
 
+MAX_OVERRIDES_BYTES = 1024 * 1024  # a few hundred bytes per photo, for listings of hundreds of photos
 MUSIC_SUFFIXES = frozenset({".mp3", ".wav", ".ogg", ".oga", ".flac", ".m4a", ".aac"})
 
 
@@ -68,6 +69,8 @@ def load_overrides(path: Path | None, photo_names: list[str]) -> dict[str, Manua
         return {}
     if not path.is_file():
         raise IntakeError(f"metadata file not found: {path}")
+    if path.stat().st_size > MAX_OVERRIDES_BYTES:
+        raise IntakeError(f"{path} is {path.stat().st_size:,} bytes; overrides are at most {MAX_OVERRIDES_BYTES:,}")
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as err:

@@ -23,6 +23,34 @@ class Settings(DatabaseSettings):
         description="s3://bucket/prefix or file:///path. Unset: file://<data_dir>/artifacts.",
     )
 
+    s3_retry_mode: Literal["standard", "adaptive"] = Field(
+        default="standard",
+        description="botocore's retry mode for every S3 call: standard (exponential backoff with jitter, "
+        "capped at 20 s, and a client-wide retry quota) or adaptive (the same plus client-side rate limiting "
+        "once S3 throttles).",
+    )
+    s3_max_attempts: int = Field(
+        default=5, ge=1, le=20,
+        description="Tries per S3 request, the first included (botocore's max_attempts); a download whose "
+        "body arrives short or damaged is fetched again up to as many times. With 20 % of requests failing, "
+        "5 tries leave one request in 3,000 failing (0.2**5), which the I/O stage's own retries then cover; "
+        "an unreachable store fails a request after about 15 s.",
+    )
+    s3_connect_timeout_s: float = Field(default=5.0, gt=0, description="Seconds to open a connection to S3.")
+    s3_read_timeout_s: float = Field(default=60.0, gt=0, description="Seconds S3 may stay silent mid-request.")
+    allowed_input_prefixes: list[str] | None = Field(
+        default=None,
+        description="URI prefixes workers may read photos and music from (JSON list, e.g. "
+        '["s3://listings-bucket/uploads/"]). Unset: the artifact store\'s own bucket (S3) or folder (local). '
+        "The store's own prefix is always readable. file:// URIs are read only when the store itself is "
+        "file:// (local mode), and only under these folders; anything else is refused with a reason.",
+    )
+    max_download_bytes: int = Field(
+        default=512 * 1024 * 1024, gt=0,
+        description="Largest object a worker downloads (photos, music, clips); larger ones are refused "
+        "with their size before their bytes are read.",
+    )
+
     # --- Phase 1 models -------------------------------------------------------------------
     clip_model: str = "ViT-B-32"
     clip_pretrained: str | None = Field(

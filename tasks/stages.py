@@ -26,14 +26,11 @@ THROTTLED = frozenset({"Throttling", "ThrottlingException", "SlowDown", "Request
 
 
 def is_transient(err: BaseException) -> bool:
-    """Worth another try: the network, the store or the database hiccuped, not our input."""
+    """Worth another try: the network, the store or the database hiccuped, not our input (a
+    missing object, tasks.storage.ArtifactNotFound, is a FileNotFoundError: never retried)."""
     from botocore.exceptions import BotoCoreError, ClientError
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    from tasks.storage import ArtifactNotFound
-
-    if isinstance(err, ArtifactNotFound):
-        return False
     if isinstance(err, (ConnectionError, TimeoutError, BotoCoreError, OperationalError)):
         return True
     if isinstance(err, DBAPIError):

@@ -3,6 +3,8 @@
 Two backends behind one small interface, chosen by `PICAIVID_STORAGE_URL`:
 `s3://bucket/prefix` (boto3, honours AWS_ENDPOINT_URL) and `file:///path` (local default).
 Writes are atomic on both: a reader sees the whole object under its final key or nothing.
+Reads are checked: only allowed URIs (tasks.uri_policy), at most `max_download_bytes`, and on
+S3 the whole body (its length, and the SHA-256 our uploads record in the object's metadata).
 Keys are deterministic (see `keys`), so a retried write overwrites instead of duplicating.
 Photo keys are content-addressed, so two photos never share an object unless they are the
 same bytes: a readable name alone is no key ("kitchen 1.jpg" and "kitchen_1.jpg" reduce to one).
@@ -11,22 +13,76 @@ same bytes: a readable name alone is no key ("kitchen 1.jpg" and "kitchen_1.jpg"
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import random
 import shutil
 import tempfile
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from tasks.settings import get_settings
-
+from tasks.uri_policy import RefusedInput, check_file_uri, check_s3_uri
 
 SHARE_URL_TTL_S = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 
 
 class ArtifactNotFound(FileNotFoundError):
     """The URI names no stored object."""
+
+
+class StoreUnavailable(ConnectionError):
+    """The store kept failing a request past the retry budget; the message names the object.
+
+    A ConnectionError, so an I/O stage tries again later (tasks.stages.is_transient)."""
+
+
+class TooLarge(RefusedInput):
+    """The object is larger than `max_download_bytes`."""
+
+
+class DamagedDownload(IOError):
+    """A body arrived short or with the wrong SHA-256 (fetched again, then StoreUnavailable)."""
+
+
+CHUNK = 1 << 20
+
+
+def refuse_size(uri: str, size: int) -> None:
+    cap = get_settings().max_download_bytes
+    if size > cap:
+        raise TooLarge(f"{uri}: {size:,} bytes, over the {cap:,}-byte download limit (PICAIVID_MAX_DOWNLOAD_BYTES)")
+
+
+def copy_capped(uri: str, src: IO[bytes], dest: IO[bytes]) -> int:
+    """Copy `src` to `dest`, refusing past the download limit without reading further."""
+    total = 0
+    for chunk in iter(lambda: src.read(CHUNK), b""):
+        total += len(chunk)
+        refuse_size(uri, total)
+        dest.write(chunk)
+    return total
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[IO[bytes]]:
+    """A temp file beside `target`, renamed onto it only when the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class ArtifactStore(Protocol):
@@ -38,6 +94,7 @@ class ArtifactStore(Protocol):
     def get_file(self, uri: str, dest: Path) -> Path: ...
     def get_bytes(self, uri: str) -> bytes: ...
     def exists(self, uri: str) -> bool: ...
+    def check_readable(self, uri: str) -> None: ...
     def delete(self, uri: str) -> None: ...
     def share_url(self, uri: str, expires_s: int = SHARE_URL_TTL_S) -> str: ...
 
@@ -120,28 +177,21 @@ class FileStore:
     def uri_for(self, key: str) -> str:
         return (self.root.resolve() / key).as_uri()
 
+    def _readable(self, uri: str) -> Path:
+        """A path this worker may read (tasks.uri_policy): the store or an allowed folder."""
+        return check_file_uri(uri, self.root)
+
     def _path(self, uri: str) -> Path:
-        parsed = urlparse(uri)
-        if parsed.scheme != "file":
-            raise ValueError(f"not a file:// URI: {uri}")
-        path = Path(unquote(parsed.path)).resolve()
+        """A path inside the store itself: the only place deletes and shares reach."""
+        path = check_file_uri(uri, self.root)
         if self.root.resolve() not in (path, *path.parents):
-            raise ValueError(f"{uri} is outside the store at {self.base_uri}")
+            raise RefusedInput(f"{uri} is outside the store at {self.base_uri}")
         return path
 
-    def _atomic_write(self, key: str, write) -> str:
+    def _atomic_write(self, key: str, write: Callable[[IO[bytes]], object]) -> str:
         target = self.root.resolve() / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                write(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(target) as fh:
+            write(fh)
         return target.as_uri()
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> str:
@@ -154,22 +204,30 @@ class FileStore:
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> str:
         return self._atomic_write(key, lambda fh: fh.write(data))
 
-    def get_file(self, uri: str, dest: Path) -> Path:
-        src = self._path(uri)
+    def _open(self, uri: str) -> IO[bytes]:
+        src = self._readable(uri)
         if not src.is_file():
             raise ArtifactNotFound(uri)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+        refuse_size(uri, src.stat().st_size)
+        return open(src, "rb")
+
+    def get_file(self, uri: str, dest: Path) -> Path:
+        with self._open(uri) as src, atomic_file(dest) as out:
+            copy_capped(uri, src, out)
         return dest
 
     def get_bytes(self, uri: str) -> bytes:
-        src = self._path(uri)
-        if not src.is_file():
-            raise ArtifactNotFound(uri)
-        return src.read_bytes()
+        out = io.BytesIO()
+        with self._open(uri) as src:
+            copy_capped(uri, src, out)
+        return out.getvalue()
 
     def exists(self, uri: str) -> bool:
-        return self._path(uri).is_file()
+        return self._readable(uri).is_file()
+
+    def check_readable(self, uri: str) -> None:
+        """RefusedInput unless this worker may read `uri` (no I/O)."""
+        self._readable(uri)
 
     def delete(self, uri: str) -> None:
         self._path(uri).unlink(missing_ok=True)
@@ -179,23 +237,39 @@ class FileStore:
         return self._path(uri).as_uri()
 
 
+def s3_client() -> Any:
+    """A boto3 S3 client with the retry budget of the settings (mode, tries, timeouts).
+
+    boto3 reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 itself."""
+    import boto3
+    from botocore.config import Config
+
+    settings = get_settings()
+    config = Config(
+        retries={"mode": settings.s3_retry_mode, "max_attempts": settings.s3_max_attempts},
+        connect_timeout=settings.s3_connect_timeout_s,
+        read_timeout=settings.s3_read_timeout_s,
+    )
+    return boto3.client("s3", config=config)
+
+
 @dataclass
 class S3Store:
     """Artifacts in S3 or an S3-compatible store.
 
-    PutObject and completed multipart uploads are atomic in S3: an interrupted upload is
-    aborted by boto3's transfer manager and never appears under the key.
+    Writes go to their final key in one PutObject or one completed multipart upload, both
+    atomic in S3; boto3's transfer manager aborts a multipart upload that fails, so a key holds
+    a whole object or none. Every upload records its SHA-256 in the object's metadata, and a
+    download is checked against it and its Content-Length, and fetched again when damaged.
     """
 
     bucket: str
     prefix: str = ""
+    client: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        import boto3
-
         self.prefix = self.prefix.strip("/")
-        # boto3 reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 itself.
-        self.client = boto3.client("s3")
+        self.client = s3_client()
 
     @property
     def base_uri(self) -> str:
@@ -207,63 +281,114 @@ class S3Store:
     def uri_for(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
 
-    def _split(self, uri: str) -> tuple[str, str]:
-        parsed = urlparse(uri)
-        if parsed.scheme != "s3":
-            raise ValueError(f"not an s3:// URI: {uri}")
-        return parsed.netloc, parsed.path.lstrip("/")
+    def _readable(self, uri: str) -> tuple[str, str]:
+        return check_s3_uri(uri, self.bucket, self.base_uri)
+
+    def _call(self, what: str, uri: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """One S3 call (botocore retries it within the budget); a failure names the object."""
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from tasks.stages import is_transient
+
+        try:
+            return fn(**kwargs)
+        except (BotoCoreError, ClientError, S3UploadFailedError) as err:
+            cause = err.__context__ if isinstance(err, S3UploadFailedError) else err
+            if isinstance(cause, ClientError) and self._not_found(cause):
+                raise ArtifactNotFound(uri) from err
+            if cause is not None and is_transient(cause):
+                raise StoreUnavailable(f"{what} {uri} failed after {get_settings().s3_max_attempts} tries: "
+                                       f"{type(cause).__name__}: {cause}") from err
+            raise
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> str:
-        extra = {"ContentType": content_type} if content_type else None
-        self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra)
-        return self.uri_for(key)
+        extra = {"Metadata": {"sha256": sha256_file(path)}}
+        if content_type:
+            extra["ContentType"] = content_type
+        uri = self.uri_for(key)
+        self._call("upload of", uri, self.client.upload_file, Filename=str(path), Bucket=self.bucket,
+                   Key=self._key(key), ExtraArgs=extra)
+        return uri
 
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> str:
         extra = {"ContentType": content_type} if content_type else {}
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
-        return self.uri_for(key)
+        uri = self.uri_for(key)
+        self._call("PutObject", uri, self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data,
+                   Metadata={"sha256": sha256_bytes(data)}, **extra)
+        return uri
 
-    def _not_found(self, err: Exception) -> bool:
+    @staticmethod
+    def _not_found(err: Exception) -> bool:
         code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
         return code in {"404", "NoSuchKey", "NotFound"}
 
+    def _fetch(self, uri: str, out: IO[bytes]) -> None:
+        """The object's whole, checked body into `out`, fetched again while it arrives damaged."""
+        from botocore.exceptions import BotoCoreError
+
+        bucket, key = self._readable(uri)
+        attempts = get_settings().s3_max_attempts
+        for attempt in range(1, attempts + 1):
+            out.seek(0)
+            out.truncate()
+            response = self._call("GetObject", uri, self.client.get_object, Bucket=bucket, Key=key)
+            try:
+                self._read_checked(uri, response, out)
+                return
+            except (DamagedDownload, BotoCoreError) as err:
+                if attempt == attempts:
+                    raise StoreUnavailable(f"GetObject {uri} arrived damaged {attempts} times: "
+                                           f"{type(err).__name__}: {err}") from err
+                time.sleep(random.uniform(0, min(0.25 * 2**attempt, 5.0)))
+            finally:
+                response["Body"].close()
+
+    @staticmethod
+    def _read_checked(uri: str, response: dict, out: IO[bytes]) -> None:
+        size = response["ContentLength"]
+        refuse_size(uri, size)
+        digest, got = hashlib.sha256(), 0
+        for chunk in response["Body"].iter_chunks(CHUNK):
+            got += len(chunk)
+            refuse_size(uri, got)
+            digest.update(chunk)
+            out.write(chunk)
+        if got != size:
+            raise DamagedDownload(f"{got} of {size} bytes arrived")
+        recorded = response.get("Metadata", {}).get("sha256")
+        if recorded and digest.hexdigest() != recorded:
+            raise DamagedDownload(f"SHA-256 {digest.hexdigest()[:12]}… differs from the recorded {recorded[:12]}…")
+
     def get_file(self, uri: str, dest: Path) -> Path:
-        bucket, key = self._split(uri)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.client.download_file(bucket, key, str(dest))
-        except Exception as err:
-            if self._not_found(err):
-                raise ArtifactNotFound(uri) from err
-            raise
+        with atomic_file(dest) as out:
+            self._fetch(uri, out)
         return dest
 
     def get_bytes(self, uri: str) -> bytes:
-        bucket, key = self._split(uri)
-        try:
-            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception as err:
-            if self._not_found(err):
-                raise ArtifactNotFound(uri) from err
-            raise
+        out = io.BytesIO()
+        self._fetch(uri, out)
+        return out.getvalue()
 
     def exists(self, uri: str) -> bool:
-        bucket, key = self._split(uri)
+        bucket, key = self._readable(uri)
         try:
-            self.client.head_object(Bucket=bucket, Key=key)
+            self._call("HeadObject", uri, self.client.head_object, Bucket=bucket, Key=key)
             return True
-        except Exception as err:
-            if self._not_found(err):
-                return False
-            raise
+        except ArtifactNotFound:
+            return False
+
+    def check_readable(self, uri: str) -> None:
+        """RefusedInput unless this worker may read `uri` (no I/O)."""
+        self._readable(uri)
 
     def delete(self, uri: str) -> None:
-        bucket, key = self._split(uri)
-        self.client.delete_object(Bucket=bucket, Key=key)
+        bucket, key = self._readable(uri)
+        self._call("DeleteObject", uri, self.client.delete_object, Bucket=bucket, Key=key)
 
     def share_url(self, uri: str, expires_s: int = SHARE_URL_TTL_S) -> str:
         """A presigned GET: whoever holds the link can open the object until it expires."""
-        bucket, key = self._split(uri)
+        bucket, key = self._readable(uri)
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
         )

@@ -123,7 +123,7 @@ def test_store_from_url_rejects_unknown_schemes(tmp_path: Path) -> None:
 def test_file_store_refuses_uris_outside_its_root(tmp_path: Path) -> None:
     store = FileStore(tmp_path / "store")
     (tmp_path / "secret").write_text("x")
-    with pytest.raises(ValueError, match="outside the store"):
+    with pytest.raises(ValueError, match="outside the allowed folders"):
         store.get_bytes((tmp_path / "secret").as_uri())
 
 

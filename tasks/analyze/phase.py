@@ -78,6 +78,8 @@ from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, sha256_bytes
+from tasks.timeline.templates import get_template
+from tasks.uri_policy import RefusedInput
 
 log = structlog.get_logger(__name__)
 
@@ -253,6 +255,7 @@ def load_photos(job_id: uuid.UUID, store: ArtifactStore) -> tuple[Job, list[Phot
     """The job's photo rows, then each photo's bytes once, decoded to analysis size."""
     job, rows = load_job_photos(job_id)
     parse_listing(job.listing)  # what Rails wrote is refused now, with its reason, before any GPU work
+    check_music_uri(job, store)
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # store latency and decoding overlap
         return job, list(pool.map(lambda row: read_photo(row, store), rows))
 
@@ -351,6 +354,18 @@ def load_job_photos(job_id: uuid.UUID) -> tuple[Job, list[Photo]]:
     return job, rows
 
 
+def check_music_uri(job: Job, store: ArtifactStore) -> None:
+    """A music URI this worker may not read fails the job now, before any clip is rendered.
+
+    No fallback to silence: a video without the music the agent chose is not what was asked
+    for; the reason names the URI, and a swap_music edit or a corrected row fixes it."""
+    if job.music_uri is not None:
+        try:
+            store.check_readable(job.music_uri)
+        except RefusedInput as err:
+            raise RefusedInput(f"music {err}") from None
+
+
 def read_photo(row: Photo, store: ArtifactStore) -> PhotoFacts:
     """Fetch and decode one photo; a bad file becomes an unusable photo, not a failed job.
 
@@ -370,6 +385,8 @@ def read_photo(row: Photo, store: ArtifactStore) -> PhotoFacts:
         decoded = decode_for_analysis(data, row.original_filename)
     except ArtifactNotFound:
         facts.unusable_reason = f"photo file missing from the artifact store: {row.s3_uri}"
+    except RefusedInput as err:  # a URI outside the allowed inputs, or an object over the download limit
+        facts.unusable_reason = f"not read: {err}"
     except UnusablePhoto as err:
         facts.unusable_reason = err.reason
     else:

@@ -25,6 +25,7 @@ from tasks.domain.manual_flags import active_flags, effective_flags
 from tasks.domain.photos import why_unusable
 from tasks.media.images import UnusablePhoto, decode_photo
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store
+from tasks.uri_policy import RefusedInput
 
 THUMB_SIDE = 240
 
@@ -70,7 +71,7 @@ def _data_uri(image_bgr: np.ndarray) -> str:
 def _photo_thumb(store: ArtifactStore, uri: str) -> str:
     try:
         rgb = decode_photo(store.get_bytes(uri), THUMB_SIDE).pixels
-    except (UnusablePhoto, ArtifactNotFound):
+    except (UnusablePhoto, ArtifactNotFound, RefusedInput):
         return ""
     return _data_uri(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 

@@ -49,6 +49,7 @@ from tasks.domain.overlays import Overlay, read_overlays
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, safe_name
+from tasks.uri_policy import RefusedInput
 
 log = structlog.get_logger(__name__)
 
@@ -199,6 +200,8 @@ def fetch_images(overlays: list[Overlay], store: ArtifactStore) -> dict[str, Ima
                     images[uri] = Image.open(io.BytesIO(store.get_bytes(uri))).convert("RGBA")
                 except ArtifactNotFound as err:
                     raise SourceError(f"agent card {key.removesuffix('_uri')}: {uri} is missing from the artifact store") from err
+                except RefusedInput as err:
+                    raise SourceError(f"agent card {key.removesuffix('_uri')}: {err}") from err
                 except (ValueError, OSError) as err:
                     raise SourceError(f"agent card {key.removesuffix('_uri')}: {uri} is not an image: {err}") from err
     return images

@@ -20,6 +20,7 @@ Shots are addressed by their index in the version. What each edit keeps:
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -68,6 +69,9 @@ log = structlog.get_logger(__name__)
 
 class EditRefused(ValueError):
     """The edit is invalid for this timeline; nothing was changed. The message says why."""
+
+
+MAX_PAYLOAD_BYTES = 16 * 1024  # an edit is a few indexes and short texts; a message's payload is bounded
 
 
 class _Payload(BaseModel):
@@ -155,6 +159,9 @@ PAYLOADS: dict[EditType, type[_Payload]] = {
 
 
 def parse_edit(edit_type: str, payload: dict[str, Any]) -> tuple[EditType, _Payload]:
+    size = len(json.dumps(payload, default=str).encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise EditRefused(f"edit payload is {size:,} bytes; the limit is {MAX_PAYLOAD_BYTES:,}")
     try:
         kind = EditType(edit_type)
     except ValueError:

@@ -208,7 +208,7 @@ REFUSALS = [
     ("change_transition", {"index": 0, "transition": "cut"}, "already has a 0 s cut"),
     ("remove_clip", {"index": 9}, "no shot at index 9"),
     ("remove_clip", {"index": 1, "clip_id": 3}, "clip_id: Extra inputs are not permitted"),
-    ("swap_music", {"music_uri": "file:///nowhere/song.mp3"}, "swap_music: .*outside the store|no music at"),
+    ("swap_music", {"music_uri": "file:///nowhere/song.mp3"}, "swap_music: .*outside the allowed folders|no music at"),
     ("change_pacing", {}, "give beat_sync, shot_beats, shot_seconds or target_length"),
     ("change_pacing", {"shot_beats": [8, 4]}, "shortest <= longest"),
     ("change_pacing", {"beat_sync": True}, "the pacing is already that"),
