@@ -13,7 +13,7 @@ from db.enums import RoomType
 from db.listing import CAPTION_LANGUAGES, ListingError, parse_listing
 from db.models import OUTPUT_FORMATS
 from db.session import engine_for
-from tasks.assemble.formats import FORMATS, SAFE_MARGINS
+from tasks.domain.formats import FORMATS, SAFE_MARGINS
 from tasks.sample_listing import DEMO_LISTING
 from tasks.timeline.wording import DISCLOSURE, FACT_WORDS, ROOM_NAMES
 

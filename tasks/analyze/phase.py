@@ -69,7 +69,7 @@ from tasks.analyze.selection import (
     select_opening,
     select_room_start,
 )
-from tasks.assemble.formats import format_for_size
+from tasks.domain.formats import format_for_size
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings

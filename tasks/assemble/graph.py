@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.assemble.formats import OutputFormat
+from tasks.domain.formats import OutputFormat
 from tasks.assemble.layout import Shot
 from tasks.assemble.segments import Piece, Segment
 from tasks.assemble.sources import SOURCE_SLACK_FRAMES

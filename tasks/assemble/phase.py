@@ -40,7 +40,7 @@ from tasks.assemble.delivery import (
     poster,
 )
 from tasks.assemble.errors import AssembleError, SourceError
-from tasks.assemble.formats import format_for_size, resolve_format
+from tasks.domain.formats import format_for_size, resolve_format
 from tasks.assemble.layout import Shot, TimelineSpec, frame_layout
 from tasks.assemble.probe import probe_output
 from tasks.assemble.render import Cut, render_options, render_timeline

@@ -15,7 +15,7 @@ from pathlib import Path
 import structlog
 
 from tasks.assemble.errors import AssembleError
-from tasks.assemble.formats import OutputFormat
+from tasks.domain.formats import OutputFormat
 from tasks.assemble.graph import (
     CardPlacement,
     Encoder,

@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
-from tasks.assemble.formats import format_for_size
+from tasks.domain.formats import format_for_size
 from tasks.media.resolution import Fit, is_panorama, judge
 from tasks.render.downgrade import fit_motion, sources_for
 from tasks.render.interrupt import Interrupted, stop_on_sigterm

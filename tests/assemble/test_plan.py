@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from db.enums import AudioPolicy
-from tasks.assemble.formats import resolve_format
+from tasks.domain.formats import resolve_format
 from tasks.assemble.graph import (
     Encoder,
     MusicPlan,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tasks.assemble.errors import AssembleError, SourceError
-from tasks.assemble.formats import resolve_format
+from tasks.domain.formats import resolve_format
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.probe import probe_output
 from tasks.assemble.render import RenderResult, render_options, render_timeline

@@ -1,0 +1,1 @@
+"""Rules that cross phases: each lives in one module here."""
