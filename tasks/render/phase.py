@@ -8,6 +8,9 @@ Photos the planner must treat apart (`shot_kind`): a panorama gets its own clip,
 across its whole width; a photo between the soft and the hard upscale limit gets only a short
 plain 2D push in; neither is put in a multi-view clip.
 Durations are then sized so the clips can fill the job's target length (tasks.render.sizing).
+Every clip row is the 16:9 render; the job's other formats (tasks.domain.formats.planned_formats)
+go in `render_params["formats"]`, and the clip unit renders each of them too, from Phase 1's
+crop windows (`clips.format_uris`).
 Rows are keyed by the natural key (job, cluster, motion, source photos, attempt) and inserted
 with ON CONFLICT DO NOTHING, so planning twice plans once; a planned row not rendered yet
 follows a changed duration, a rendered one keeps its footage. Rows from an older analysis that
@@ -32,7 +35,7 @@ from sqlmodel import Session, select
 from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
-from tasks.domain.formats import format_for_size
+from tasks.domain.formats import FORMATS, PRIMARY, clip_size, planned_formats
 from tasks.media.resolution import Fit, is_panorama, judge
 from tasks.render.downgrade import fit_motion, sources_for
 from tasks.render.interrupt import Interrupted, stop_on_sigterm
@@ -206,14 +209,16 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
             if photo.room_cluster_id is not None:
                 by_cluster.setdefault(photo.room_cluster_id, []).append(photo)
         template = get_template(job.template_type)
-        fmt = format_for_size(template.width, template.height)
-        kinds = {pid: shot_kind(p, fmt, settings) for pid, p in photos.items()}
+        kinds = {pid: shot_kind(p, template.output, settings) for pid, p in photos.items()}
         planned = room_clips(results, by_cluster, kinds, settings)
         planned += bookend_clips(job, planned, photos, kinds, settings)  # type: ignore[arg-type]
         planned += view_clips(planned, by_cluster, kinds, settings)
-        planned = size_clips(planned, job, settings.clip_fps, settings.soft_limit_max_seconds)
-        ids = [_insert_planned(session, job_id, p, settings) for p in planned]
-        short = [i for i, p in zip(ids, planned) if _follow_duration(session, i, p.duration, settings.clip_fps)]
+        fps = settings.clip_fps or FORMATS[PRIMARY].fps
+        planned = size_clips(planned, job, fps, settings.soft_limit_max_seconds)
+        extra = [f for f in planned_formats(job.formats, template.output) if f != PRIMARY]
+        planned = [replace(p, params={**p.params, "formats": extra}) for p in planned] if extra else planned
+        ids = [_insert_planned(session, job_id, p, fps, settings) for p in planned]
+        short = [i for i, p in zip(ids, planned) if _follow_duration(session, i, p.duration, fps)]
         superseded = _supersede_others(session, job_id, ids)
     log.info("clips_planned", job_id=str(job_id), clips=len(ids), superseded=superseded,
              seconds=round(sum(p.duration for p in planned), 3))
@@ -235,15 +240,16 @@ def size_clips(planned: list[PlannedClip], job: Job, fps: int, static_safe_cap: 
             for p, d in zip(planned, durations)]
 
 
-def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, settings: Settings) -> int:
+def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, fps: int, settings: Settings) -> int:
     key = {
         "job_id": job_id, "room_cluster_id": planned.room_cluster_id, "motion_type": planned.motion,
         "source_photo_ids": list(planned.source_photo_ids), "attempt": 0,
     }
+    width, height = clip_size(PRIMARY, settings.clip_width, settings.clip_height)
     session.execute(insert(Clip).values(
         **key,
         confidence_tier=planned.tier, duration=planned.duration,
-        fps=settings.clip_fps, width=settings.clip_width, height=settings.clip_height,
+        fps=fps, width=width, height=height,
         seed=clip_seed(job_id, planned.room_cluster_id, planned.source_photo_ids),
         render_params=planned.params, status=ClipStatus.pending,
     ).on_conflict_do_nothing(constraint="uq_clips_natural_key"))
