@@ -121,10 +121,12 @@ def even(value: float) -> int:
     return max(2, round(value / 2) * 2)
 
 
-def source_pixels_per_output_pixel(src_width: int, src_height: int, out_width: int, out_height: int) -> float:
-    """Linear source pixels behind each output pixel when a src frame covers the output (scale
-    to fill, crop the overflow): below 1 the output is upscaled."""
-    return min(src_width / out_width, src_height / out_height)
+def source_pixels_per_output_pixel(src_width: int, src_height: int, out_width: int, out_height: int,
+                                   fit: str = "cover") -> float:
+    """Linear source pixels behind each output pixel when a src frame is scaled to the output
+    (`cover`: fill and crop the overflow; `contain`: fit inside): below 1 it is upscaled."""
+    ratios = (src_width / out_width, src_height / out_height)
+    return min(ratios) if fit == "cover" else max(ratios)
 
 
 Window = tuple[float, float, float, float]
