@@ -22,6 +22,7 @@ import math
 import os
 import tempfile
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -83,14 +84,30 @@ def photos(tmp: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return found
 
 
-def bench(seconds: float, fps: int, repeat: int) -> list[str]:
+def render(image: np.ndarray, depth: np.ndarray, size: tuple[int, int], seconds: float, fps: int, out: Path) -> None:
+    """One micro push-in clip of `image` at `size`, frames + H.264, as Phase 2 makes it."""
     from db.enums import ConfidenceTier, MotionType
+    from tasks.render.generator import ClipRequest, ParallaxBackend, generate_clip
+
+    request = ClipRequest(images=(image,), depths=(depth,), motion=MotionType.micro_push_in, room_type="living_room",
+                          duration=seconds, fps=fps, width=size[0], height=size[1], tier=ConfidenceTier.low)
+    generate_clip(request, ParallaxBackend(), out)
+
+
+def per_format(image: np.ndarray, depth: np.ndarray, windows: dict[str, list[float]], seconds: float, fps: int,
+               tmp: Path) -> None:
+    """A clip per format at its own size, each from the photo cut to its window (16:9: whole)."""
+    from tasks.domain.formats import PRIMARY, get_format
+
+    for name, window in windows.items():
+        framed = (image, depth) if name == PRIMARY else (cut(image, window), cut(depth, window))
+        render(*framed, get_format(name).size, seconds, fps, tmp / f"{name}.mp4")
+
+
+def bench(seconds: float, fps: int, repeat: int) -> list[str]:
     from tasks.analyze.framing import plan_framing
     from tasks.domain.formats import get_format
-    from tasks.render.generator import ClipRequest, ParallaxBackend, generate_clip
-    from tasks.settings import get_settings
 
-    settings = get_settings()
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -98,35 +115,17 @@ def bench(seconds: float, fps: int, repeat: int) -> list[str]:
             h, w = image.shape[:2]
             for formats in (("16x9", "9x16"), ("16x9", "9x16", "1x1")):
                 windows = plan_framing(image, depth, w, h, formats)["windows"]
-
-                def render(img: np.ndarray, dep: np.ndarray, size: tuple[int, int], name: str) -> None:
-                    request = ClipRequest(images=(img,), depths=(dep,), motion=MotionType.micro_push_in,
-                                          room_type="living_room", duration=seconds, fps=fps, width=size[0],
-                                          height=size[1], tier=ConfidenceTier.low)
-                    generate_clip(request, ParallaxBackend(), tmp / f"{name}.mp4", settings)
-
-                def per_format() -> None:
-                    for n in formats:
-                        window = None if n == "16x9" else windows[n]
-                        render(cut(image, window) if window else image, cut(depth, window) if window else depth,
-                               get_format(n).size, n)
-
                 box = union(list(windows.values()))
                 size = wide_size(box, windows, w, h)
-
-                def wide_once() -> None:
-                    render(cut(image, box), cut(depth, box), size, "wide")
-
+                a, a_cpu = timed(partial(per_format, image, depth, windows, seconds, fps, tmp), repeat)
+                b, b_cpu = timed(partial(render, cut(image, box), cut(depth, box), size, seconds, fps, tmp / "wide.mp4"),
+                                 repeat)
                 per_px = sum(math.prod(get_format(n).size) for n in formats) / 1e6
-                wide_px = math.prod(size) / 1e6
-                a, a_cpu = timed(per_format, repeat)
-                b, b_cpu = timed(wide_once, repeat)
                 names = " + ".join(formats)
-                rows.append(f"| {label} | {names} | per format | "
-                            f"{' + '.join('x'.join(map(str, get_format(n).size)) for n in formats)} | {per_px:.2f} | "
-                            f"{a:.2f} s | {a_cpu:.2f} |")
-                rows.append(f"| {label} | {names} | wide once | {size[0]}x{size[1]} | {wide_px:.2f} | {b:.2f} s | "
-                            f"{b_cpu:.2f} |")
+                sizes = " + ".join("x".join(map(str, get_format(n).size)) for n in formats)
+                rows.append(f"| {label} | {names} | per format | {sizes} | {per_px:.2f} | {a:.2f} s | {a_cpu:.2f} |")
+                rows.append(f"| {label} | {names} | wide once | {size[0]}x{size[1]} | {math.prod(size) / 1e6:.2f} | "
+                            f"{b:.2f} s | {b_cpu:.2f} |")
                 print(rows[-2], rows[-1], sep="\n")
     return rows
 

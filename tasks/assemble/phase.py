@@ -41,10 +41,10 @@ from tasks.assemble.delivery import (
     poster,
 )
 from tasks.assemble.errors import AssembleError, SourceError
-from tasks.domain.formats import format_for_size, resolve_format
 from tasks.assemble.layout import Shot, TimelineSpec, frame_layout
 from tasks.assemble.probe import probe_output
 from tasks.assemble.render import Cut, render_options, render_timeline
+from tasks.domain.formats import format_for_size, resolve_format
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, safe_name

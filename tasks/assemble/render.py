@@ -15,7 +15,6 @@ from pathlib import Path
 import structlog
 
 from tasks.assemble.errors import AssembleError
-from tasks.domain.formats import OutputFormat, source_pixels_per_output_pixel
 from tasks.assemble.graph import (
     CardPlacement,
     Encoder,
@@ -37,6 +36,7 @@ from tasks.assemble.loudness import (
 from tasks.assemble.mixing import music_gain_expression, shot_gains
 from tasks.assemble.segments import Segment, plan_balanced, plan_segments
 from tasks.assemble.sources import ClipSource, inspect_sources
+from tasks.domain.formats import OutputFormat, source_pixels_per_output_pixel
 from tasks.media.ffmpeg import FFmpegError, run_ffmpeg
 from tasks.settings import Settings
 from tasks.usage import cores

@@ -235,7 +235,7 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
         bound.exception("clip_validation_crashed")
         return _fail(claim, f"validation crashed: {type(err).__name__}: {err}", None, None)
     if report.passed:
-        failed = _render_formats(claim, settings, store, Path(out_path).parent, bound)
+        failed = _render_formats(claim, settings, store, out_path.parent, bound)
         if failed is not None:
             return failed
     return _conclude(claim, report, bound)

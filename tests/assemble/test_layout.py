@@ -10,8 +10,8 @@ import pytest
 
 from db.enums import TransitionType
 from tasks.assemble.errors import TimelineError
-from tasks.domain.formats import FORMATS, format_for_size, resolve_format
 from tasks.assemble.layout import Span, frame_layout, to_frames
+from tasks.domain.formats import FORMATS, format_for_size, resolve_format
 from tests.assemble.media import shot, spec_of
 
 CLIP = Path("clip.mp4")
