@@ -9,8 +9,9 @@ across its whole width; a photo between the soft and the hard upscale limit gets
 plain 2D push in; neither is put in a multi-view clip.
 Durations are then sized so the clips can fill the job's target length (tasks.render.sizing).
 Every clip row is the 16:9 render; the job's other formats (tasks.domain.formats.planned_formats)
-go in `render_params["formats"]`, and the clip unit renders each of them too, from Phase 1's
-crop windows (`clips.format_uris`).
+go in `render_params["formats"]` (a row not rendered yet follows the job's formats when they
+change), and the clip unit renders each of them too, from Phase 1's crop windows
+(`clips.format_uris`).
 Rows are keyed by the natural key (job, cluster, motion, source photos, attempt) and inserted
 with ON CONFLICT DO NOTHING, so planning twice plans once; a planned row not rendered yet
 follows a changed duration, a rendered one keeps its footage. Rows from an older analysis that
@@ -22,6 +23,7 @@ same two functions.
 from __future__ import annotations
 
 import argparse
+import json
 import uuid
 import zlib
 from dataclasses import dataclass, field, replace
@@ -216,9 +218,11 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
         fps = settings.clip_fps or FORMATS[PRIMARY].fps
         planned = size_clips(planned, job, fps, settings.soft_limit_max_seconds)
         extra = [f for f in planned_formats(job.formats, template.output) if f != PRIMARY]
-        planned = [replace(p, params={**p.params, "formats": extra}) for p in planned] if extra else planned
+        planned = [replace(p, params={**p.params, "formats": extra}) for p in planned]
         ids = [_insert_planned(session, job_id, p, fps, settings) for p in planned]
         short = [i for i, p in zip(ids, planned) if _follow_duration(session, i, p.duration, fps)]
+        for clip_id in ids:
+            _follow_formats(session, clip_id, extra)
         superseded = _supersede_others(session, job_id, ids)
     log.info("clips_planned", job_id=str(job_id), clips=len(ids), superseded=superseded,
              seconds=round(sum(p.duration for p in planned), 3))
@@ -274,6 +278,16 @@ def _follow_duration(session: Session, clip_id: int, duration: float, fps: int) 
         SELECT min(duration) FROM clips WHERE id IN (SELECT id FROM chain) AND status = 'done'
     """), {"roots": [clip_id]}).scalar()
     return shortest is not None and shortest < duration - 1 / fps
+
+
+def _follow_formats(session: Session, clip_id: int, formats: list[str]) -> None:
+    """Rows of the clip's chain not rendered yet take the job's formats as they are now."""
+    session.execute(sa.text(CHAIN + """
+        UPDATE clips SET render_params = render_params || jsonb_build_object('formats', CAST(:formats AS jsonb)),
+                         updated_at = now()
+        WHERE id IN (SELECT id FROM chain) AND status = 'pending' AND s3_uri IS NULL
+          AND render_params -> 'formats' IS DISTINCT FROM CAST(:formats AS jsonb)
+    """), {"roots": [clip_id], "formats": json.dumps(formats)})
 
 
 def _supersede_others(session: Session, job_id: uuid.UUID, plan_ids: list[int]) -> int:

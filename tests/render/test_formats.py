@@ -125,11 +125,15 @@ def _clip(clip_id: int) -> Clip:
         return clip
 
 
-def test_sixteen_by_nine_only_jobs_plan_no_other_format(small, store, views_for_formats) -> None:
+def test_a_16x9_job_plans_no_other_format_until_it_asks(small, store, views_for_formats) -> None:
     image, depth = views_for_formats
     seeded = seed_phase1(store, [RoomSpec("living_room", ConfidenceTier.low, M.micro_push_in,
                                           [PhotoSpec("living_a", image, depth)])])
     [clip_id] = plan_clips(seeded.job_id)
     with session_scope() as s:
         clip = s.get(Clip, clip_id)
-        assert "formats" not in clip.render_params and (clip.width, clip.height) == (WIDTH, HEIGHT)
+        assert clip.render_params["formats"] == [] and (clip.width, clip.height) == (WIDTH, HEIGHT)
+        s.get(Job, seeded.job_id).formats = ["1x1", "9x16"]
+    assert plan_clips(seeded.job_id) == [clip_id]  # the same row, not rendered yet: it follows
+    with session_scope() as s:
+        assert s.get(Clip, clip_id).render_params["formats"] == ["1x1", "9x16"]
