@@ -24,7 +24,7 @@ from tasks.domain.formats import PRIMARY, get_format
 
 SALIENCY_SIDE = 256  # saliency needs layout, not detail
 NEAR_WEIGHT = 0.5  # how much nearer parts count over farther ones (0: depth ignored)
-CENTRE_PULL = 0.15  # share of the saliency an off-centre window gives up per full slide
+CENTRE_PULL = 0.15  # saliency share a window gives up per slide of the whole free range from the centre
 
 
 def saliency_map(rgb: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
@@ -64,16 +64,14 @@ def crop_window(saliency: np.ndarray, photo_w: int, photo_h: int, aspect: float,
 
 
 def _best_offset(profile: np.ndarray, share: float) -> float:
-    """Start (share of the axis) of the `share`-long slice that holds the most of `profile`."""
-    n = profile.size
+    """Start (share of the axis) of the `share`-long slice that holds the most of `profile`,
+    less the pull to the centre."""
+    grid = np.arange(profile.size + 1)
     cumulative = np.concatenate([[0.0], np.cumsum(profile, dtype=np.float64)])
     starts = np.linspace(0.0, 1.0 - share, 101)
-    def mass(start: float) -> float:
-        lo, hi = start * n, (start + share) * n
-        return float(np.interp(hi, np.arange(n + 1), cumulative) - np.interp(lo, np.arange(n + 1), cumulative))
-    span = max(1.0 - share, 1e-9)
-    scores = [mass(s) - CENTRE_PULL * abs(s - (1.0 - share) / 2) / span for s in starts]
-    return float(starts[int(np.argmax(scores))])
+    held = np.interp((starts + share) * profile.size, grid, cumulative) - np.interp(starts * profile.size, grid, cumulative)
+    pull = CENTRE_PULL * np.abs(starts - (1.0 - share) / 2) / max(1.0 - share, 1e-9)
+    return float(starts[int(np.argmax(held - pull))])
 
 
 def plan_framing(rgb: np.ndarray, depth: np.ndarray | None, photo_w: int, photo_h: int,
