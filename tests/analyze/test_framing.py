@@ -82,3 +82,27 @@ def test_published_photos_keep_their_subject_in_every_window(shared_data) -> Non
 def held(saliency: np.ndarray, window) -> float:
     left, top, right, bottom = window_box(window, saliency.shape[1], saliency.shape[0])
     return float(saliency[top:bottom, left:right].sum())
+
+
+@pytest.mark.slow
+def test_phase1_frames_every_usable_photo_for_the_jobs_formats(db) -> None:
+    """The social template (9:16) plans 16:9 and 9:16 windows; photos not used get none."""
+    from sqlmodel import select
+
+    from db.models import Photo
+    from db.session import session_scope
+    from tasks.analyze.phase import run_analyze
+    from tests.analyze.phase_jobs import JobPhoto, create_job, listing_photos, sample_listing
+
+    photos = listing_photos(sample_listing(), only=["living_a", "kitchen_a", "bedroom_a"])
+    job_id = create_job([*photos, JobPhoto("notes.jpg", b"not an image")], template="social")
+    run_analyze(job_id)
+    with session_scope() as s:
+        rows = {p.original_filename: p for p in s.exec(select(Photo).where(Photo.job_id == job_id))}
+    assert rows["notes.jpg"].framing is None
+    for name in ("living_a.jpg", "kitchen_a.jpg", "bedroom_a.jpg"):
+        framing = rows[name].framing
+        assert set(framing["windows"]) == {"16x9", "9x16"}, name
+        x, y, w, h = framing["windows"]["9x16"]
+        assert w * rows[name].width / (h * rows[name].height) == pytest.approx(9 / 16, rel=0.01)
+        assert inside(framing["subject"], framing["windows"]["9x16"]), name
