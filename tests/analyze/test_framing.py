@@ -92,7 +92,12 @@ def test_phase1_frames_every_usable_photo_for_the_jobs_formats(db) -> None:
     from db.models import Photo
     from db.session import session_scope
     from tasks.analyze.phase import run_analyze
-    from tests.analyze.phase_jobs import JobPhoto, create_job, listing_photos, sample_listing
+    from tests.analyze.phase_jobs import (
+        JobPhoto,
+        create_job,
+        listing_photos,
+        sample_listing,
+    )
 
     photos = listing_photos(sample_listing(), only=["living_a", "kitchen_a", "bedroom_a"])
     job_id = create_job([*photos, JobPhoto("notes.jpg", b"not an image")], template="social")
@@ -103,6 +108,6 @@ def test_phase1_frames_every_usable_photo_for_the_jobs_formats(db) -> None:
     for name in ("living_a.jpg", "kitchen_a.jpg", "bedroom_a.jpg"):
         framing = rows[name].framing
         assert set(framing["windows"]) == {"16x9", "9x16"}, name
-        x, y, w, h = framing["windows"]["9x16"]
+        _, _, w, h = framing["windows"]["9x16"]
         assert w * rows[name].width / (h * rows[name].height) == pytest.approx(9 / 16, rel=0.01)
         assert inside(framing["subject"], framing["windows"]["9x16"]), name
