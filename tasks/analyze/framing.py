@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from tasks.domain.formats import PRIMARY, get_format
+from tasks.domain.formats import PRIMARY, Window, get_format
 
 SALIENCY_SIDE = 256  # saliency needs layout, not detail
 NEAR_WEIGHT = 0.5  # how much nearer parts count over farther ones (0: depth ignored)
@@ -50,8 +50,7 @@ def subject_point(saliency: np.ndarray) -> tuple[float, float]:
     return round(x, 4), round(y, 4)
 
 
-def crop_window(saliency: np.ndarray, photo_w: int, photo_h: int, aspect: float, centred: bool = False
-                ) -> tuple[float, float, float, float]:
+def crop_window(saliency: np.ndarray, photo_w: int, photo_h: int, aspect: float, centred: bool = False) -> Window:
     """The largest `aspect` box inside the photo holding the most saliency: (x, y, w, h) shares."""
     if photo_w / photo_h >= aspect:  # wider than the format: slide horizontally
         share, profile = aspect * photo_h / photo_w, saliency.sum(axis=0)

@@ -50,7 +50,6 @@ FORMATS: dict[FormatName, Format] = {
         Format("1x1", 1080, 1080, 30, (0.05, 0.05, 0.05, 0.05)),
     )
 }
-SAFE_MARGINS: dict[str, tuple[float, float, float, float]] = {n: f.safe_margins for n, f in FORMATS.items()}
 
 
 @dataclass(frozen=True)
