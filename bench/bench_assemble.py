@@ -162,9 +162,9 @@ def in_fresh_process(fn, *args) -> Run:
 
 def assemble(spec, workdir: Path, max_shots: int) -> dict:
     os.environ["PICAIVID_ASSEMBLE_SEGMENT_SHOTS"] = str(max_shots)
-    from tasks.assemble.formats import resolve_format
     from tasks.assemble.probe import probe_output
     from tasks.assemble.render import render_options, render_timeline
+    from tasks.domain.formats import resolve_format
     from tasks.logs import configure_logging
     from tasks.settings import get_settings
 
@@ -196,9 +196,9 @@ def bare_encode(video: Path, workdir: Path) -> dict:
 
 def loudness(spec) -> dict:
     """A 540p preview of `spec`: its loudness and true peak after two-pass loudnorm and AAC."""
-    from tasks.assemble.formats import resolve_format
     from tasks.assemble.probe import probe_output
     from tasks.assemble.render import render_options, render_timeline
+    from tasks.domain.formats import resolve_format
     from tasks.logs import configure_logging
     from tasks.settings import get_settings
 

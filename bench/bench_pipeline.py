@@ -284,9 +284,9 @@ def quality_sweep(spec: Any, tmp: Path, candidates: list[tuple[str, int]] | None
     Without `candidates`, each preset from PRESETS at CRFs from CRFS until one keeps SSIM."""
     import dataclasses
 
-    from tasks.assemble.formats import resolve_format
     from tasks.assemble.graph import Encoder
     from tasks.assemble.render import render_options, render_timeline
+    from tasks.domain.formats import resolve_format
     from tasks.settings import get_settings
 
     settings = get_settings()

@@ -55,7 +55,7 @@ SQLModel.metadata.naming_convention = NAMING
 TEMPLATE_NAMES = ("standard", "social", "luxury", "square")
 MAX_TARGET_LENGTH_S = 600  # ten minutes: longer is a typo, not a listing video
 URI_SCHEMES_SQL = f"~ '{MEDIA_URI_PATTERN}'"
-OUTPUT_FORMATS = ("16x9", "9x16", "1x1")  # tasks.assemble.formats.FORMATS; a test keeps them the same
+OUTPUT_FORMATS = ("16x9", "9x16", "1x1")  # tasks.domain.formats.FORMATS; a test keeps them the same
 
 
 def sql_list(values: tuple[str, ...]) -> str:
@@ -260,6 +260,9 @@ class Photo(SQLModel, table=True):
     depth_layering: float | None = None
     planarity: float | None = None
     depth_uri: str | None = None
+    # Phase 1's crop window per output format (tasks.analyze.framing): {"subject": [x, y],
+    # "windows": {format: [x, y, w, h]}}, shares of the photo; null until analysed.
+    framing: dict | None = jsonb_field(nullable=True)
     embedding: list[float] | None = Field(
         default=None, sa_column=sa.Column(ARRAY(sa.Float), nullable=True)
     )
@@ -352,7 +355,8 @@ class Clip(SQLModel, table=True):
     width: int = 1920
     height: int = 1080
     seed: int = 0
-    s3_uri: str | None = None
+    s3_uri: str | None = None  # the 16:9 render
+    format_uris: dict | None = jsonb_field(nullable=True)  # {format: uri}: its renders at the job's other formats
     validation_score: float | None = None
     validation_metrics: dict = jsonb_field()
     render_params: dict = jsonb_field()

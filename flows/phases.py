@@ -23,8 +23,8 @@ from flows.naming import name_from_parameters, tagged_as
 from flows.parameters import JobId, TimelineVersion
 from flows.progress import notify
 from flows.state import JobCancelled, load_job, mark_failed, mark_finished, mark_phase_started
-from tasks.assemble.formats import FormatName
 from tasks.domain.clip_lifecycle import CHAIN_ENDED
+from tasks.domain.formats import FormatName
 from tasks.settings import get_settings
 from tasks.stages import stage
 from tasks.usage import Usage, cores

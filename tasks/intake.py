@@ -98,13 +98,15 @@ def validate_template(name: str) -> None:
         raise IntakeError(f"unknown template {name!r}; expected one of {', '.join(sorted(TEMPLATES))}")
 
 
-def validate_formats(formats: tuple[str, ...] | None) -> None:
-    from db.models import OUTPUT_FORMATS
+def validate_formats(formats: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The formats asked for, `all` expanded to every one (tasks.domain.formats)."""
+    from tasks.domain.formats import ALL, FORMATS, expand
 
-    unknown = [f for f in formats or () if f not in OUTPUT_FORMATS]
+    unknown = [f for f in formats or () if f not in FORMATS and f != ALL]
     if unknown or formats == ():
         raise IntakeError(f"unknown output format {', '.join(unknown) or '(none given)'}; expected some of "
-                          f"{', '.join(OUTPUT_FORMATS)}")
+                          f"{', '.join(FORMATS)} (or {ALL})")
+    return expand(formats) if formats else None
 
 
 def create_job(request: JobRequest) -> Job:
@@ -123,7 +125,7 @@ def create_job(request: JobRequest) -> Job:
         parse_listing(request.listing)
     except ListingError as err:
         raise IntakeError(str(err)) from None
-    validate_formats(request.formats)
+    formats = validate_formats(request.formats)
 
     job_id = uuid.uuid4()
     store = get_store()
@@ -149,7 +151,7 @@ def create_job(request: JobRequest) -> Job:
         id=job_id, listing_id=request.listing_id, template_type=request.template,
         target_length=request.target_length, music_uri=music_uri,
         enable_beat_sync=request.enable_beat_sync, listing=request.listing,
-        formats=list(request.formats) if request.formats else None,
+        formats=list(formats) if formats else None,
     )
     with session_scope() as session:
         session.add(job)

@@ -188,7 +188,7 @@ class Settings(DatabaseSettings):
     ltx2_max_pixels: int = Field(
         default=1280 * 736,
         description="Pixel budget of LTX-2's full-size generation (two-stage recipes run their first stage at half "
-        "each side); frames are then resized to clip_width x clip_height.",
+        "each side); frames are then resized to the clip's size.",
     )
 
     @field_validator("ltx2_recipe_by_tier")
@@ -198,9 +198,11 @@ class Settings(DatabaseSettings):
         if missing:
             raise ValueError(f"name a recipe for every tier, missing {', '.join(sorted(missing))}")
         return value
-    clip_fps: int = 30
-    clip_width: int = 1920
-    clip_height: int = 1080
+    clip_fps: int | None = Field(default=None, description="Clip frame rate; unset: the 16:9 format's "
+                                 "(tasks.domain.formats).")
+    clip_width: int | None = Field(default=None, description="A smaller 16:9 render width (tests, dry runs); "
+                                   "other formats shrink alike. Unset: the format's own size.")
+    clip_height: int | None = Field(default=None, description="The same for the 16:9 render height.")
     max_render_attempts: int = 4
     gpu_render_concurrency: int = Field(
         default=2,

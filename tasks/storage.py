@@ -119,11 +119,11 @@ class keys:
         return f"jobs/{job_id}/analysis/depth/{photo_id}.png"
 
     @staticmethod
-    def clip(job_id: object, clip_id: int, partial: bool = False) -> str:
+    def clip(job_id: object, clip_id: int, partial: bool = False, fmt: str | None = None) -> str:
         """Under their own top-level prefix: S3 lifecycle rules match prefixes, and the bucket
-        expires intermediate clips (never inputs or finals)."""
+        expires intermediate clips (never inputs or finals). `fmt`: its render at another format."""
         suffix = ".partial.mp4" if partial else ".mp4"
-        return f"clips/{job_id}/{clip_id}{suffix}"
+        return f"clips/{job_id}/{clip_id}{'-' + fmt if fmt else ''}{suffix}"
 
     @staticmethod
     def final(job_id: object, timeline_version: int, fmt: str) -> str:

@@ -18,33 +18,14 @@ import pytest
 PHASES = ("tasks.analyze", "tasks.render", "tasks.timeline", "tasks.assemble")
 LAYERS = ("flows", "tasks", "db")
 
-# Known exceptions, each removed by a change in flight; the last test fails once an entry is
-# no longer needed, so delete it then. (importer, imported) modules.
-AWAITING_OUTPUT_FORMATS = {  # issue 17: output sizes move to tasks.domain.formats
-    ("tasks.analyze.phase", "tasks.assemble.formats"),
-    ("tasks.render.phase", "tasks.assemble.formats"),
-    ("tasks.media.resolution", "tasks.assemble.formats"),
-}
-KNOWN_EXCEPTIONS = AWAITING_OUTPUT_FORMATS
-
 
 def build() -> grimp.ImportGraph:
     return grimp.build_graph(*LAYERS, cache_dir=None, exclude_type_checking_imports=True)
 
 
 @pytest.fixture(scope="module")
-def full_graph() -> grimp.ImportGraph:
-    return build()
-
-
-@pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
-    """The graph without the known exceptions."""
-    graph = build()
-    for importer, imported in KNOWN_EXCEPTIONS:
-        if graph.direct_import_exists(importer=importer, imported=imported):
-            graph.remove_import(importer=importer, imported=imported)
-    return graph
+    return build()
 
 
 def where(graph: grimp.ImportGraph, chain: tuple[str, ...]) -> str:
@@ -87,12 +68,6 @@ def test_db_is_the_bottom_layer_and_tasks_never_reach_into_flows(graph: grimp.Im
         + "; ".join(" -> ".join([*sorted(r.heads), *r.middle, *sorted(r.tails)]) for r in dependency.routes)
         for dependency in illegal
     ) == []
-
-
-def test_every_known_exception_is_still_needed(full_graph: grimp.ImportGraph) -> None:
-    gone = {(importer, imported) for importer, imported in KNOWN_EXCEPTIONS
-            if not full_graph.direct_import_exists(importer=importer, imported=imported)}
-    assert gone == set(), "these imports are gone: delete their entries above"
 
 
 def test_the_checks_see_a_violation() -> None:

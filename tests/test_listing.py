@@ -14,7 +14,7 @@ from db.listing import CAPTION_LANGUAGES, ListingError, parse_listing
 from db.models import OUTPUT_FORMATS
 from db.session import engine_for
 from flows.dev.sample_listing import DEMO_LISTING
-from tasks.assemble.formats import FORMATS, SAFE_MARGINS
+from tasks.domain.formats import FORMATS
 from tasks.timeline.wording import DISCLOSURE, FACT_WORDS, ROOM_NAMES
 
 FULL = {**DEMO_LISTING, "agent": {**DEMO_LISTING["agent"], "logo_uri": "s3://media/agents/7/logo.png",
@@ -85,7 +85,7 @@ def test_every_caption_language_has_all_its_words() -> None:
 
 
 def test_formats_agree() -> None:
-    assert set(OUTPUT_FORMATS) == set(FORMATS) == set(SAFE_MARGINS)
+    assert set(OUTPUT_FORMATS) == set(FORMATS) == {name for name, f in FORMATS.items() if f.safe_margins}
 
 
 def test_the_rails_doc_example_is_a_valid_listing() -> None:

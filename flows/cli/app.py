@@ -69,7 +69,7 @@ def job_create(
     no_beat_sync: Annotated[bool, typer.Option("--no-beat-sync", help="Even pacing, no beat snapping.")] = False,
     listing_id: Annotated[Optional[str], typer.Option("--listing-id")] = None,
     listing: Annotated[Optional[Path], typer.Option("--listing", help="listing.json: address, price, agent, brand (docs/rails.md).")] = None,
-    formats: Annotated[Optional[str], typer.Option("--formats", help="Output formats, e.g. 16x9,9x16 (default: the template's).")] = None,
+    formats: Annotated[Optional[str], typer.Option("--formats", help="Output formats, e.g. 16x9,9x16, or all (default: the template's).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Upload the photos (and music) and create the job; prints its id."""

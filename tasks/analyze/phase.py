@@ -41,6 +41,7 @@ from tasks.analyze.duplicates import (
     perceptual_hash,
 )
 from tasks.analyze.embeddings import load_embedder
+from tasks.analyze.framing import plan_framing
 from tasks.analyze.overlap import OverlapResult, assess_overlap
 from tasks.analyze.plan import (
     ClusterPlan,
@@ -58,7 +59,6 @@ from tasks.analyze.scoring import (
     manual_bonus,
     quality_gate,
 )
-from tasks.assemble.formats import format_for_size
 from tasks.depth.estimator import load_depth_estimator
 from tasks.depth.stats import depth_stats
 from tasks.depth.storage import encode_depth_png
@@ -72,13 +72,13 @@ from tasks.domain.selection import (
     select_opening,
     select_room_start,
 )
+from tasks.domain.formats import planned_formats
 from tasks.domain.templates import get_template
 from tasks.media.images import UnusablePhoto, decode_for_analysis
 from tasks.media.resolution import Fit, ResolutionVerdict, judge
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, sha256_bytes
-from tasks.timeline.templates import get_template
 from tasks.uri_policy import RefusedInput
 
 log = structlog.get_logger(__name__)
@@ -157,6 +157,7 @@ class Analysis:
     opening: Choice
     closing: Choice
     backends: dict[str, Any]
+    framing: list[dict] = field(default_factory=list)  # photos.framing, indexed like `eligible`
 
 
 def run_analyze(job_id: uuid.UUID, *, store: ArtifactStore | None = None) -> dict:
@@ -203,7 +204,10 @@ def analyze_job(job_id: uuid.UUID, store: ArtifactStore) -> dict:
     rooms, opening, closing = plan_rooms(job, eligible, depth, rooms_found, overlaps, backends, settings)
     timings["plan"] = _lap(clock, timings)
 
-    analysis = Analysis(facts, eligible, embeddings, depth, depth_maps, rooms, opening, closing, backends)
+    framing = frame_photos(job, eligible, depth_maps)
+    timings["framing"] = _lap(clock, timings)
+
+    analysis = Analysis(facts, eligible, embeddings, depth, depth_maps, rooms, opening, closing, backends, framing)
     superseded = save_analysis(job_id, store, analysis)
     timings["persist"] = _lap(clock, timings)
     names = {f.photo_id: f.name for f in facts}
@@ -265,14 +269,20 @@ def check_quality(job: Job, facts: list[PhotoFacts], thresholds: QualityThreshol
                   settings: Settings) -> list[PhotoFacts]:
     """Scores and gates every photo (for the job's output format); returns the ones that pass
     (none: NoUsablePhotos)."""
-    template = get_template(job.template_type)
-    fmt = format_for_size(template.width, template.height)
+    fmt = get_template(job.template_type).output
     for f in facts:
         score_photo(f, thresholds, fmt, settings)
     passed = [f for f in facts if f.pixels is not None and f.gate_reason is None]
     if not passed:
         raise NoUsablePhotos(no_usable_message(job.id, facts))
     return passed
+
+
+def frame_photos(job: Job, eligible: list[PhotoFacts], depth_maps: list[np.ndarray]) -> list[dict]:
+    """A crop window per planned format for every eligible photo (tasks.analyze.framing)."""
+    formats = planned_formats(job.formats, get_template(job.template_type).output)
+    return [plan_framing(f.pixels, d, f.width or f.pixels.shape[1], f.height or f.pixels.shape[0], formats)  # type: ignore[union-attr]
+            for f, d in zip(eligible, depth_maps, strict=True)]
 
 
 @stage("embeddings")
@@ -608,6 +618,7 @@ def save_analysis(job_id: uuid.UUID, store: ArtifactStore, a: Analysis) -> int:
             row.depth_layering = a.depth[i].layering
             row.planarity = a.depth[i].planarity
             row.depth_uri = store.put_bytes(keys.depth(job_id, f.photo_id), pngs[i], "image/png")
+            row.framing = a.framing[i] if a.framing else None
             s.add(row)
 
         for room, cluster in zip(a.rooms, clusters, strict=True):
@@ -675,6 +686,7 @@ def write_photo_scores(row: Photo, f: PhotoFacts) -> None:
     row.embedding = None
     row.depth_variance = row.depth_layering = row.planarity = None
     row.depth_uri = None
+    row.framing = None
 
 
 def _lap(start: float, done: dict[str, float] | None = None) -> float:

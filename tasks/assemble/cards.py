@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from db.enums import OverlayKind, OverlayPosition
 from db.listing import Brand
-from tasks.assemble.formats import OutputFormat
+from tasks.domain.formats import OutputFormat
 from tasks.domain.overlays import Overlay
 
 FONTS = Path(__file__).with_name("fonts")

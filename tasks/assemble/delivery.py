@@ -23,9 +23,9 @@ from PIL import Image, ImageOps
 from db.enums import OverlayKind
 from db.listing import Listing
 from tasks.assemble.cards import Palette, draw_card
-from tasks.assemble.formats import OutputFormat
 from tasks.assemble.graph import CardPlacement
 from tasks.assemble.layout import Span, TimelineSpec, to_frames
+from tasks.domain.formats import OutputFormat
 from tasks.domain.overlays import Overlay
 
 BRANDED, UNBRANDED = "branded", "unbranded"

@@ -21,10 +21,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.assemble.formats import OutputFormat
 from tasks.assemble.layout import Shot
 from tasks.assemble.segments import Piece, Segment
 from tasks.assemble.sources import SOURCE_SLACK_FRAMES
+from tasks.domain.formats import OutputFormat
 
 SAMPLE_RATE = 48_000
 AUDIO_FORMAT = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"

@@ -19,6 +19,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -40,11 +41,11 @@ from tasks.assemble.delivery import (
     poster,
 )
 from tasks.assemble.errors import AssembleError, SourceError
-from tasks.assemble.formats import format_for_size, resolve_format
 from tasks.assemble.layout import Shot, TimelineSpec, frame_layout
 from tasks.assemble.probe import probe_output
 from tasks.assemble.render import Cut, render_options, render_timeline
 from tasks.domain.disclosure import is_generated
+from tasks.domain.formats import format_for_size, resolve_format
 from tasks.domain.overlays import Overlay, read_overlays
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
@@ -86,17 +87,22 @@ def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, p
             images = fetch_images(overlays, store) if BRANDED in cuts else {}
             files = Files(job_id, timeline.version, store)
             spans = frame_layout(spec)
-            sampler = FrameSampler(spec, spans, settings.assemble_fit)
             contrast: dict[int, dict[str, float]] = {}
             rendered = {}
+            scales: dict[str, float] = {}
             for output in outputs:
+                framed = format_inputs(spec, rows, output.aspect, store, work)
+                sampler = FrameSampler(framed, spans, settings.assemble_fit)
                 drawn = {cut: draw_cut(cut, overlays, listing, output, sampler, images, spans[-1].end,
                                        work / "cards" / output.name) for cut in cuts}
                 for cut, d in drawn.items():
                     for index, ratio in d.contrast.items():
                         contrast.setdefault(index, {})[f"{output.name}/{cut}"] = ratio
-                result = stage("render")(render_timeline)(spec, render_options(output, settings), work / output.name,
+                result = stage("render")(render_timeline)(framed, render_options(output, settings), work / output.name,
                                          [Cut(cut, drawn[cut].cards) for cut in cuts])
+                scales[output.name] = result.source_scale
+                if result.source_scale < 1:
+                    bound.warning("assemble.upscaled", format=output.name, source_scale=result.source_scale)
                 rendered[output.name] = (result, {
                     cut: files.video(output.name, cut, path) | (
                         {} if preview else files.poster(output.name, cut, poster(path, spans[0], work / f"{output.name}-{cut}.jpg")))
@@ -109,6 +115,7 @@ def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, p
                 "segments": first.segments,
                 "mix_loudness_lufs": first.loudness_in.integrated if first.loudness_in else None,
                 "faststart": is_faststart(first.path),
+                "source_scale": scales,
             }
             if not preview:
                 facts |= delivery_facts({name: d for name, (_, d) in rendered.items()}, cuts, overlays, contrast,
@@ -272,6 +279,26 @@ def fetch_inputs(
         except ArtifactNotFound as err:
             raise SourceError(f"music: {timeline.music_uri} is missing from the artifact store") from err
     return TimelineSpec(tuple(shots), timeline.fps, timeline.total_duration, music)
+
+
+def format_inputs(spec: TimelineSpec, rows: list[tuple[TimelineClip, Clip]], fmt: str, store: ArtifactStore,
+                  work: Path) -> TimelineSpec:
+    """The timeline with each shot's clip swapped for its render at `fmt` where Phase 2 made one
+    (`clips.format_uris`): a 9:16 cut then shows portrait renders of the photos' crop windows
+    rather than a cover crop of the 16:9 clip."""
+    shots = []
+    for shot, (_, clip) in zip(spec.shots, rows, strict=True):
+        uri = (clip.format_uris or {}).get(fmt)
+        if uri:
+            path = work / "clips" / f"clip-{clip.id}-{fmt}.mp4"
+            if not path.exists():
+                try:
+                    store.get_file(uri, path)
+                except ArtifactNotFound as err:
+                    raise SourceError(f"clip {clip.id}: its {fmt} render {uri} is missing from the artifact store") from err
+            shot = replace(shot, path=path)
+        shots.append(shot)
+    return replace(spec, shots=tuple(shots))
 
 
 @stage("upload", io=True)

@@ -15,7 +15,6 @@ from pathlib import Path
 import structlog
 
 from tasks.assemble.errors import AssembleError
-from tasks.assemble.formats import OutputFormat
 from tasks.assemble.graph import (
     CardPlacement,
     Encoder,
@@ -36,7 +35,8 @@ from tasks.assemble.loudness import (
 )
 from tasks.assemble.mixing import music_gain_expression, shot_gains
 from tasks.assemble.segments import Segment, plan_balanced, plan_segments
-from tasks.assemble.sources import inspect_sources
+from tasks.assemble.sources import ClipSource, inspect_sources
+from tasks.domain.formats import OutputFormat, source_pixels_per_output_pixel
 from tasks.media.ffmpeg import FFmpegError, run_ffmpeg
 from tasks.settings import Settings
 from tasks.usage import cores
@@ -108,6 +108,9 @@ class RenderResult:
     segments: int
     loudness_in: Measurement | None  # the mix before normalisation; None when it is silent
     cuts: dict[str, Path] = field(default_factory=dict)  # every cut's file by name
+    # the fewest source pixels behind an output pixel over all shots (linear): below 1 some
+    # shot was upscaled to fill the format
+    source_scale: float = 1.0
 
 
 def render_timeline(
@@ -184,7 +187,14 @@ def render_timeline(
             video.unlink()
     bound.info("assemble.render.finished", paths=[str(p) for p in finals.values()])
     first = finals[cuts[0].name]
-    return RenderResult(first, spans[-1].end, len(segments), measured, finals)
+    return RenderResult(first, spans[-1].end, len(segments), measured, finals, source_scale(sources, options))
+
+
+def source_scale(sources: dict[int, ClipSource], options: RenderOptions) -> float:
+    """The fewest source pixels per output pixel over the clips, as the fit scales them."""
+    fmt = options.fmt
+    return round(min(source_pixels_per_output_pixel(s.width, s.height, fmt.width, fmt.height, options.fit)
+                     for s in sources.values()), 4)
 
 
 def plan_parallel_segments(spans: tuple[Span, ...], fps: int, options: RenderOptions) -> tuple[Segment, ...]:

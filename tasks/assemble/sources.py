@@ -26,6 +26,8 @@ frame. It absorbs rounding between a clip's own frame grid and the timeline's, n
 class ClipSource:
     frames: int  # frames it holds at the timeline's fps
     has_audio: bool
+    width: int = 0
+    height: int = 0
 
 
 def inspect_clip(clip_id: int, path: Path, fps: int) -> ClipSource:
@@ -39,7 +41,8 @@ def inspect_clip(clip_id: int, path: Path, fps: int) -> ClipSource:
         raise SourceError(f"clip {clip_id}: {err}") from err
     if not info.frame_count or not info.fps:
         raise SourceError(f"clip {clip_id}: {path.name} holds no video frames")
-    return ClipSource(frames=math.floor(info.frame_count * fps / info.fps + 1e-6), has_audio=has_audio)
+    return ClipSource(frames=math.floor(info.frame_count * fps / info.fps + 1e-6), has_audio=has_audio,
+                      width=info.width, height=info.height)
 
 
 def inspect_sources(spec: TimelineSpec, spans: tuple[Span, ...]) -> dict[int, ClipSource]:

@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from db.enums import AudioPolicy, TransitionType
+from tasks.domain.formats import FORMATS, FormatName
 
 
 @dataclass(frozen=True)
 class Template:
     name: str
     description: str
-    width: int
-    height: int
-    fps: int
+    output: FormatName  # its format (tasks.domain.formats): size, fps and safe area
     target_length: float  # seconds, when the job does not say
     min_length: float  # the range the style is made for; a job's own target_length still wins
     max_length: float
@@ -46,6 +45,18 @@ class Template:
     # (tasks.domain.disclosure.is_generated); the fact is recorded either way
     disclosure_label: bool = True
 
+    @property
+    def width(self) -> int:
+        return FORMATS[self.output].width
+
+    @property
+    def height(self) -> int:
+        return FORMATS[self.output].height
+
+    @property
+    def fps(self) -> int:
+        return FORMATS[self.output].fps
+
     def __post_init__(self) -> None:
         for rule in (self.same_room_transition, self.room_change_transition, self.closing_transition):
             if rule not in self.transitions:
@@ -66,7 +77,7 @@ TEMPLATES: dict[str, Template] = {
     for t in (
         Template(
             name="standard", description="16:9 walk-through tour, 45-90 s, even tempo",
-            width=1920, height=1080, fps=30, target_length=60.0, min_length=45.0, max_length=90.0,
+            output="16x9", target_length=60.0, min_length=45.0, max_length=90.0,
             shot_beats=(4, 8), shot_seconds=(3.0, 5.0),
             transitions=(TransitionType.cut, TransitionType.fade, TransitionType.smoothleft),
             same_room_transition=TransitionType.cut, room_change_transition=TransitionType.fade,
@@ -76,7 +87,7 @@ TEMPLATES: dict[str, Template] = {
         ),
         Template(
             name="social", description="9:16 social cut, 15-30 s, fast cuts",
-            width=1080, height=1920, fps=30, target_length=20.0, min_length=15.0, max_length=30.0,
+            output="9x16", target_length=20.0, min_length=15.0, max_length=30.0,
             shot_beats=(2, 4), shot_seconds=(1.5, 2.5),
             transitions=(TransitionType.cut, TransitionType.slideleft, TransitionType.zoomin),
             same_room_transition=TransitionType.cut, room_change_transition=TransitionType.slideleft,
@@ -86,7 +97,7 @@ TEMPLATES: dict[str, Template] = {
         ),
         Template(
             name="luxury", description="16:9 slow and lingering, long dissolves, drone opening, 60-120 s",
-            width=1920, height=1080, fps=30, target_length=75.0, min_length=60.0, max_length=120.0,
+            output="16x9", target_length=75.0, min_length=60.0, max_length=120.0,
             shot_beats=(8, 16), shot_seconds=(5.0, 8.0),
             transitions=(TransitionType.dissolve, TransitionType.fadeblack),
             same_room_transition=TransitionType.dissolve, room_change_transition=TransitionType.dissolve,
@@ -96,7 +107,7 @@ TEMPLATES: dict[str, Template] = {
         ),
         Template(
             name="square", description="1:1 feed post, 20-40 s",
-            width=1080, height=1080, fps=30, target_length=30.0, min_length=20.0, max_length=40.0,
+            output="1x1", target_length=30.0, min_length=20.0, max_length=40.0,
             shot_beats=(4, 6), shot_seconds=(2.5, 4.0),
             transitions=(TransitionType.cut, TransitionType.fade),
             same_room_transition=TransitionType.cut, room_change_transition=TransitionType.fade,

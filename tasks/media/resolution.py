@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tasks.assemble.formats import FORMATS as FORMAT_SIZES
+from tasks.domain.formats import get_format
 from tasks.settings import Settings
 
 
@@ -37,7 +37,7 @@ def cover_upscale(width: int, height: int, frame_w: int, frame_h: int) -> float:
 
 def judge(width: int, height: int, fmt: str, settings: Settings) -> ResolutionVerdict:
     """The photo's fit for the output format `fmt` ("16x9", "9x16", "1x1")."""
-    frame_w, frame_h = FORMAT_SIZES[fmt]
+    frame_w, frame_h = get_format(fmt).size
     upscale = cover_upscale(width, height, frame_w, frame_h)
     soft, hard = settings.upscale_soft_limit[fmt], settings.upscale_hard_limit[fmt]
     size = f"{width}x{height}"

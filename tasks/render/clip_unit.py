@@ -21,7 +21,7 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from db.models import Clip, Photo, RoomCluster
 from db.session import session_scope
 from tasks.costs import record_gpu_seconds
 from tasks.domain import clip_lifecycle as lifecycle
+from tasks.domain.formats import clip_size
 from tasks.domain.motions import MOTIONS, validation_flags
 from tasks.media.video import VideoError, probe
 from tasks.render.downgrade import FailureKind, RenderStep, safer_step
@@ -48,14 +49,8 @@ from tasks.render.generator import (
     load_backend,
 )
 from tasks.render.heartbeat import heartbeat
-from tasks.render.inputs import PhotoRef, Sources, load_sources
-from tasks.render.interrupt import (
-    STOPS,
-    Interrupted,
-    flush_logs,
-    request_stop,
-    stop_on_sigterm,
-)
+from tasks.render.inputs import PhotoRef, Sources, load_framed_sources, load_sources
+from tasks.render.interrupt import STOPS, Interrupted, flush_logs, request_stop, stop_on_sigterm
 from tasks.render.validate import ValidationReport, validate_clip
 from tasks.settings import Settings, get_settings
 from tasks.storage import ArtifactStore, get_store, keys
@@ -86,6 +81,8 @@ class Claim:
     render_params: dict[str, Any]
     s3_uri: str | None
     photos: list[PhotoRef]
+    framing: dict[int, dict]  # photo id -> photos.framing (Phase 1's crop window per format)
+    format_uris: dict[str, str]  # renders at other formats already made
     flat_stats: dict[int, tuple[float | None, float | None, float | None]]  # variance, layering, planarity
 
 
@@ -188,7 +185,8 @@ def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
             room_type=cluster.room_type, tier=clip.confidence_tier,
             duration=clip.duration, fps=clip.fps, width=clip.width, height=clip.height, seed=clip.seed,
             attempt=clip.attempt, render_params=dict(clip.render_params), s3_uri=clip.s3_uri,
-            photos=refs, flat_stats=stats,
+            photos=refs, framing={pid: p.framing for pid, p in photos.items() if p.framing},
+            format_uris=dict(clip.format_uris or {}), flat_stats=stats,
         )
 
 
@@ -231,7 +229,50 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
     except Exception as err:  # noqa: BLE001
         bound.exception("clip_validation_crashed")
         return _fail(claim, f"validation crashed: {type(err).__name__}: {err}", None, None)
+    if report.passed:
+        failed = _render_formats(claim, settings, store, out_path.parent, bound)
+        if failed is not None:
+            return failed
     return _conclude(claim, report, bound)
+
+
+def _render_formats(claim: Claim, settings: Settings, store: ArtifactStore, folder: Path, bound: Any) -> Outcome | None:
+    """The validated move again at each of the job's other formats, rendered at that format's
+    size from each photo's crop window (a portrait clip from a portrait slice of the photo, not
+    cut from the landscape clip: bench/results/framing.md); each is stored as it is made."""
+    for fmt in claim.render_params.get("formats", []):
+        uri = claim.format_uris.get(fmt)
+        if uri and store.exists(uri):
+            continue
+        width, height = clip_size(fmt, settings.clip_width, settings.clip_height)
+        windows = {pid: None if claim.render_params.get("sweep") else claim.framing.get(pid, {}).get("windows", {}).get(fmt)
+                   for pid in (ref.photo_id for ref in claim.photos)}
+        sources = load_framed_sources(store, claim.photos, windows, width, height)
+        if sources.unreadable:
+            return _fail(claim, f"{fmt} render: unreadable source photos {sorted(sources.unreadable)}", None, None)
+        out = folder / f"{claim.clip_id}-{fmt}.mp4"
+        try:
+            backend = load_backend(claim.step.backend, settings)
+        except BackendUnavailable as err:
+            return _fail(claim, str(err), safer_step(claim.step, FailureKind.gpu_failure), FailureKind.gpu_failure)
+        try:
+            request = replace(_request(claim, sources), width=width, height=height)
+            _timed_generation(claim, request, backend, out, settings)
+        except Interrupted:
+            raise
+        except Exception as err:  # noqa: BLE001 — recorded like the main render's failure
+            kind = FailureKind.gpu_failure if backend.uses_gpu else None
+            step = safer_step(claim.step, kind) if kind else None
+            bound.exception("clip_format_render_failed", fmt=fmt)
+            return _fail(claim, f"{fmt} render failed: {type(err).__name__}: {err}", step, kind)
+        uri = store.put_file(keys.clip(claim.job_id, claim.clip_id, fmt=fmt), out, "video/mp4")
+        claim.format_uris[fmt] = uri
+        with session_scope() as session:
+            clip = session.get(Clip, claim.clip_id)
+            assert clip is not None
+            clip.format_uris = dict(claim.format_uris)
+        bound.info("clip_format_rendered", fmt=fmt, size=f"{width}x{height}", uri=uri)
+    return None
 
 
 def _is_flat(claim: Claim, sources: Sources) -> bool:
@@ -340,7 +381,7 @@ def _fail(claim: Claim, reason: str, step: RenderStep | None, kind: FailureKind 
 
 def _insert_successor(session: Session, claim: Claim, step: RenderStep, kind: FailureKind, reason: str) -> int:
     """The next attempt's row (idempotent on the natural key), in the caller's transaction."""
-    params = {k: v for k, v in claim.render_params.items() if k in ("pan_direction", "role", "natural_duration")}
+    params = {k: v for k, v in claim.render_params.items() if k in ("pan_direction", "role", "natural_duration", "formats")}
     params.update({"backend": step.backend.value, "downgrade": {"from_clip_id": claim.clip_id,
                                                                  "kind": kind.value, "reason": reason}})
     if step.plain_2d:

@@ -8,11 +8,14 @@ wrote it), and the clip records where its depth came from.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import structlog
 
+from tasks.domain.formats import window_box
 from tasks.media.images import UnusablePhoto, decode_for_render
 from tasks.storage import ArtifactNotFound, ArtifactStore
 
@@ -91,4 +94,23 @@ def load_sources(store: ArtifactStore, refs: list[PhotoRef], width: int, height:
         for i, depth in zip(missing_depth, estimated, strict=True):
             sources.depths[i] = depth
             sources.depth_sources[sources.photo_ids[i]] = f"estimated:{estimator.backend}"
+    return sources
+
+
+def load_framed_sources(store: ArtifactStore, refs: list[PhotoRef], windows: Mapping[int, Sequence[float] | None],
+                        width: int, height: int) -> Sources:
+    """Sources for a width x height render framed by each photo's crop window (photo id ->
+    window, None: the whole photo): decoded large enough for the window to cover the frame,
+    then cut to it, depth alike."""
+    need_w, need_h = width, height
+    for window in windows.values():
+        if window:
+            need_w, need_h = max(need_w, math.ceil(width / window[2])), max(need_h, math.ceil(height / window[3]))
+    sources = load_sources(store, refs, need_w, need_h)
+    for i, photo_id in enumerate(sources.photo_ids):
+        window = windows.get(photo_id)
+        if window:
+            left, top, right, bottom = window_box(window, sources.images[i].shape[1], sources.images[i].shape[0])
+            sources.images[i] = np.ascontiguousarray(sources.images[i][top:bottom, left:right])
+            sources.depths[i] = np.ascontiguousarray(sources.depths[i][top:bottom, left:right])
     return sources

@@ -25,6 +25,7 @@ from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
 from PIL import Image
 
 from db.enums import EXTERIOR_ROOMS, MotionType, RoomType
+from tasks.domain.formats import FORMATS, PRIMARY
 from tasks.domain.motions import CATALOGUE, MOTIONS, CameraMove, Ltx2Mode, PanDirection
 from tasks.render.ltx2_recipes import RECIPES, Recipe, Stage
 from tasks.render.memory_plan import (
@@ -370,8 +371,9 @@ class LTX2Generator:
         if any(r.distilled_lora for r in recipes.values()) and not distilled_lora:
             raise ValueError(f"recipes {sorted(n for n, r in recipes.items() if r.distilled_lora)} need the "
                              "distilled LoRA (PICAIVID_LTX2_DISTILLED_LORA)")
-        # Sized for the longest 1080p clip the render phase asks for, at this sampler's pixel budget.
-        facts = ltx2_facts(*generation_size(1920, 1080, sampler.max_pixels), REFERENCE_SHAPE[2])
+        # Sized for the longest 16:9 clip the render phase asks for, at this sampler's pixel budget
+        # (every format's generation has the same budget: a portrait one is the same size turned).
+        facts = ltx2_facts(*generation_size(*FORMATS[PRIMARY].size, sampler.max_pixels), REFERENCE_SHAPE[2])
         plan = memory_plan or measured_plan(device, facts)
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         on_gpu = plan.placement is Placement.resident and device.type == "cuda"

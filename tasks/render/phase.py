@@ -11,6 +11,10 @@ Photos the planner must treat apart (`shot_kind`): a panorama gets its own clip,
 across its whole width; a photo between the soft and the hard upscale limit gets only a short
 plain 2D push in; neither is put in a multi-view clip.
 Durations are then sized so the clips can fill the job's target length (tasks.render.sizing).
+Every clip row is the 16:9 render; the job's other formats (tasks.domain.formats.planned_formats)
+go in `render_params["formats"]` (a row not rendered yet follows the job's formats when they
+change), and the clip unit renders each of them too, from Phase 1's crop windows
+(`clips.format_uris`).
 Rows are keyed by the natural key (job, cluster, motion, source photos, attempt) and inserted
 with ON CONFLICT DO NOTHING, so planning twice plans once; a planned row not rendered yet
 follows a changed duration, a rendered one keeps its footage. Rows from an older analysis that
@@ -22,6 +26,7 @@ same two functions.
 from __future__ import annotations
 
 import argparse
+import json
 import uuid
 import zlib
 from dataclasses import dataclass, field, replace
@@ -35,8 +40,8 @@ from sqlmodel import Session, select
 from db.enums import ClipStatus, ConfidenceTier, MotionType
 from db.models import AnalysisResult, Clip, Job, Photo
 from db.session import session_scope
-from tasks.assemble.formats import format_for_size
 from tasks.domain import clip_lifecycle as lifecycle
+from tasks.domain.formats import FORMATS, PRIMARY, clip_size, planned_formats
 from tasks.domain.motions import MOTIONS, fit
 from tasks.domain.photos import usable
 from tasks.domain.templates import get_template
@@ -216,15 +221,19 @@ def plan_clips(job_id: uuid.UUID | str) -> list[int]:
             if photo.room_cluster_id is not None:
                 by_cluster.setdefault(photo.room_cluster_id, []).append(photo)
         template = get_template(job.template_type)
-        fmt = format_for_size(template.width, template.height)
-        kinds = {pid: shot_kind(p, fmt, settings) for pid, p in photos.items()}
+        kinds = {pid: shot_kind(p, template.output, settings) for pid, p in photos.items()}
         allowed: Allowed = {r.room_cluster_id: r.allowed_motion_types for r in results}
         planned = room_clips(results, by_cluster, kinds, settings)
         planned += bookend_clips(job, planned, photos, kinds, allowed, settings)  # type: ignore[arg-type]
         planned += view_clips(planned, by_cluster, kinds, allowed, settings)
-        planned = size_clips(planned, job, settings.clip_fps, settings.soft_limit_max_seconds)
-        ids = [_insert_planned(session, job_id, p, settings) for p in planned]
-        short = [i for i, p in zip(ids, planned) if _follow_duration(session, i, p.duration, settings.clip_fps)]
+        fps = settings.clip_fps or FORMATS[PRIMARY].fps
+        planned = size_clips(planned, job, fps, settings.soft_limit_max_seconds)
+        extra = [f for f in planned_formats(job.formats, template.output) if f != PRIMARY]
+        planned = [replace(p, params={**p.params, "formats": extra}) for p in planned]
+        ids = [_insert_planned(session, job_id, p, fps, settings) for p in planned]
+        short = [i for i, p in zip(ids, planned) if _follow_duration(session, i, p.duration, fps)]
+        for clip_id in ids:
+            _follow_formats(session, clip_id, extra)
         superseded = _supersede_others(session, job_id, ids)
     log.info("clips_planned", job_id=str(job_id), clips=len(ids), superseded=superseded,
              seconds=round(sum(p.duration for p in planned), 3))
@@ -246,15 +255,16 @@ def size_clips(planned: list[PlannedClip], job: Job, fps: int, static_safe_cap: 
             for p, d in zip(planned, durations)]
 
 
-def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, settings: Settings) -> int:
+def _insert_planned(session: Session, job_id: uuid.UUID, planned: PlannedClip, fps: int, settings: Settings) -> int:
     key = {
         "job_id": job_id, "room_cluster_id": planned.room_cluster_id, "motion_type": planned.motion,
         "source_photo_ids": list(planned.source_photo_ids), "attempt": 0,
     }
+    width, height = clip_size(PRIMARY, settings.clip_width, settings.clip_height)
     session.execute(insert(Clip).values(
         **key,
         confidence_tier=planned.tier, duration=planned.duration,
-        fps=settings.clip_fps, width=settings.clip_width, height=settings.clip_height,
+        fps=fps, width=width, height=height,
         seed=clip_seed(job_id, planned.room_cluster_id, planned.source_photo_ids),
         render_params=planned.params, status=ClipStatus.pending,
     ).on_conflict_do_nothing(constraint="uq_clips_natural_key"))
@@ -280,6 +290,16 @@ def _follow_duration(session: Session, clip_id: int, duration: float, fps: int) 
         SELECT min(duration) FROM clips WHERE id IN (SELECT id FROM chain) AND status = 'done'
     """), {"roots": [clip_id]}).scalar()
     return shortest is not None and shortest < duration - 1 / fps
+
+
+def _follow_formats(session: Session, clip_id: int, formats: list[str]) -> None:
+    """Rows of the clip's chain not rendered yet take the job's formats as they are now."""
+    session.execute(sa.text(CHAIN + """
+        UPDATE clips SET render_params = render_params || jsonb_build_object('formats', CAST(:formats AS jsonb)),
+                         updated_at = now()
+        WHERE id IN (SELECT id FROM chain) AND status = 'pending' AND s3_uri IS NULL
+          AND render_params -> 'formats' IS DISTINCT FROM CAST(:formats AS jsonb)
+    """), {"roots": [clip_id], "formats": json.dumps(formats)})
 
 
 def _supersede_others(session: Session, job_id: uuid.UUID, plan_ids: list[int]) -> int:

@@ -13,9 +13,9 @@ from db.enums import OverlayKind, OverlayPosition
 from db.listing import parse_listing
 from tasks.assemble.cards import MIN_CONTRAST, Palette, contrast, draw_card
 from tasks.assemble.delivery import BRANDED, UNBRANDED, FrameSampler, draw_cut
-from tasks.assemble.formats import OutputFormat, resolve_format
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.render import Cut, render_options, render_timeline
+from tasks.domain.formats import OutputFormat, resolve_format
 from tasks.domain.overlays import Overlay
 from tasks.settings import get_settings
 from tests.assemble.media import shot, spec_of

@@ -10,8 +10,8 @@ import pytest
 
 from db.enums import TransitionType
 from tasks.assemble.errors import TimelineError
-from tasks.assemble.formats import FORMATS, format_for_size, resolve_format
 from tasks.assemble.layout import Span, frame_layout, to_frames
+from tasks.domain.formats import FORMATS, format_for_size, resolve_format
 from tests.assemble.media import shot, spec_of
 
 CLIP = Path("clip.mp4")
@@ -88,7 +88,7 @@ def test_formats_follow_the_template_or_the_flag() -> None:
     assert format_for_size(1000, 1000) == "1x1"
     assert resolve_format(None, 1080, 1920, preview=False, preview_short_side=540).width == 1080
     flagged = resolve_format("1x1", 1920, 1080, preview=False, preview_short_side=540)
-    assert (flagged.name, flagged.width, flagged.height) == ("1x1", *FORMATS["1x1"])
+    assert (flagged.name, flagged.width, flagged.height) == ("1x1", *FORMATS["1x1"].size)
     preview = resolve_format("16x9", 1080, 1920, preview=True, preview_short_side=540)
     assert (preview.name, preview.width, preview.height, preview.preview) == ("16x9-preview", 960, 540, True)
     with pytest.raises(ValueError, match="unknown output format '4x3'"):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from db.enums import AudioPolicy
-from tasks.assemble.formats import resolve_format
 from tasks.assemble.graph import (
     Encoder,
     MusicPlan,
@@ -24,6 +23,7 @@ from tasks.assemble.loudness import parse_ebur128, parse_loudnorm
 from tasks.assemble.mixing import CUT_RAMP_S, Gains, music_gain_expression, policy_gains
 from tasks.assemble.render import plan_parallel_segments, render_options
 from tasks.assemble.segments import plan_balanced, plan_segments
+from tasks.domain.formats import resolve_format
 from tasks.settings import Settings
 from tests.assemble.media import shot, spec_of
 

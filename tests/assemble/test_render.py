@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tasks.assemble.errors import AssembleError, SourceError
-from tasks.assemble.formats import resolve_format
 from tasks.assemble.layout import frame_layout
 from tasks.assemble.probe import probe_output
 from tasks.assemble.render import RenderResult, render_options, render_timeline
+from tasks.domain.formats import resolve_format
 from tasks.settings import get_settings
 from tests.assemble.media import (
     CLIP_HZ,

@@ -42,7 +42,7 @@ def faulty_bucket(s3_proxy: FaultyS3Proxy, env, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture(scope="session")
 def listing(tmp_path_factory: pytest.TempPathFactory):
     """The sample house at 320 px, plus `few/`: five of its photos (every phase runs, quickly)."""
-    from tasks.sample_listing import make_listing
+    from flows.dev.sample_listing import make_listing
 
     made = make_listing(tmp_path_factory.mktemp("listing"), seed=3, size=(320, 214), music_seconds=20)
     few = made.root / "few"

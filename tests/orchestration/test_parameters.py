@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from db.enums import PHASE_ORDER
-from tasks.assemble.formats import FORMATS, FormatName
+from tasks.domain.formats import FORMATS, FormatName
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENTS = {d["name"]: d["entrypoint"] for d in yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())["deployments"]}
