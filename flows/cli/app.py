@@ -222,6 +222,7 @@ def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | N
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.create_video import checked_request, create_video
+    from flows.job_lock import JobBusy, JobLockLost
     from flows.progress import phase_listener
 
     ensure_schema()
@@ -240,6 +241,8 @@ def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | N
     with progress, phase_listener(advance), temporary_settings({PREFECT_API_URL: api_url}):
         try:
             return create_video(*request)
+        except (JobBusy, JobLockLost) as err:  # another run has the job: its row is that run's
+            fail(str(err))
         except Exception as err:  # the job row already holds the failure
             from db.queries import job_summary
 
