@@ -54,6 +54,7 @@ class _Hold:
 
     job_id: uuid.UUID
     owner: str
+    provisional: bool = False  # named before its Prefect run existed: the run names it
     conn: sa.Connection | None = None
 
     def try_lock(self) -> str | None:
@@ -65,8 +66,7 @@ class _Hold:
         try:
             if self.conn is None:
                 self.conn = get_engine().connect()
-                self.conn.execute(sa.text("SELECT set_config('application_name', :name, false)"),
-                                  {"name": self.owner[:63]})
+                self._name()
             got = self.conn.execute(sa.select(sa.func.pg_try_advisory_lock(_key(self.job_id)))).scalar()
             other = None if got else holder(self.conn, self.job_id) or "another run"
             self.conn.commit()
@@ -75,6 +75,17 @@ class _Hold:
             if is_disconnect(err):
                 self.drop()
             raise
+
+    def _name(self) -> None:
+        assert self.conn is not None
+        self.conn.execute(sa.text("SELECT set_config('application_name', :name, false)"), {"name": self.owner[:63]})
+
+    def rename(self, owner: str) -> None:
+        """The run that now works under a provisional hold names it (what a waiting run reports)."""
+        self.owner, self.provisional = owner, False
+        if self.alive():
+            self._name()
+            self.conn.commit()  # type: ignore[union-attr]
 
     def alive(self) -> bool:
         """The lock's connection still answers (so the server still holds the lock for it)."""
@@ -112,15 +123,20 @@ _held: ContextVar[dict[uuid.UUID, _Hold]] = ContextVar("job_locks_held", default
 
 
 @contextmanager
-def job_lock(job_id: uuid.UUID, owner: str, wait_s: float, poll_s: float = 1.0) -> Iterator[None]:
+def job_lock(job_id: uuid.UUID, owner: str, wait_s: float, poll_s: float = 1.0,
+             provisional: bool = False) -> Iterator[None]:
     """Hold the job for the block, waiting up to `wait_s` for another run to let go.
 
-    Nested use in one run (create_video calling its phase flows) is a no-op.
+    Nested use in one run (create_video calling its phase flows) is a no-op, except that the
+    first nested use renames a `provisional` hold: the CLI takes the lock before it starts the
+    Prefect run (a busy job is then one line, not a failed run), and the run names itself.
     """
-    if job_id in _held.get():
+    if (held := _held.get().get(job_id)) is not None:
+        if held.provisional:
+            held.rename(owner)
         yield
         return
-    hold = _Hold(job_id, owner)
+    hold = _Hold(job_id, owner, provisional)
     deadline = time.monotonic() + wait_s
     announced = False
     try:
