@@ -37,10 +37,11 @@ def small_job(listing, folder: Path, target_length: float = 6.0) -> uuid.UUID:
 class Run:
     """`picaivid run JOB --json` as the top process of its own process group, output to a log."""
 
-    def __init__(self, job_id: uuid.UUID, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, job_id: uuid.UUID, log: Path, env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> None:
         self.log = log
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(job_id), "--json"],
+            self.proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(job_id), "--json", *(args or [])],
                                          cwd=REPO_ROOT, env={**run_env(), **(env or {})}, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
 
