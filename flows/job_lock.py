@@ -119,7 +119,7 @@ class _Hold:
         self.conn = None
 
 
-_held: ContextVar[dict[uuid.UUID, _Hold]] = ContextVar("job_locks_held", default={})
+_held: ContextVar[dict[uuid.UUID, _Hold]] = ContextVar("job_locks_held")
 
 
 @contextmanager
@@ -131,7 +131,7 @@ def job_lock(job_id: uuid.UUID, owner: str, wait_s: float, poll_s: float = 1.0,
     first nested use renames a `provisional` hold: the CLI takes the lock before it starts the
     Prefect run (a busy job is then one line, not a failed run), and the run names itself.
     """
-    if (held := _held.get().get(job_id)) is not None:
+    if (held := _held.get({}).get(job_id)) is not None:
         if held.provisional:
             held.rename(owner)
         yield
@@ -150,7 +150,7 @@ def job_lock(job_id: uuid.UUID, owner: str, wait_s: float, poll_s: float = 1.0,
     except BaseException:
         hold.release()
         raise
-    token = _held.set({**_held.get(), job_id: hold})
+    token = _held.set({**_held.get({}), job_id: hold})
     try:
         yield
     finally:
@@ -161,7 +161,7 @@ def job_lock(job_id: uuid.UUID, owner: str, wait_s: float, poll_s: float = 1.0,
 def ensure_held(job_id: uuid.UUID) -> None:
     """At a phase's edge: the lock is still ours, taken again if a database restart dropped
     it; JobLockLost if another run took the job meanwhile (this run must then stop)."""
-    hold = _held.get().get(job_id)
+    hold = _held.get({}).get(job_id)
     if hold is None or hold.alive():
         return
     if (other := hold.try_lock()) is not None:

@@ -43,3 +43,25 @@ def small_runs(env: Path, cli_prefect_home: Path, monkeypatch: pytest.MonkeyPatc
     for limit in ("PICAIVID_UPSCALE_SOFT_LIMIT", "PICAIVID_UPSCALE_HARD_LIMIT"):  # 320 px photos: not judged small
         monkeypatch.setenv(limit, '{"16x9": 10, "9x16": 10, "1x1": 10}')
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def private_postgres():
+    """A PostgreSQL only these tests use, so they may stop it (tests.faults.outage)."""
+    from tests.faults.outage import PrivatePostgres
+
+    return PrivatePostgres(Path(tempfile.mkdtemp(prefix="picaivid-faults-pg-")))
+
+
+@pytest.fixture
+def private_db(env: Path, private_postgres, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, migrated database on the private server as DATABASE_URL."""
+    from db.migrate import upgrade
+    from tasks.settings import get_settings
+    from tests.conftest import empty_database
+
+    url = empty_database(private_postgres.url, "faults")
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    return url
