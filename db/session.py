@@ -117,8 +117,9 @@ def retry_db(fn: Callable[P, R]) -> Callable[P, R]:
 
     def note(state: tenacity.RetryCallState) -> None:
         err = state.outcome.exception() if state.outcome else None
+        first_line = next(iter(str(err).splitlines()), "")
         log.warning("db.unreachable_retrying", call=getattr(fn, "__qualname__", str(fn)), attempt=state.attempt_number,
-                    wait_s=round(state.upcoming_sleep, 2), error=f"{type(err).__name__}: {str(err).splitlines()[0]}")
+                    wait_s=round(state.upcoming_sleep, 2), error=f"{type(err).__name__}: {first_line}")
 
     return tenacity.retry(retry=tenacity.retry_if_exception(is_disconnect), stop=give_up_after,
                           wait=tenacity.wait_exponential(multiplier=0.5, max=8), before_sleep=note, reraise=True)(fn)

@@ -113,10 +113,10 @@ def settle(run: Run, job_id: uuid.UUID, phase: Phase) -> str:
         return run.proc.poll() is not None or job.current_phase is not phase or job.status is not JobStatus.running
 
     wait_for(f"the run to come through the outage in {phase.value}", moved_on_or_ended, 120, poll_s=0.2)
-    if run.proc.poll() is None:
-        return "carried on"
     job = job_row(job_id)
-    if run.proc.returncode == 0:
+    if job.status is JobStatus.failed:
+        run.wait(120)  # it is on its way out
+    if run.proc.poll() is None or run.proc.returncode == 0:
         return "carried on"
     assert run.proc.returncode == 1 and job.status is JobStatus.failed, run.output()[-3000:]
     assert job.current_phase is phase and job.error.startswith(f"{phase.value} failed"), job.error
