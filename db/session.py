@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
+import structlog
+import tenacity
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from db.settings import DatabaseSettings
+
+log = structlog.get_logger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -85,3 +93,33 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def is_disconnect(err: BaseException) -> bool:
+    """The database went away (restart, failover, a dropped connection), not a bad statement."""
+    if isinstance(err, sa.exc.OperationalError):
+        return True
+    return isinstance(err, sa.exc.DBAPIError) and bool(err.connection_invalidated)
+
+
+def retry_db(fn: Callable[P, R]) -> Callable[P, R]:
+    """Retry a whole transaction while the database is unreachable, with exponential backoff
+    (0.5 s doubling to 8 s) for up to `db_retry_s` seconds, then raise the last error.
+
+    For the writes at a phase's edges (the job row, the job lock, a timeline's status): a
+    database restart mid-run then costs a pause instead of the phase. `fn` must be one
+    transaction (a failed try changed nothing), so running it again is safe. `pool_pre_ping`
+    replaces the pool's dead connections on the next try.
+    """
+
+    def give_up_after(state: tenacity.RetryCallState) -> bool:
+        return state.seconds_since_start >= get_settings().db_retry_s
+
+    def note(state: tenacity.RetryCallState) -> None:
+        err = state.outcome.exception() if state.outcome else None
+        first_line = next(iter(str(err).splitlines()), "")
+        log.warning("db.unreachable_retrying", call=getattr(fn, "__qualname__", str(fn)), attempt=state.attempt_number,
+                    wait_s=round(state.upcoming_sleep, 2), error=f"{type(err).__name__}: {first_line}")
+
+    return tenacity.retry(retry=tenacity.retry_if_exception(is_disconnect), stop=give_up_after,
+                          wait=tenacity.wait_exponential(multiplier=0.5, max=8), before_sleep=note, reraise=True)(fn)

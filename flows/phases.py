@@ -17,7 +17,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from db.enums import Phase
 from flows.artifacts import publish_analysis, publish_clips, publish_timeline, publish_video
 from flows.dispatch import clip_state, dispatch_clip
-from flows.job_lock import job_lock
+from flows.job_lock import JobLockLost, ensure_held, job_lock
 from flows.logs import send_logs_to_prefect
 from flows.naming import name_from_parameters, tagged_as
 from flows.parameters import JobId, TimelineVersion
@@ -59,21 +59,27 @@ def run_phase(job_id: uuid.UUID, phase: Phase, work: Callable[[uuid.UUID], Any],
     Earlier phases' rows and artifacts are never touched here: each phase replaces only its
     own outputs, and only once it has succeeded. A phase run alone (its own deployment)
     leaves the job stopped after it (completed after assembly), so a later create_video
-    resumes from the next phase.
+    resumes from the next phase. The job row's writes retry while the database restarts
+    (flows.state), and the job lock is checked at both edges (flows.job_lock.ensure_held).
     """
     send_logs_to_prefect()
     job = load_job(job_id)
     bound = log.bind(job_id=str(job.id), phase=phase.value)
     with tagged_as(job), job_lock(job.id, run_owner(phase.value), get_settings().job_lock_wait_s):
+        ensure_held(job.id)
         mark_phase_started(job.id, phase)
         started = Usage.now()
         bound.info("phase.started")
         notify(phase.value, "started")
         try:
             result = work(job.id)
+            ensure_held(job.id)
         except JobCancelled:
             bound.info("phase.cancelled")
             notify(phase.value, "cancelled")
+            raise
+        except JobLockLost as err:  # the job row is the other run's now
+            bound.error("phase.lock_lost", error=str(err))
             raise
         except BaseException as err:
             message = f"{phase.value} failed: {type(err).__name__}: {err}"

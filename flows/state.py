@@ -12,7 +12,7 @@ from typing import Any
 from db.enums import PHASE_ORDER, EventType, JobStatus, Phase
 from db.events import completed_data, record_event
 from db.models import Job
-from db.session import session_scope
+from db.session import retry_db, session_scope
 
 
 class JobNotFound(LookupError):
@@ -79,6 +79,7 @@ def phases_to_run(start: Phase | None, stop_after: Phase | None) -> list[Phase]:
     return list(PHASE_ORDER[first : last + 1])
 
 
+@retry_db
 def load_job(job_id: uuid.UUID | str) -> Job:
     with session_scope() as session:
         job = session.get(Job, as_uuid(job_id))
@@ -96,6 +97,7 @@ def as_uuid(job_id: uuid.UUID | str) -> uuid.UUID:
         raise JobNotFound(job_id) from None
 
 
+@retry_db
 def _update(job_id: uuid.UUID | str, event: EventType | None = None, *, keep_cancelled: bool = False,
             **fields: Any) -> Job:
     """Change the job row and write the event that reports it, in one transaction.
@@ -142,6 +144,7 @@ def mark_finished(job_id: uuid.UUID | str, last_phase: Phase) -> Job:
                    status=JobStatus.completed if done else JobStatus.stopped, current_phase=last_phase)
 
 
+@retry_db
 def mark_cancelled(job_id: uuid.UUID | str) -> Job | None:
     """Cancel the job; None when it has already completed (nothing to cancel). Cancelling a
     cancelled job again changes nothing and reports nothing, but returns it, so its runs can

@@ -337,6 +337,11 @@ class Settings(DatabaseSettings):
         description="How long a run waits for another run of the same job to finish before giving up.",
     )
     edit_video_deployment: str = "edit-video/edit-video"
+    db_retry_s: float = Field(
+        default=60.0, ge=0,
+        description="How long a phase's edge (the job row, the job lock, a timeline's status) keeps retrying an "
+        "unreachable database, with backoff, before the phase fails: a restart or failover takes ~30 s.",
+    )
 
     # --- events back to Rails (the outbox publisher) --------------------------------------
     events_queue_url: str | None = Field(default=None, description="SQS queue events are sent to (unset: none).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
@@ -222,7 +223,9 @@ def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | N
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.create_video import checked_request, create_video
+    from flows.job_lock import JobBusy, JobLockLost, job_lock
     from flows.progress import phase_listener
+    from tasks.settings import get_settings
 
     ensure_schema()
     with clear_errors(JobNotFound, PhaseOrderError, ValueError):  # before any Prefect server starts
@@ -237,9 +240,13 @@ def _run_with_progress(job_id: str, start_phase: str | None, stop_after: str | N
         if event == "finished":
             progress.advance(task)
 
-    with progress, phase_listener(advance), temporary_settings({PREFECT_API_URL: api_url}):
+    with clear_errors(JobBusy, JobLockLost), job_lock(request[0], f"picaivid run (pid {os.getpid()})",
+                                                     get_settings().job_lock_wait_s, provisional=True), \
+            progress, phase_listener(advance), temporary_settings({PREFECT_API_URL: api_url}):
         try:
             return create_video(*request)
+        except JobLockLost:  # another run has the job now: its row is that run's
+            raise
         except Exception as err:  # the job row already holds the failure
             from db.queries import job_summary
 

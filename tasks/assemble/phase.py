@@ -29,7 +29,7 @@ from sqlmodel import select
 from db.enums import OverlayKind, TimelineStatus
 from db.listing import Listing, parse_listing
 from db.models import Clip, Job, Timeline, TimelineClip
-from db.session import session_scope
+from db.session import retry_db, session_scope
 from tasks.assemble.delivery import (
     BRANDED,
     UNBRANDED,
@@ -214,6 +214,7 @@ def fetch_images(overlays: list[Overlay], store: ArtifactStore) -> dict[str, Ima
     return images
 
 
+@retry_db
 def load_timeline(
     job_id: uuid.UUID, version: int | None
 ) -> tuple[Timeline, list[tuple[TimelineClip, Clip]], list[Overlay], Job]:
@@ -306,6 +307,7 @@ def upload(store: ArtifactStore, key: str, path: Path) -> str:
     return store.put_file(key, path, "video/mp4")
 
 
+@retry_db
 def set_timeline_status(timeline_id: int, status: TimelineStatus) -> None:
     with session_scope() as s:
         timeline = s.get(Timeline, timeline_id)
@@ -313,6 +315,7 @@ def set_timeline_status(timeline_id: int, status: TimelineStatus) -> None:
         s.add(timeline)
 
 
+@retry_db
 def record_final(job_id: uuid.UUID, timeline_id: int, uri: str, facts: dict) -> None:
     """The job's final video and the timeline's rendered state, in one transaction."""
     with session_scope() as s:

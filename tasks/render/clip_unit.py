@@ -11,7 +11,9 @@ of such a chain continues from the chain's latest row; on a final row it does no
 
 Side effects are safe to repeat: the mp4 goes to the store under its deterministic key
 (`keys.clip`) as soon as it exists, and a row that already has its mp4 (a worker died while
-validating) is validated again rather than re-rendered. While an attempt runs, a heartbeat
+validating) is validated again rather than re-rendered. Each state change is one transaction
+that waits out a database restart (db.session.retry_db), so a clip being written when the
+database goes away is recorded once it is back, not rendered again. While an attempt runs, a heartbeat
 keeps the row's `updated_at` fresh (tasks.render.heartbeat). GPU wall seconds are added to the
 clip and the job even when the generation fails or is interrupted: they were spent.
 """
@@ -31,7 +33,7 @@ from sqlmodel import Session, select
 
 from db.enums import ClipStatus, ConfidenceTier
 from db.models import Clip, Photo, RoomCluster
-from db.session import session_scope
+from db.session import retry_db, session_scope
 from tasks.costs import record_gpu_seconds
 from tasks.domain import clip_lifecycle as lifecycle
 from tasks.domain.formats import clip_size
@@ -113,6 +115,7 @@ def render_clip(clip_id: int) -> dict[str, Any]:
     return {**clip_summary(chain[-1]), "chain": chain, "noop": noop}
 
 
+@retry_db
 def latest_in_chain(clip_id: int) -> int:
     """The newest row of the downgrade chain through `clip_id` (itself when nothing followed)."""
     with session_scope() as session:
@@ -123,6 +126,7 @@ def latest_in_chain(clip_id: int) -> int:
     return clip_id
 
 
+@retry_db
 def clip_summary(clip_id: int) -> dict[str, Any]:
     with session_scope() as session:
         clip = session.get(Clip, clip_id)
@@ -158,6 +162,7 @@ def _attempt(clip_id: int, settings: Settings, store: ArtifactStore) -> Outcome 
             raise
 
 
+@retry_db
 def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
     """Lock the row and move it to `rendering` (or say why there is nothing to do)."""
     with session_scope() as session:
@@ -322,6 +327,7 @@ def _timed_generation(claim: Claim, request: ClipRequest, backend: ClipBackend, 
 # --------------------------------------------------------------------------- state changes
 
 
+@retry_db
 def _mark_validating(claim: Claim, uri: str, rendered: RenderedClip, sources: Sources) -> None:
     with session_scope() as session:
         clip = session.get(Clip, claim.clip_id)
@@ -340,6 +346,7 @@ def _mark_validating(claim: Claim, uri: str, rendered: RenderedClip, sources: So
         }
 
 
+@retry_db
 def _conclude(claim: Claim, report: ValidationReport, bound: Any) -> Outcome:
     if report.passed:
         with session_scope() as session:
@@ -364,6 +371,7 @@ def _conclude(claim: Claim, report: ValidationReport, bound: Any) -> Outcome:
     return Outcome(ClipStatus.rejected, next_id)
 
 
+@retry_db
 def _fail(claim: Claim, reason: str, step: RenderStep | None, kind: FailureKind | None,
           report: ValidationReport | None = None) -> Outcome:
     """Mark the row failed with its reason and, where a safer step exists, queue it."""
