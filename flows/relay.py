@@ -18,8 +18,8 @@ import json
 import signal
 import threading
 import uuid
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import sqlalchemy as sa
 import structlog
@@ -79,30 +79,51 @@ def idempotency_key(request: Request, job_version: str) -> str:
 
 @dataclass
 class PrefectLauncher:
-    """Starts runs of the pipeline's deployments through the Prefect API."""
+    """Starts runs of the pipeline's deployments through the Prefect API.
+
+    One API client for the relay's life and each deployment's id looked up once: a client per
+    message cost a new connection and TLS context, ~0.3 s each on a busy 2-core machine, which
+    made a burst of messages crawl (bench/results/load.md)."""
 
     deployment: str = CREATE_VIDEO_DEPLOYMENT
     edit_deployment: str = EDIT_VIDEO_DEPLOYMENT
+    _client: Any = field(default=None, init=False, repr=False)
+    _deployment_ids: dict[str, uuid.UUID] = field(default_factory=dict, init=False, repr=False)
+
+    def _api(self) -> Any:
+        if self._client is None:
+            from prefect.client.orchestration import get_client
+
+            self._client = get_client(sync_client=True).__enter__()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.__exit__(None, None, None)
+            self._client = None
 
     def launch(self, deployment: str, parameters: dict, key: str, tags: list[str]) -> str:
-        from prefect.client.orchestration import get_client
+        from prefect.exceptions import ObjectNotFound
 
-        with get_client(sync_client=True) as client:
-            found = client.read_deployment_by_name(deployment)
+        client = self._api()
+        if deployment not in self._deployment_ids:
+            self._deployment_ids[deployment] = client.read_deployment_by_name(deployment).id
+        try:
             run = client.create_flow_run_from_deployment(
-                found.id, parameters=parameters, idempotency_key=key, tags=["relay", *tags],
+                self._deployment_ids[deployment], parameters=parameters, idempotency_key=key, tags=["relay", *tags],
             )
+        except ObjectNotFound:  # deleted and deployed again under a new id: looked up on the redelivery
+            del self._deployment_ids[deployment]
+            raise
         return str(run.id)
 
     def is_active(self, flow_run_id: str) -> bool:
-        from prefect.client.orchestration import get_client
         from prefect.exceptions import ObjectNotFound
 
-        with get_client(sync_client=True) as client:
-            try:
-                run = client.read_flow_run(uuid.UUID(flow_run_id))
-            except ObjectNotFound:
-                return False
+        try:
+            run = self._api().read_flow_run(uuid.UUID(flow_run_id))
+        except ObjectNotFound:
+            return False
         return run.state is not None and run.state.type.value in ACTIVE_STATES
 
 
@@ -244,6 +265,9 @@ class Relay:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
         log.info("relay.started", queue=self.queue_url)
-        while not self.stopping.is_set():
-            self.poll_once()
+        try:
+            while not self.stopping.is_set():
+                self.poll_once()
+        finally:
+            self.launcher.close()
         log.info("relay.stopped")
