@@ -48,7 +48,7 @@ from tasks.render.heartbeat import heartbeat
 from tasks.render.inputs import PhotoRef, Sources, load_sources
 from tasks.render.interrupt import STOPS, Interrupted, flush_logs, request_stop, stop_on_sigterm
 from tasks.render.motions import SINGLE_IMAGE_MOTIONS
-from tasks.render.validate import ValidationReport, validate_clip
+from tasks.render.validate import ValidationReport, validate_analysed, validate_clip
 from tasks.settings import Settings, get_settings
 from tasks.storage import ArtifactStore, get_store, keys
 from tasks.usage import release_free_memory
@@ -193,6 +193,7 @@ def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
 def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: ArtifactStore,
                      bound: Any) -> Outcome:
     existing = claim.s3_uri and store.exists(claim.s3_uri)
+    rendered: RenderedClip | None = None
     sources = load_sources(store, claim.photos, claim.width, claim.height)
     if sources.unreadable:
         reasons = "; ".join(f"photo {pid}: {why}" for pid, why in sources.unreadable.items())
@@ -222,9 +223,13 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
             return _fail(claim, f"{backend.name} failed: {type(err).__name__}: {err}", step, kind)
         uri = store.put_file(keys.clip(claim.job_id, claim.clip_id), out_path, "video/mp4")
         _mark_validating(claim, uri, rendered, sources)
+    judged = {"single_view": claim.step.motion in SINGLE_IMAGE_MOTIONS, "expect_parallax": expect_parallax,
+              "plain_2d": claim.step.plain_2d}
     try:
-        report = validate_clip(out_path, single_view=claim.step.motion in SINGLE_IMAGE_MOTIONS,
-                               expect_parallax=expect_parallax, plain_2d=claim.step.plain_2d)
+        if rendered is not None and rendered.analysis is not None:  # the frames as made: no decode
+            report = validate_analysed(rendered.analysis.lumas, rendered.analysis.samples, "rendered", **judged)
+        else:  # a stored clip from an earlier attempt
+            report = validate_clip(out_path, **judged)
     except Interrupted:
         raise
     except Exception as err:  # noqa: BLE001
