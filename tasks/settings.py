@@ -231,10 +231,11 @@ class Settings(BaseSettings):
     )
     clip_crf: int = Field(default=18, description="x264 CRF of rendered clips: lower is better and bigger.")
     clip_x264_preset: str = Field(
-        default="superfast",
-        description="x264 preset of rendered clips (intermediates: validated, then re-encoded by assembly). "
-        "ultrafast costs a third less CPU and decodes a little faster, but its blockier frames move the "
-        "validator's depth checks enough to fail a good clip near their thresholds (bench/results/pipeline.md).",
+        default="ultrafast",
+        description="x264 preset of rendered clips (intermediates, re-encoded by assembly). ultrafast costs a "
+        "third less CPU than superfast and decodes a little faster; the validator judges the frames as "
+        "rendered (tasks.render.analysis_frames), not this encode, so its blockier frames no longer move "
+        "clip verdicts (bench/results/pipeline.md).",
     )
     sigterm_grace_s: float = Field(
         default=25.0,
