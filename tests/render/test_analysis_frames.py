@@ -14,7 +14,13 @@ from tasks.media.video import VideoWriter, read_luma_and_samples
 from tasks.render.analysis_frames import AnalysisFrames
 from tasks.render.generator import ClipRequest, ParallaxBackend, generate_clip
 from tasks.render.parallax import parallax_frames
-from tasks.render.validate import ANALYSIS_MAX_SIDE, DEPTH_SAMPLES, sample_indices, validate_analysed, validate_clip
+from tasks.render.validate import (
+    ANALYSIS_MAX_SIDE,
+    DEPTH_SAMPLES,
+    sample_indices,
+    validate_analysed,
+    validate_clip,
+)
 from tasks.settings import Settings
 from tests.render import clip_makers as make
 
