@@ -113,7 +113,7 @@ def retry_db(fn: Callable[P, R]) -> Callable[P, R]:
     """
 
     def give_up_after(state: tenacity.RetryCallState) -> bool:
-        return state.seconds_since_start >= get_settings().db_retry_s
+        return state.seconds_since_start >= DatabaseSettings().db_retry_s
 
     def note(state: tenacity.RetryCallState) -> None:
         err = state.outcome.exception() if state.outcome else None

@@ -26,3 +26,8 @@ class DatabaseSettings(BaseSettings):
         default=Path(".picaivid"),
         description="Local working folder: embedded database, default artifact store, caches.",
     )
+    db_retry_s: float = Field(
+        default=60.0, ge=0,
+        description="How long a phase's edge (the job row, the job lock, a timeline's status) keeps retrying an "
+        "unreachable database, with backoff, before the phase fails: a restart or failover takes ~30 s.",
+    )

@@ -250,10 +250,11 @@ class Settings(DatabaseSettings):
     )
     clip_crf: int = Field(default=18, description="x264 CRF of rendered clips: lower is better and bigger.")
     clip_x264_preset: str = Field(
-        default="superfast",
-        description="x264 preset of rendered clips (intermediates: validated, then re-encoded by assembly). "
-        "ultrafast costs a third less CPU and decodes a little faster, but its blockier frames move the "
-        "validator's depth checks enough to fail a good clip near their thresholds (bench/results/pipeline.md).",
+        default="ultrafast",
+        description="x264 preset of rendered clips (intermediates, re-encoded by assembly). ultrafast costs a "
+        "third less CPU than superfast and decodes a little faster; the validator judges the frames as "
+        "rendered (tasks.render.analysis_frames), not this encode, so its blockier frames no longer move "
+        "clip verdicts (bench/results/pipeline.md).",
     )
     sigterm_grace_s: float = Field(
         default=25.0,
@@ -337,11 +338,6 @@ class Settings(DatabaseSettings):
         description="How long a run waits for another run of the same job to finish before giving up.",
     )
     edit_video_deployment: str = "edit-video/edit-video"
-    db_retry_s: float = Field(
-        default=60.0, ge=0,
-        description="How long a phase's edge (the job row, the job lock, a timeline's status) keeps retrying an "
-        "unreachable database, with backoff, before the phase fails: a restart or failover takes ~30 s.",
-    )
 
     # --- events back to Rails (the outbox publisher) --------------------------------------
     events_queue_url: str | None = Field(default=None, description="SQS queue events are sent to (unset: none).")

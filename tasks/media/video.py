@@ -106,15 +106,19 @@ class VideoWriter:
             while self._queue.get() is not None:  # unblock a producer waiting on a full queue
                 pass
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray) -> np.ndarray:
+        """Queue `frame` for encoding; returns the I420 planes it is encoded from (read-only
+        for the caller: the encoder thread reads them too)."""
         if self._error is not None:
             raise VideoError(f"encoding {self.path.name} failed: {self._error}") from self._error
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise VideoError(
                 f"frame {frame.shape} {frame.dtype} does not match {self.height}x{self.width}x3 uint8"
             )
-        self._queue.put(rgb_to_yuv420(frame))
+        planes = rgb_to_yuv420(frame)
+        self._queue.put(planes)
         self.frames_written += 1
+        return planes
 
     def close(self) -> None:
         if self._closed:

@@ -53,7 +53,7 @@ from tasks.render.generator import (
 from tasks.render.heartbeat import heartbeat
 from tasks.render.inputs import PhotoRef, Sources, load_framed_sources, load_sources
 from tasks.render.interrupt import STOPS, Interrupted, flush_logs, request_stop, stop_on_sigterm
-from tasks.render.validate import ValidationReport, validate_clip
+from tasks.render.validate import ValidationReport, validate_analysed, validate_clip
 from tasks.settings import Settings, get_settings
 from tasks.storage import ArtifactStore, get_store, keys
 from tasks.usage import release_free_memory
@@ -198,6 +198,7 @@ def _claim(clip_id: int, settings: Settings) -> Claim | Outcome | None:
 def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: ArtifactStore,
                      bound: Any) -> Outcome:
     existing = claim.s3_uri and store.exists(claim.s3_uri)
+    rendered: RenderedClip | None = None
     sources = load_sources(store, claim.photos, claim.width, claim.height)
     if sources.unreadable:
         reasons = "; ".join(f"photo {pid}: {why}" for pid, why in sources.unreadable.items())
@@ -228,7 +229,10 @@ def _render_validate(claim: Claim, out_path: Path, settings: Settings, store: Ar
         uri = store.put_file(keys.clip(claim.job_id, claim.clip_id), out_path, "video/mp4")
         _mark_validating(claim, uri, rendered, sources)
     try:
-        report = validate_clip(out_path, **checks)
+        if rendered is not None and rendered.analysis is not None:  # the frames as made: no decode
+            report = validate_analysed(rendered.analysis.lumas, rendered.analysis.samples, "rendered", **checks)
+        else:  # a stored clip from an earlier attempt
+            report = validate_clip(out_path, **checks)
     except Interrupted:
         raise
     except Exception as err:  # noqa: BLE001

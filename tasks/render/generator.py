@@ -21,8 +21,10 @@ import structlog
 from db.enums import ConfidenceTier, MotionType
 from tasks.domain.motions import MOTIONS, views_used
 from tasks.media.video import VideoInfo, VideoWriter, probe
+from tasks.render.analysis_frames import AnalysisFrames
 from tasks.render.interrupt import raise_if_stopping
 from tasks.render.parallax import DEFAULT_PROFILE, parallax_frames, required_zoom, sweep_profile
+from tasks.render.validate import ANALYSIS_MAX_SIDE, DEPTH_SAMPLES, sample_indices
 from tasks.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -92,6 +94,7 @@ class RenderedClip:
     uses_gpu: bool
     is_3d: bool
     metadata: dict[str, Any] = field(default_factory=dict)
+    analysis: AnalysisFrames | None = None  # what the validator reads, taken from the frames as made
 
 
 FrameSink = Callable[[np.ndarray], None]
@@ -233,10 +236,14 @@ def generate_clip(request: ClipRequest, backend: ClipBackend, out_path: Path, se
     """Render `request` with `backend` into an mp4 at `out_path` and check what came out.
 
     Frames stream into the encoder as they are made, so an interruption leaves a playable
-    partial file behind (the writer closes on any exception, SIGTERM included).
+    partial file behind (the writer closes on any exception, SIGTERM included). On the way
+    they leave what the validator reads (tasks.render.analysis_frames), so the clip is not
+    decoded again to be judged.
     """
     settings = settings or get_settings()
     started = time.monotonic()
+    analysis = AnalysisFrames(request.n_frames, request.width, request.height, ANALYSIS_MAX_SIDE,
+                              sample_indices(request.n_frames, DEPTH_SAMPLES))
     with VideoWriter(
         out_path, request.width, request.height, request.fps,
         crf=settings.clip_crf, preset=settings.clip_x264_preset,
@@ -246,7 +253,7 @@ def generate_clip(request: ClipRequest, backend: ClipBackend, out_path: Path, se
             raise_if_stopping()
             if writer.frames_written >= request.n_frames:
                 raise BadRender(f"{backend.name} produced more than {request.n_frames} frames")
-            writer.write(frame)
+            analysis.add(frame, writer.write(frame))
 
         metadata = backend.render(request, write)
     wall = time.monotonic() - started
@@ -266,4 +273,5 @@ def generate_clip(request: ClipRequest, backend: ClipBackend, out_path: Path, se
         uses_gpu=backend.uses_gpu,
         is_3d=is_3d,
         metadata=metadata,
+        analysis=analysis,
     )

@@ -334,11 +334,30 @@ def validate_clip(
     """Decode `path` at analysis size and validate it (Phase 1's depth model by default)."""
     depth_picks = sample_indices(probe(path).frame_count, DEPTH_SAMPLES)
     grays, depth_frames = read_luma_and_samples(path, ANALYSIS_MAX_SIDE, depth_picks)
+    return validate_analysed(grays, depth_frames, "decoded", single_view=single_view, expect_parallax=expect_parallax,
+                             estimator=estimator, thresholds=thresholds, plain_2d=plain_2d)
+
+
+def validate_analysed(
+    grays: np.ndarray,
+    depth_frames: dict[int, np.ndarray],
+    source: str,
+    *,
+    single_view: bool,
+    expect_parallax: bool,
+    estimator: DepthEstimator | None = None,
+    thresholds: ValidationThresholds = DEFAULT_THRESHOLDS,
+    plain_2d: bool = False,
+) -> ValidationReport:
+    """`validate_frames` with Phase 1's depth model by default, its backend and where the
+    frames came from (`source`: "decoded" from the file, or "rendered" frames kept while the
+    clip was made, tasks.render.analysis_frames) recorded in the metrics."""
     estimator = estimator or phase1_depth_estimator()
     report = validate_frames(
         grays, depth_frames, estimator,
         single_view=single_view, expect_parallax=expect_parallax, thresholds=thresholds, plain_2d=plain_2d,
     )
     report.metrics["depth_backend"] = estimator.backend
-    log.info("clip_validated", score=round(report.score, 3), failures=list(report.failures))
+    report.metrics["frames_from"] = source
+    log.info("clip_validated", score=round(report.score, 3), failures=list(report.failures), frames_from=source)
     return report

@@ -87,7 +87,7 @@ def test_a_bad_edit_is_rejected_with_its_reason_and_the_ones_after_it_wait_for_n
     ("trim", '{"index": 0, "in_time": 3, "out_time": 1}', "outside clip"),
     ("change_pacing", '{"shot_seconds": [5, 1]}', "shot_seconds"),
     ("reorder", '[1, 2]', "reorder"),
-    ("swap_music", '{"music_uri": "s3://nowhere/none.mp3"}', "swap_music: not a file:// URI: s3://nowhere/none.mp3"),
+    ("swap_music", '{"music_uri": "s3://nowhere/none.mp3"}', "swap_music: s3://nowhere/none.mp3: a local store reads only file:///path URIs"),
 ])
 def test_an_invalid_payload_changes_nothing(job: Seeded, db: str, edit_type: str, payload: str, reason: str) -> None:
     base, rows = newest(job)
