@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.machine import describe
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results" / "analyze.md"
@@ -37,12 +38,9 @@ HOUSE_LABELS = {"frontal": "front_exterior", "kitchen": "kitchen", "bedroom": "b
 
 
 def machine() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     import torch
 
-    load = os.getloadavg()[0]
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} {torch.get_num_threads()} threads, load {load:.1f}"
+    return describe(f"torch {torch.__version__} {torch.get_num_threads()} threads", f"load {os.getloadavg()[0]:.1f}")
 
 
 # ----------------------------------------------------------------------------- inputs

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import tempfile
 import time
@@ -33,6 +32,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+
+from bench.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -45,11 +46,9 @@ TARGET_RATIO, TARGET_PEAK_GB = 1.3, 1.5
 
 
 def machine() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     from tasks.media.ffmpeg import ffmpeg_exe
 
-    return f"{cpu}, {os.cpu_count()} cores, ffmpeg {Path(ffmpeg_exe()).name}, load {os.getloadavg()[0]:.1f}"
+    return describe(f"ffmpeg {Path(ffmpeg_exe()).name}", f"load {os.getloadavg()[0]:.1f}")
 
 
 # ----------------------------------------------------------------------------- inputs

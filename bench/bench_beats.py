@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import librosa
 import mir_eval
 import numpy as np
 
+from bench.machine import describe
 from tasks.timeline.audio import load_mono
 from tasks.timeline.beats import BeatParams, beat_f_measure, beat_grid_from_audio, madmom_beats
 
@@ -150,9 +150,7 @@ def speed_row() -> str:
 
 
 def machine() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} cores, librosa {librosa.__version__}, load {os.getloadavg()[0]:.1f}"
+    return describe(f"librosa {librosa.__version__}", f"load {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:

@@ -21,13 +21,13 @@ import argparse
 import math
 import os
 import tempfile
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from bench.bench_render import HOUSES, machine, timed
+from bench.machine import append_section, stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "framing.md"
@@ -67,10 +67,10 @@ def cut(image: np.ndarray, box: list[float]) -> np.ndarray:
 
 def photos(tmp: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     from PIL import Image
+    from tasks.sample_listing import make_listing
 
     from tasks.depth.estimator import load_depth_estimator
     from tasks.depth.unit import unit_depth_from_metric
-    from tasks.sample_listing import make_listing
 
     listing = make_listing(tmp / "listing", music_seconds=1.0)
     by_stem = {p.path.stem: p for p in listing.photos}
@@ -138,18 +138,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    load = os.getloadavg()[0]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"{stamp} — {machine()}, load {load:.1f}")
+    when, load = stamp()
+    print(f"{when} — {machine()}, load {load:.1f}")
     rows = bench(args.seconds, args.fps, args.repeat)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    with RESULTS.open("a") as out:
-        out.write(f"\n## {stamp} — {machine()}, load average {load:.1f} at start\n\n")
-        out.write(f"{args.seconds:g} s micro push-in clips at {args.fps} fps, best of {args.repeat}.\n\n")
-        out.write("| photo | formats | strategy | rendered | Mpx/frame | wall | CPU s |\n|---|---|---|---|---|---|---|\n")
-        out.write("\n".join(rows) + "\n")
+    append_section(RESULTS, HEADER, f"{when} — {machine()}, load average {load:.1f} at start",
+                   f"{args.seconds:g} s micro push-in clips at {args.fps} fps, best of {args.repeat}.\n\n"
+                   "| photo | formats | strategy | rendered | Mpx/frame | wall | CPU s |\n|---|---|---|---|---|---|---|\n"
+                   + "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

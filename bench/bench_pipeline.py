@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -43,6 +42,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import numpy as np
+
+from bench.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "pipeline.md"
@@ -71,9 +72,7 @@ output**, every stage shown, peak memory under 1.5 GB.
 
 
 def machine() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} cores"
+    return describe()
 
 
 def children_cpu() -> float:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from bench.machine import append_section, describe, stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 HOUSES = ROOT.parent / "shared" / "data" / "listings" / "houses"
@@ -49,11 +49,9 @@ included) and **validation in under half the clip's duration**.
 
 
 def machine() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     import cv2
 
-    return f"{cpu}, {os.cpu_count()} cores, OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads)"
+    return describe(f"OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads)")
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -151,22 +149,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    load = os.getloadavg()[0]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"{stamp} — {machine()}, load {load:.1f}")
+    when, load = stamp()
+    print(f"{when} — {machine()}, load {load:.1f}")
     rows = bench(args.seconds, args.fps, args.repeat)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
     from tasks.settings import get_settings
 
     s = get_settings()
-    with RESULTS.open("a") as out:
-        out.write(f"\n## {stamp} — {machine()}, load average {load:.1f} at start\n\n")
-        out.write(f"{args.seconds:g} s clips at {args.fps} fps, {WIDTH}x{HEIGHT}, x264 {s.clip_x264_preset} "
-                  f"CRF {s.clip_crf}, best of {args.repeat}.\n\n")
-        out.write("| what | input | wall | CPU s | result |\n|---|---|---|---|---|\n")
-        out.write("\n".join(rows) + "\n")
+    append_section(RESULTS, HEADER, f"{when} — {machine()}, load average {load:.1f} at start",
+                   f"{args.seconds:g} s clips at {args.fps} fps, {WIDTH}x{HEIGHT}, x264 {s.clip_x264_preset} "
+                   f"CRF {s.clip_crf}, best of {args.repeat}.\n\n"
+                   "| what | input | wall | CPU s | result |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":
