@@ -67,8 +67,8 @@ def cut(image: np.ndarray, box: list[float]) -> np.ndarray:
 
 def photos(tmp: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     from PIL import Image
-    from tasks.sample_listing import make_listing
 
+    from flows.dev.sample_listing import make_listing
     from tasks.depth.estimator import load_depth_estimator
     from tasks.depth.unit import unit_depth_from_metric
 

@@ -9,7 +9,7 @@ import pytest
 
 from db.enums import ConfidenceTier
 from db.enums import MotionType as M
-from tasks.analyze.depth import load_depth_estimator
+from tasks.depth.estimator import load_depth_estimator
 from tasks.media.video import VideoWriter, read_luma_and_samples
 from tasks.render.analysis_frames import AnalysisFrames
 from tasks.render.generator import ClipRequest, ParallaxBackend, generate_clip
