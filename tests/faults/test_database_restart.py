@@ -101,7 +101,8 @@ def test_a_job_survives_database_restarts_in_analyze_render_and_assembly(
     live = [c for c in clips if c.status is not ClipStatus.superseded]
     assert all(c.status is ClipStatus.done for c in live), [(c.id, c.status, c.error) for c in live]
     assert len({(tuple(c.source_photo_ids), c.motion_type) for c in live}) == len(live)  # no twin clips
-    assert clip_files(job_id) == {c.s3_uri for c in live}  # no orphaned file promoted
+    renders = {c.s3_uri for c in live} | {uri for c in live for uri in (c.format_uris or {}).values()}
+    assert clip_files(job_id) == renders  # no orphaned file promoted (each clip and its other formats)
     assert count(Timeline, job_id) == 1
 
 
