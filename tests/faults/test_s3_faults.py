@@ -117,7 +117,9 @@ def test_a_dead_store_fails_the_job_naming_the_object_and_a_rerun_under_faults_f
     monkeypatch.setenv("PICAIVID_S3_MAX_ATTEMPTS", "2")  # a dead store found out in a second, not in fifteen
     get_settings.cache_clear()
     s3_proxy.rate = 1.0
-    with pytest.raises(Exception, match="failed after 2 tries"):
+    # the proxy resets some requests before they reach moto and cuts others' bodies: either way
+    # the budget of 2 tries is spent and the one line says which
+    with pytest.raises(Exception, match="failed after 2 tries|arrived damaged 2 times"):
         run_create_video(str(job_id))
     job = job_row(job_id)
     assert job.status is JobStatus.failed
