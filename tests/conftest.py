@@ -149,3 +149,14 @@ def no_stray_prefect_server() -> Iterator[None]:
     yield
     if already is None:
         stop_local_api(home)
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """A temporary Prefect API (its own SQLite, as Prefect's test harness makes), one per session:
+    defined once here, because a second harness in the same process would leave task-run events
+    going to the first server."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.faults.s3_proxy import FaultyS3Proxy
-from tests.orchestration.conftest import prefect_api  # noqa: F401 - the job-level tests run real flows
 
 
 def _small_clips(monkeypatch: pytest.MonkeyPatch) -> None:

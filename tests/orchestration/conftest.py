@@ -1,18 +1,8 @@
-"""A temporary Prefect API (its own SQLite, as Prefect's test harness makes) for orchestration tests."""
+"""Orchestration fixtures (the temporary Prefect API, `prefect_api`, is the root conftest's)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-
-
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 @pytest.fixture

@@ -192,25 +192,15 @@ def _link(data: str) -> str:
     return data.rsplit("](", 1)[1].removesuffix(")")
 
 
-def _stages(run, settle_s: float = 30.0) -> list[str]:
-    """The run's task runs, oldest first. Task runs reach the server as events its recorder
-    writes a little later (seconds on a loaded machine): read until two reads a second apart
-    agree on a non-empty list, or `settle_s` passes."""
-    import time
-
+def _stages(run) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
-    deadline, previous = time.monotonic() + settle_s, None
     with get_client(sync_client=True) as client:
-        while True:
-            names = [t.name for t in client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])), sort=TaskRunSort.EXPECTED_START_TIME_ASC)]
-            if (names and names == previous) or time.monotonic() >= deadline:
-                return names
-            previous = names
-            time.sleep(1.0)
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])),
+                                      sort=TaskRunSort.EXPECTED_START_TIME_ASC)
+    return [t.name for t in tasks]
 
 
 def _what_prefect_shows(job_id: uuid.UUID) -> None:
