@@ -24,7 +24,7 @@ PROJECT_LOGGERS = ("flows", "tasks", "db")
 # handles itself, and diffusers reports torchao tensor classes we never load, on every LTX-2 import.
 QUIETED = ("torch.utils._pytree", "diffusers.quantizers.torchao.torchao_quantizer")
 _OURS = "_picaivid_console"  # marks the console handler this module owns (re-configuring replaces it)
-_state = {"configured": False}
+_state: dict[str, Any] = {"configured": False}
 
 _PRE_CHAIN: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -86,8 +86,12 @@ def _console_handler(json_logs: bool) -> logging.Handler:
 
 
 def configure_logging(json_logs: bool | None = None, level: str | None = None) -> None:
-    """Rich text on stderr, or JSON lines when asked (argument, else PICAIVID_LOG_FORMAT=json)."""
-    level_name = (level or os.environ.get("PICAIVID_LOG_LEVEL", "INFO")).upper()
+    """Rich text on stderr, or JSON lines when asked (argument, else PICAIVID_LOG_FORMAT=json).
+
+    Without `level`, a level set earlier in the process stays (`-v` then `--json`), else
+    PICAIVID_LOG_LEVEL, else INFO."""
+    level_name = (level or _state.get("level") or os.environ.get("PICAIVID_LOG_LEVEL", "INFO")).upper()
+    _state["level"] = level_name
     numeric = getattr(logging, level_name, logging.INFO)
     json_logs = json_requested() if json_logs is None else json_logs
     structlog.configure(

@@ -44,11 +44,16 @@ def shows(cut: str, overlay: Overlay) -> bool:
 
 
 class FrameSampler:
-    """Output frames as the renderer will show them (before any card), decoded from the clips."""
+    """Output frames as the renderer will show them (before any card), decoded from the clips.
+
+    The clips' only keyframe is usually their first frame, so every clip is decoded once from
+    its start to the last frame asked of it, for all the frames asked together (`frames`):
+    decoding from the start once per frame cost seconds per card."""
 
     def __init__(self, spec: TimelineSpec, spans: Sequence[Span], fit: str) -> None:
         self.spec, self.spans, self.fit = spec, spans, fit
         self._decoded: dict[tuple[Path, int], Image.Image] = {}
+        self._fitted: dict[tuple[Path, int, int, int], np.ndarray] = {}
 
     def source(self, frame: int) -> tuple[Path, int]:
         """The clip and its frame that output frame `frame` shows (the incoming shot in a transition)."""
@@ -56,24 +61,47 @@ class FrameSampler:
         shown = span.source_start + max(0, span.source_frames(frame - span.start + 1) - 1)
         return self.spec.shots[span.index].path, shown
 
-    def decode(self, path: Path, index: int) -> Image.Image:
-        if (path, index) not in self._decoded:
-            with av.open(str(path)) as container:
-                stream = container.streams.video[0]
-                rate = float(stream.average_rate or self.spec.fps)
-                last = None
-                for n, frame in enumerate(container.decode(stream)):
-                    last = frame
-                    if n >= round(index * rate / self.spec.fps):
-                        break
-                self._decoded[(path, index)] = last.to_image()  # type: ignore[union-attr]
-        return self._decoded[(path, index)]
+    def frames(self, times: Sequence[float], fmt: OutputFormat) -> np.ndarray:
+        """The output frames at `times` (seconds), fitted to `fmt`, as one RGB array."""
+        last = self.spans[-1].end - 1
+        wanted = [self.source(min(to_frames(t, self.spec.fps), last)) for t in times]
+        missing: dict[Path, set[int]] = {}
+        for path, index in wanted:
+            if (path, index) not in self._decoded:
+                missing.setdefault(path, set()).add(index)
+        for path, indices in missing.items():
+            self._decode(path, indices)
+        if not wanted:
+            return np.empty((0, fmt.height, fmt.width, 3), np.uint8)
+        return np.stack([self._fit(path, index, fmt) for path, index in wanted])
 
-    def frame(self, t: float, fmt: OutputFormat) -> np.ndarray:
-        image = self.decode(*self.source(min(to_frames(t, self.spec.fps), self.spans[-1].end - 1)))
-        size = (fmt.width, fmt.height)
-        fitted = ImageOps.fit(image, size) if self.fit == "cover" else ImageOps.pad(image, size, color=(0, 0, 0))
-        return np.asarray(fitted.convert("RGB"))
+    def _decode(self, path: Path, indices: set[int]) -> None:
+        """Frames `indices` (on the timeline's frame rate) of one clip, in a single pass; past
+        the clip's end, its last frame."""
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            rate = float(stream.average_rate or self.spec.fps)
+            targets = {index: round(index * rate / self.spec.fps) for index in indices}
+            frame = None
+            for n, frame in enumerate(container.decode(stream)):
+                for index in [i for i, target in targets.items() if target <= n]:
+                    self._decoded[(path, index)] = frame.to_image()
+                    del targets[index]
+                if not targets:
+                    break
+            if frame is None:
+                raise ValueError(f"{path.name} has no video frame")
+            for index in targets:
+                self._decoded[(path, index)] = frame.to_image()
+
+    def _fit(self, path: Path, index: int, fmt: OutputFormat) -> np.ndarray:
+        key = (path, index, fmt.width, fmt.height)
+        if key not in self._fitted:
+            image, size = self._decoded[(path, index)], (fmt.width, fmt.height)
+            fitted = ImageOps.fit(image, size) if self.fit == "cover" else ImageOps.pad(image, size, color=(0, 0, 0))
+            self._fitted[key] = np.asarray(fitted.convert("RGB"))
+        return self._fitted[key]
 
 
 @dataclass(frozen=True)
@@ -91,18 +119,19 @@ def draw_cut(
     fps = sampler.spec.fps
     palette = Palette.for_cut(listing.brand, cut == BRANDED)
     rise = round(RISE * min(fmt.width, fmt.height))
-    cards, reached = [], {}
+    shown = []
     for index, overlay in enumerate(overlays):
-        if not shows(cut, overlay):
-            continue
         start, end = to_frames(overlay.start_time, fps), min(to_frames(overlay.end_time, fps), total_frames)
-        if end <= start:
-            continue
+        if shows(cut, overlay) and end > start:
+            # the frames it covers when fully in, half-way, and as it starts to go
+            times = (overlay.start_time + overlay.fade_duration, (overlay.start_time + overlay.end_time) / 2,
+                     max(overlay.start_time, overlay.end_time - overlay.fade_duration - 1 / fps))
+            shown.append((index, overlay, start, end, times))
+    sampler.frames([t for *_, times in shown for t in times], fmt)  # every clip decoded once
+    cards, reached = [], {}
+    for index, overlay, start, end, times in shown:
         fade = min(to_frames(overlay.fade_duration, fps), (end - start) // 2)
-        times = (overlay.start_time + overlay.fade_duration, (overlay.start_time + overlay.end_time) / 2,
-                 max(overlay.start_time, overlay.end_time - overlay.fade_duration - 1 / fps))
-        background = np.stack([sampler.frame(t, fmt) for t in times])
-        card = draw_card(overlay, fmt, palette, background, images)
+        card = draw_card(overlay, fmt, palette, sampler.frames(times, fmt), images)
         path = folder / f"{cut}-{index}.png"
         card.image.save(path)
         cards.append(CardPlacement(path, card.x, card.y, start, end, fade, rise if fade else 0, end >= total_frames))

@@ -180,10 +180,14 @@ def card_chains(card: CardPlacement, k: int, j: int, segment: Segment, fps: int,
     if card.fade and card.rise:  # eased: fast at first, settling into place
         entry = seconds(card.start - segment.start, fps)
         y = f"'{card.y}+{card.rise}*pow(max(0,1-(t-{entry})/{seconds(card.fade, fps)}),2)'"
+    # The card is blended in the video's own 4:2:0 (converted once, BT.601 limited like the
+    # clips): overlay's `format=auto` took every frame of the segment to RGB and back for each
+    # card, which cost 4x the encode and shifted the colours of the whole picture.
     return [
-        f"[{k}:v]format=rgba{fades},trim=start_frame={first - card.start}:end_frame={last - card.start},"
-        f"setpts=PTS-STARTPTS+{first - segment.start}/({fps}*TB)[c{j}]",
-        f"[{below}][c{j}]overlay=x={card.x}:y={y}:eof_action=pass:format=auto,format=yuv420p[{out}]",
+        (f"[{k}:v]format=rgba{fades},trim=start_frame={first - card.start}:end_frame={last - card.start},"
+         f"setpts=PTS-STARTPTS+{first - segment.start}/({fps}*TB),"
+         f"scale=out_color_matrix=bt601:out_range=tv,format=yuva420p[c{j}]"),
+        f"[{below}][c{j}]overlay=x={card.x}:y={y}:eof_action=pass:format=yuv420[{out}]",
     ]
 
 

@@ -16,12 +16,19 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+import structlog
+
 from tasks.settings import get_settings
+
+log = structlog.get_logger(__name__)
 
 ERROR_LEVELS = ("[error]", "[fatal]", "[panic]")
 LEVEL_TAG = re.compile(r"\[(?:panic|fatal|error|warning|info|verbose|debug|trace)\] ")
 TAIL_LINES = 8  # shown when ffmpeg failed without a line at error level
 MAX_ERROR_LINES = 12  # the first ones name the cause; the rest are its consequences
+# `-benchmark`'s closing lines: the run's own CPU, wall and peak memory
+BENCH_TIMES = re.compile(r"bench: utime=([\d.]+)s stime=([\d.]+)s rtime=([\d.]+)s")
+BENCH_RSS = re.compile(r"bench: maxrss=(\d+)KiB")
 
 
 class FFmpegNotFound(FileNotFoundError):
@@ -74,8 +81,23 @@ def run_ffmpeg(args: Sequence[str], what: str) -> str:
     `what` names the step in the error (e.g. "segment 2 (clips 4, 7)") so that a failure
     points at the input that caused it.
     """
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-y", *args]
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-benchmark", "-y",
+               *args]
     proc = subprocess.run(command, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode != 0:
         raise FFmpegError(what, proc.returncode, error_lines(proc.stderr))
+    log.debug("ffmpeg.finished", what=what, **usage(proc.stderr))
     return "\n".join(strip_level(line) for line in proc.stderr.splitlines())
+
+
+def usage(stderr: str) -> dict[str, float]:
+    """ffmpeg's own account of a run (`-benchmark`): CPU and wall seconds, peak RSS in MB, so
+    a slow assembly shows which of its steps took the time."""
+    times, rss = BENCH_TIMES.search(stderr), BENCH_RSS.search(stderr)
+    found = {}
+    if times:
+        user, system, wall = (float(v) for v in times.groups())
+        found |= {"cpu_s": round(user + system, 2), "wall_s": round(wall, 2)}
+    if rss:
+        found["peak_mb"] = round(int(rss.group(1)) / 1024)
+    return found
