@@ -26,9 +26,9 @@ ERROR_LEVELS = ("[error]", "[fatal]", "[panic]")
 LEVEL_TAG = re.compile(r"\[(?:panic|fatal|error|warning|info|verbose|debug|trace)\] ")
 TAIL_LINES = 8  # shown when ffmpeg failed without a line at error level
 MAX_ERROR_LINES = 12  # the first ones name the cause; the rest are its consequences
-# `-benchmark`'s closing lines: the run's own CPU, wall and peak memory
+# `-benchmark`'s closing line: the run's own CPU and wall seconds (its maxrss line is not read:
+# on Linux it starts from the forking parent's peak, so it says more about us than about ffmpeg)
 BENCH_TIMES = re.compile(r"bench: utime=([\d.]+)s stime=([\d.]+)s rtime=([\d.]+)s")
-BENCH_RSS = re.compile(r"bench: maxrss=(\d+)KiB")
 
 
 class FFmpegNotFound(FileNotFoundError):
@@ -91,13 +91,10 @@ def run_ffmpeg(args: Sequence[str], what: str) -> str:
 
 
 def usage(stderr: str) -> dict[str, float]:
-    """ffmpeg's own account of a run (`-benchmark`): CPU and wall seconds, peak RSS in MB, so
-    a slow assembly shows which of its steps took the time."""
-    times, rss = BENCH_TIMES.search(stderr), BENCH_RSS.search(stderr)
-    found = {}
-    if times:
-        user, system, wall = (float(v) for v in times.groups())
-        found |= {"cpu_s": round(user + system, 2), "wall_s": round(wall, 2)}
-    if rss:
-        found["peak_mb"] = round(int(rss.group(1)) / 1024)
-    return found
+    """ffmpeg's own account of a run (`-benchmark`): CPU and wall seconds, so a slow assembly
+    shows which of its steps took the time."""
+    times = BENCH_TIMES.search(stderr)
+    if not times:
+        return {}
+    user, system, wall = (float(v) for v in times.groups())
+    return {"cpu_s": round(user + system, 2), "wall_s": round(wall, 2)}
