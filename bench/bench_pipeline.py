@@ -281,7 +281,7 @@ def demo_timeline(job_id: str, tmp: Path) -> Any:
     from tasks.assemble.phase import fetch_inputs, load_timeline
     from tasks.storage import get_store
 
-    timeline, rows = load_timeline(uuid.UUID(job_id), None)
+    timeline, rows, *_ = load_timeline(uuid.UUID(job_id), None)
     return fetch_inputs(timeline, rows, get_store(), tmp / "inputs")
 
 

@@ -52,8 +52,7 @@ class FrameSampler:
 
     def __init__(self, spec: TimelineSpec, spans: Sequence[Span], fit: str) -> None:
         self.spec, self.spans, self.fit = spec, spans, fit
-        self._decoded: dict[tuple[Path, int], Image.Image] = {}
-        self._fitted: dict[tuple[Path, int, int, int], np.ndarray] = {}
+        self._fitted: dict[tuple[Path, int, int, int], np.ndarray] = {}  # (clip, frame, width, height)
 
     def source(self, frame: int) -> tuple[Path, int]:
         """The clip and its frame that output frame `frame` shows (the incoming shot in a transition)."""
@@ -64,20 +63,20 @@ class FrameSampler:
     def frames(self, times: Sequence[float], fmt: OutputFormat) -> np.ndarray:
         """The output frames at `times` (seconds), fitted to `fmt`, as one RGB array."""
         last = self.spans[-1].end - 1
-        wanted = [self.source(min(to_frames(t, self.spec.fps), last)) for t in times]
+        wanted = [self.source(min(to_frames(t, self.spec.fps), last)) + (fmt.width, fmt.height) for t in times]
         missing: dict[Path, set[int]] = {}
-        for path, index in wanted:
-            if (path, index) not in self._decoded:
-                missing.setdefault(path, set()).add(index)
+        for key in wanted:
+            if key not in self._fitted:
+                missing.setdefault(key[0], set()).add(key[1])
         for path, indices in missing.items():
-            self._decode(path, indices)
+            self._decode(path, indices, fmt)
         if not wanted:
             return np.empty((0, fmt.height, fmt.width, 3), np.uint8)
-        return np.stack([self._fit(path, index, fmt) for path, index in wanted])
+        return np.stack([self._fitted[key] for key in wanted])
 
-    def _decode(self, path: Path, indices: set[int]) -> None:
-        """Frames `indices` (on the timeline's frame rate) of one clip, in a single pass; past
-        the clip's end, its last frame."""
+    def _decode(self, path: Path, indices: set[int], fmt: OutputFormat) -> None:
+        """Frames `indices` (on the timeline's frame rate) of one clip, in a single pass, fitted
+        as the renderer fits them; past the clip's end, its last frame."""
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
@@ -86,22 +85,19 @@ class FrameSampler:
             frame = None
             for n, frame in enumerate(container.decode(stream)):
                 for index in [i for i, target in targets.items() if target <= n]:
-                    self._decoded[(path, index)] = frame.to_image()
+                    self._keep(path, index, frame.to_image(), fmt)
                     del targets[index]
                 if not targets:
                     break
             if frame is None:
                 raise ValueError(f"{path.name} has no video frame")
             for index in targets:
-                self._decoded[(path, index)] = frame.to_image()
+                self._keep(path, index, frame.to_image(), fmt)
 
-    def _fit(self, path: Path, index: int, fmt: OutputFormat) -> np.ndarray:
-        key = (path, index, fmt.width, fmt.height)
-        if key not in self._fitted:
-            image, size = self._decoded[(path, index)], (fmt.width, fmt.height)
-            fitted = ImageOps.fit(image, size) if self.fit == "cover" else ImageOps.pad(image, size, color=(0, 0, 0))
-            self._fitted[key] = np.asarray(fitted.convert("RGB"))
-        return self._fitted[key]
+    def _keep(self, path: Path, index: int, image: Image.Image, fmt: OutputFormat) -> None:
+        size = (fmt.width, fmt.height)
+        fitted = ImageOps.fit(image, size) if self.fit == "cover" else ImageOps.pad(image, size, color=(0, 0, 0))
+        self._fitted[(path, index, *size)] = np.asarray(fitted.convert("RGB"))
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Four kinds of run:
 - a segment's video: its pieces' clips in, one `filter_complex` (trim on the output frame
   grid, slow-down where a shot's speed is below 1, scale/crop or pad to the output size, fps
-  normalisation, cuts and xfades), then the cut's cards over it (each a PNG Pillow drew,
-  looped, faded in and out on its alpha and overlaid: no text ever enters the graph), out H.264;
+  normalisation, cuts and xfades), split once per cut, each cut's cards over its copy (each a
+  PNG Pillow drew, looped, faded in and out on its alpha and overlaid: no text ever enters the
+  graph), out one H.264 file per cut;
 - a segment's bed (only when some shot's own audio plays): those clips' audio, faded with the
   transitions, as float WAV on exactly the segment's samples;
 - the mix: the beds joined, the music trimmed (looped if short) and faded, its gain following
@@ -18,6 +19,7 @@ Times are frame and sample indices throughout; seconds appear only where ffmpeg 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,11 +91,14 @@ def fit_filter(fmt: OutputFormat, fit: str) -> str:
 
 
 def segment_video_command(
-    segment: Segment, shots: tuple[Shot, ...], fps: int, fmt: OutputFormat, fit: str, encoder: Encoder, out: Path,
-    cards: tuple[CardPlacement, ...] = (),
+    segment: Segment, shots: tuple[Shot, ...], fps: int, fmt: OutputFormat, fit: str, encoder: Encoder,
+    outputs: Sequence[tuple[Path, tuple[CardPlacement, ...]]],
 ) -> list[str]:
-    """One segment's pictures: every piece on the output grid and size, joined, the cards
-    that show during it overlaid, encoded."""
+    """One segment's pictures: every piece on the output grid and size, joined, then for each
+    output (a cut: its file and its cards) the cards that show during it overlaid, encoded.
+
+    The cuts share one run: the clips are decoded, fitted and joined once and split only for
+    their cards (the branded and unbranded cuts differ in nothing else)."""
     inputs: list[str] = []
     chains: list[str] = []
     fitting = fit_filter(fmt, fit)
@@ -104,19 +109,23 @@ def segment_video_command(
             f"trim=start_frame={piece.source_start}:end_frame={piece.source_end},{retime(piece, fps)},"
             f"{fitting},setsar=1[v{k}]"
         )
-    shown = [c for c in cards if c.start < segment.end and c.end > segment.start]
-    chains += sequence(segment, shots, fps, "vseq" if shown else "vout")
-    below = "vseq"
-    for j, card in enumerate(shown):
-        inputs += ["-loop", "1", "-framerate", str(fps), "-t", seconds(card.end - card.start, fps), "-i", str(card.path)]
-        label = "vout" if j == len(shown) - 1 else f"o{j}"
-        chains += card_chains(card, len(segment.pieces) + j, j, segment, fps, below, label)
-        below = label
-    return [
-        *inputs,
-        "-filter_complex", ";".join(chains),
-        "-map", "[vout]", "-fps_mode", "passthrough", *encoder.args(fps), str(out),
-    ]
+    chains += sequence(segment, shots, fps, "vseq")
+    bases = [f"vseq{i}" for i in range(len(outputs))] if len(outputs) > 1 else ["vseq"]
+    if len(outputs) > 1:
+        chains.append(f"[vseq]split={len(outputs)}" + "".join(f"[{b}]" for b in bases))
+    mapped: list[str] = []
+    for i, ((path, cards), below) in enumerate(zip(outputs, bases, strict=True)):
+        shown = [c for c in cards if c.start < segment.end and c.end > segment.start]
+        if not shown:
+            chains.append(f"[{below}]null[vout{i}]")
+        for j, card in enumerate(shown):
+            inputs += ["-loop", "1", "-framerate", str(fps), "-t", seconds(card.end - card.start, fps), "-i",
+                       str(card.path)]
+            label = f"vout{i}" if j == len(shown) - 1 else f"o{i}_{j}"
+            chains += card_chains(card, inputs.count("-i") - 1, f"{i}_{j}", segment, fps, below, label)
+            below = label
+        mapped += ["-map", f"[vout{i}]", "-fps_mode", "passthrough", *encoder.args(fps), str(path)]
+    return [*inputs, "-filter_complex", ";".join(chains), *mapped]
 
 
 def retime(piece: Piece, fps: int) -> str:
@@ -169,7 +178,7 @@ def silence(samples_: int) -> str:
     return f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples_}"
 
 
-def card_chains(card: CardPlacement, k: int, j: int, segment: Segment, fps: int, below: str, out: str) -> list[str]:
+def card_chains(card: CardPlacement, k: int, j: str, segment: Segment, fps: int, below: str, out: str) -> list[str]:
     """Input k (card j) faded on its own clock, cut to this segment, and overlaid on [below]."""
     frames = card.end - card.start
     fades = f",fade=t=in:s=0:n={card.fade}:alpha=1" if card.fade else ""
@@ -191,7 +200,7 @@ def card_chains(card: CardPlacement, k: int, j: int, segment: Segment, fps: int,
     ]
 
 
-def sequence(segment: Segment, shots: tuple[Shot, ...], fps: int, out: str = "vout") -> list[str]:
+def sequence(segment: Segment, shots: tuple[Shot, ...], fps: int, out: str) -> list[str]:
     """Pieces [v0].. joined into [out]: bodies and transitions, concatenated in order.
 
     xfade works in 4:4:4 only, so a chain of xfades would convert every frame of the

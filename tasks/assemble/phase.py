@@ -14,10 +14,12 @@ job failed.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +35,7 @@ from db.session import retry_db, session_scope
 from tasks.assemble.delivery import (
     BRANDED,
     UNBRANDED,
+    DrawnCut,
     FrameSampler,
     caption_files,
     draw_cut,
@@ -43,14 +46,15 @@ from tasks.assemble.delivery import (
 from tasks.assemble.errors import AssembleError, SourceError
 from tasks.assemble.layout import Shot, TimelineSpec, frame_layout
 from tasks.assemble.probe import probe_output
-from tasks.assemble.render import Cut, render_options, render_timeline
+from tasks.assemble.render import Cut, mix_timeline, render_options, render_timeline
 from tasks.domain.disclosure import is_generated
-from tasks.domain.formats import format_for_size, resolve_format
+from tasks.domain.formats import OutputFormat, format_for_size, resolve_format
 from tasks.domain.overlays import Overlay, read_overlays
 from tasks.settings import Settings, get_settings
 from tasks.stages import stage
 from tasks.storage import ArtifactNotFound, ArtifactStore, get_store, keys, safe_name
 from tasks.uri_policy import RefusedInput
+from tasks.usage import release_free_memory
 
 log = structlog.get_logger(__name__)
 
@@ -90,24 +94,28 @@ def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, p
             contrast: dict[int, dict[str, float]] = {}
             rendered = {}
             scales: dict[str, float] = {}
-            for output in outputs:
-                framed = format_inputs(spec, rows, output.aspect, store, work)
-                sampler = FrameSampler(framed, spans, settings.assemble_fit)
-                drawn = {cut: draw_cut(cut, overlays, listing, output, sampler, images, spans[-1].end,
-                                       work / "cards" / output.name) for cut in cuts}
-                for cut, d in drawn.items():
-                    for index, ratio in d.contrast.items():
-                        contrast.setdefault(index, {})[f"{output.name}/{cut}"] = ratio
-                result = stage("render")(render_timeline)(framed, render_options(output, settings), work / output.name,
-                                         [Cut(cut, drawn[cut].cards) for cut in cuts])
-                scales[output.name] = result.source_scale
-                if result.source_scale < 1:
-                    bound.warning("assemble.upscaled", format=output.name, source_scale=result.source_scale)
-                rendered[output.name] = (result, {
-                    cut: files.video(output.name, cut, path) | (
-                        {} if preview else files.poster(output.name, cut, poster(path, spans[0], work / f"{output.name}-{cut}.jpg")))
-                    for cut, path in result.cuts.items()
-                })
+            # one mix for every format, from the primary clips, beside the first format's pictures
+            # (waited for on the way out, so a failure never leaves it writing into the workspace)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assemble-audio") as audio_pool:
+                audio = audio_pool.submit(contextvars.copy_context().run, mix_timeline, spec,
+                                          render_options(outputs[0], settings), work / "audio")
+                for output in outputs:
+                    framed = format_inputs(spec, rows, output.aspect, store, work)
+                    drawn = draw_cuts(cuts, overlays, listing, output, FrameSampler(framed, spans, settings.assemble_fit),
+                                      images, work / "cards" / output.name)
+                    for cut, d in drawn.items():
+                        for index, ratio in d.contrast.items():
+                            contrast.setdefault(index, {})[f"{output.name}/{cut}"] = ratio
+                    result = stage("render")(render_timeline)(framed, render_options(output, settings), work / output.name,
+                                             [Cut(cut, drawn[cut].cards) for cut in cuts], audio)
+                    scales[output.name] = result.source_scale
+                    if result.source_scale < 1:
+                        bound.warning("assemble.upscaled", format=output.name, source_scale=result.source_scale)
+                    rendered[output.name] = (result, {
+                        cut: files.video(output.name, cut, path) | (
+                            {} if preview else files.poster(output.name, cut, poster(path, spans[0], work / f"{output.name}-{cut}.jpg")))
+                        for cut, path in result.cuts.items()
+                    })
             first, deliveries = rendered[outputs[0].name]
             facts = stage("loudness")(probe_output)(first.path) | {
                 "format": outputs[0].name,
@@ -132,6 +140,17 @@ def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, p
     bound.info("assemble.finished", uri=uri, duration=facts["duration"], frames=facts["frame_count"])
     return {"timeline_version": timeline.version, "format": outputs[0].name, "preview": preview, "uri": uri,
             "facts": facts}
+
+
+def draw_cuts(cuts: list[str], overlays: list[Overlay], listing: Listing, output: OutputFormat,
+              sampler: FrameSampler, images: dict[str, Image.Image], folder: Path) -> dict[str, DrawnCut]:
+    """Every cut's cards for one format. The frames decoded to judge their contrast are
+    hundreds of MB at 1080p: they go, and the heap is trimmed, before ffmpeg starts."""
+    drawn = {cut: draw_cut(cut, overlays, listing, output, sampler, images, sampler.spans[-1].end, folder)
+             for cut in cuts}
+    del sampler
+    release_free_memory()
+    return drawn
 
 
 class Files:

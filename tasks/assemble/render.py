@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,81 +113,72 @@ class RenderResult:
     source_scale: float = 1.0
 
 
+@dataclass(frozen=True)
+class MixedAudio:
+    path: Path  # AAC, exactly the timeline's length
+    loudness_in: Measurement | None  # the mix before normalisation; None when it is silent
+
+
 def render_timeline(
-    spec: TimelineSpec, options: RenderOptions, workdir: Path, cuts: Sequence[Cut] = (Cut(),)
+    spec: TimelineSpec, options: RenderOptions, workdir: Path, cuts: Sequence[Cut] = (Cut(),),
+    audio: Future[MixedAudio] | None = None,
 ) -> RenderResult:
     """Render `spec` once per cut to `workdir`/<cut name>.mp4 (H.264 yuv420p + AAC, +faststart).
 
-    The audio (beds, both loudness passes, AAC) is mostly single-threaded and independent of
-    the pictures, so it runs beside the video segments and fills the cores x264 leaves idle;
-    every cut shares it.
+    `audio` is the timeline's sound when the caller mixes it once for several formats (see
+    mix_timeline); without it the sound is mixed here. Either way it is mostly single-threaded
+    and independent of the pictures, so it runs beside the video segments and fills the cores
+    x264 leaves idle; every cut shares it.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     spans = frame_layout(spec)
     sources = inspect_sources(spec, spans)
-    gains = [shot_gains(spec.shots[span.index], options.duck_db) for span in spans]
-    clip_gains = {
-        span.index: gain.clip
-        for span, gain in zip(spans, gains)
-        if gain.clip > 0 and sources[spec.shots[span.index].clip_id].has_audio
-    }
     segments = plan_parallel_segments(spans, spec.fps, options)
-    music = (
-        MusicPlan(
-            spec.music,
-            options.music_fade_in_s,
-            options.music_fade_out_s,
-            music_gain_expression(spans, [g.music for g in gains], spec.fps),
-        )
-        if spec.music is not None
-        else None
-    )
     bound = log.bind(shots=len(spans), segments=len(segments), format=options.fmt.name)
     bound.info("assemble.render.started", frames=spans[-1].end)
 
-    audio = workdir / "audio.m4a"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assemble-audio") as pool:
-        mixing = pool.submit(
-            contextvars.copy_context().run,
-            render_audio, spec, segments, clip_gains, music, spans[-1].end, options, workdir, audio,
-        )
+        mixing = audio or pool.submit(contextvars.copy_context().run, mix_timeline, spec, options, workdir)
         videos: dict[str, list[Path]] = {
             cut.name: [workdir / f"{cut.name}-segment-{segment.index:03d}.mp4" for segment in segments] for cut in cuts
         }
 
-        def render_segment(cut: Cut, segment: Segment) -> None:
+        def render_segment(segment: Segment) -> None:
             if mixing.done():
                 mixing.result()  # an audio failure stops the video work early
+            outputs = [(videos[cut.name][segment.index], cut.cards) for cut in cuts]
             ffmpeg(
                 segment_video_command(segment, spec.shots, spec.fps, options.fmt, options.fit, options.encoder,
-                                      videos[cut.name][segment.index], cut.cards),
-                f"{cut.name} segment {segment.index + 1} of {len(segments)}, {clips_of(spec, segment)}",
+                                      outputs),
+                f"segment {segment.index + 1} of {len(segments)} ({', '.join(c.name for c in cuts)}), "
+                f"{clips_of(spec, segment)}",
             )
-            bound.info("assemble.segment.rendered", cut=cut.name, segment=segment.index, frames=segment.frames)
+            bound.info("assemble.segment.rendered", cuts=[c.name for c in cuts], segment=segment.index,
+                       frames=segment.frames)
 
         with ThreadPoolExecutor(max_workers=min(options.workers, len(segments)),
                                 thread_name_prefix="assemble-video") as video_pool:
-            rendering = [video_pool.submit(contextvars.copy_context().run, render_segment, cut, segment)
-                         for cut in cuts for segment in segments]
+            rendering = [video_pool.submit(contextvars.copy_context().run, render_segment, segment)
+                         for segment in segments]
             try:
                 for done in rendering:
                     done.result()
             except BaseException:
                 video_pool.shutdown(cancel_futures=True)  # segments not started yet never start
                 raise
-        measured = mixing.result()
+        mixed = mixing.result()
 
     finals = {}
     for name, parts in videos.items():
         video_list = workdir / f"{name}-segments.txt"
         video_list.write_text(concat_list(parts))
         finals[name] = workdir / f"{name}.mp4"
-        ffmpeg(join_command(video_list, audio, finals[name]), f"joining the {name} cut's segments and audio")
+        ffmpeg(join_command(video_list, mixed.path, finals[name]), f"joining the {name} cut's segments and audio")
         for video in parts:
             video.unlink()
     bound.info("assemble.render.finished", paths=[str(p) for p in finals.values()])
     first = finals[cuts[0].name]
-    return RenderResult(first, spans[-1].end, len(segments), measured, finals, source_scale(sources, options))
+    return RenderResult(first, spans[-1].end, len(segments), mixed.loudness_in, finals, source_scale(sources, options))
 
 
 def source_scale(sources: dict[int, ClipSource], options: RenderOptions) -> float:
@@ -211,6 +202,37 @@ def plan_parallel_segments(spans: tuple[Span, ...], fps: int, options: RenderOpt
         if all(len(segment.pieces) <= options.max_shots for segment in balanced):
             return balanced
     return plan_segments(spans, options.max_shots)
+
+
+def mix_timeline(spec: TimelineSpec, options: RenderOptions, workdir: Path) -> MixedAudio:
+    """The timeline's sound as `workdir`/audio.m4a: the shots' own audio where their policy lets
+    it play, the music under it (ducked by the same policies), two-pass loudness, AAC.
+
+    It depends on the timeline alone, not on the format: one mix serves every format and cut
+    (mixed from the primary clips, the ones that carry any sound of their own)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    spans = frame_layout(spec)
+    sources = inspect_sources(spec, spans)
+    gains = [shot_gains(spec.shots[span.index], options.duck_db) for span in spans]
+    clip_gains = {
+        span.index: gain.clip
+        for span, gain in zip(spans, gains)
+        if gain.clip > 0 and sources[spec.shots[span.index].clip_id].has_audio
+    }
+    music = (
+        MusicPlan(
+            spec.music,
+            options.music_fade_in_s,
+            options.music_fade_out_s,
+            music_gain_expression(spans, [g.music for g in gains], spec.fps),
+        )
+        if spec.music is not None
+        else None
+    )
+    out = workdir / "audio.m4a"
+    measured = render_audio(spec, plan_segments(spans, options.max_shots), clip_gains, music, spans[-1].end, options,
+                            workdir, out)
+    return MixedAudio(out, measured)
 
 
 def render_audio(

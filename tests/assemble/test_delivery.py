@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import av
 import pysubs2
 import pytest
 from PIL import Image
@@ -22,6 +23,11 @@ from tasks.domain.overlays import Overlay
 from tasks.storage import keys
 from tests.assemble.media import shot
 from tests.assemble.test_phase import add_timeline, create_job
+
+
+def audio_packets(video: bytes) -> bytes:
+    with av.open(io.BytesIO(video)) as container:
+        return b"".join(bytes(packet) for packet in container.demux(container.streams.audio[0]) if packet.size)
 
 
 def listing(logo_uri: str) -> dict:
@@ -42,7 +48,7 @@ def add_overlays(job_id, overlays: list[Overlay]) -> None:
 
 @pytest.fixture
 def job(db, fast, store, cards, tmp_path):
-    job_id, ids = create_job(store, cards, ["c1", "c3"])
+    job_id, ids = create_job(store, cards, ["c1", "c2a"])
     logo = io.BytesIO()
     Image.new("RGBA", (90, 30), (232, 176, 75, 255)).save(logo, "PNG")
     logo_uri = store.put_bytes(keys.agent_media("t", "logo.png"), logo.getvalue())
@@ -50,7 +56,8 @@ def job(db, fast, store, cards, tmp_path):
         row = s.get(Job, job_id)
         row.listing, row.formats = listing(logo_uri), ["16x9", "9x16"]
         s.add(row)
-    add_timeline(job_id, 1, [shot(ids["c1"], cards["c1"], 0.0, 1.2), shot(ids["c3"], cards["c3"], 0.0, 1.5)])
+    add_timeline(job_id, 1, [shot(ids["c1"], cards["c1"], 0.0, 1.2),
+                             shot(ids["c2a"], cards["c2a"], 0.0, 1.5, policy="clip_only")])  # with its own sound
     add_overlays(job_id, [
         Overlay(OverlayKind.title, 0, {"address": ["1428 Orchard Lane"], "price": "$849,000"}, OverlayPosition.middle,
                 start_time=0.1, end_time=1.1, fade_duration=0.2),
@@ -78,6 +85,10 @@ def test_every_format_gets_both_cuts_posters_and_captions(job, store) -> None:
             poster = Image.open(io.BytesIO(store.get_bytes(cuts[cut]["poster"])))
             assert (poster.format, poster.size) == ("JPEG", sizes[fmt])
     assert facts["unbranded_video_uri"] == store.uri_for(keys.final(job, 1, "16x9-unbranded"))
+    # one mix serves every format and cut: the same AAC packets in all four files
+    sounds = {audio_packets(store.get_bytes(cuts[cut]["video"]))
+              for cuts in facts["deliveries"].values() for cut in ("branded", "unbranded")}
+    assert len(sounds) == 1 and len(next(iter(sounds))) > 5_000  # the tone, not silence (under 1 kB)
     branded = pysubs2.SSAFile.from_string(store.get_bytes(facts["captions"]["branded"]["vtt"]).decode())
     unbranded = pysubs2.SSAFile.from_string(store.get_bytes(facts["captions"]["unbranded"]["srt"]).decode())
     assert [e.plaintext for e in branded] == ["1428 Orchard Lane\n$849,000", "Jordan Avery\n(217) 555-0142"]

@@ -107,7 +107,8 @@ def test_segment_commands_open_only_what_they_need(tmp_path) -> None:
     spans = frame_layout(spec)
     fmt = resolve_format("16x9", 1920, 1080, preview=False, preview_short_side=540)
     for segment in plan_segments(spans, 8):
-        video = segment_video_command(segment, spec.shots, 30, fmt, "cover", Encoder("veryfast", 20), tmp_path / "v.mp4")
+        video = segment_video_command(segment, spec.shots, 30, fmt, "cover", Encoder("veryfast", 20),
+                                      [(tmp_path / "v.mp4", ())])
         assert video.count("-i") == len(segment.pieces) <= 8
         graph = video[video.index("-filter_complex") + 1]
         assert graph.count("xfade=") == sum(1 for p in segment.pieces[1:] if p.fade_in)
