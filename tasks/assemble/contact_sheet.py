@@ -37,6 +37,7 @@ def frame_at(path: Path, t: float) -> Image.Image:
     GOP, not the whole video."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
         container.seek(max(0, int(t / stream.time_base)), stream=stream, backward=True)
         last = None
         for frame in container.decode(stream):

@@ -147,7 +147,9 @@ def poster(video: Path, span: Span, out: Path) -> Path:
     first, last = span.start + span.fade_in, max(span.start + span.fade_in + 1, span.end - span.fade_out)
     best, best_score = None, -1.0
     with av.open(str(video)) as container:
-        for n, frame in enumerate(container.decode(container.streams.video[0])):
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for n, frame in enumerate(container.decode(stream)):
             if n >= last:
                 break
             if n < first:
