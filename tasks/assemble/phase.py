@@ -19,9 +19,9 @@ import io
 import tempfile
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
@@ -46,7 +46,7 @@ from tasks.assemble.delivery import (
 from tasks.assemble.errors import AssembleError, SourceError
 from tasks.assemble.layout import Shot, TimelineSpec, frame_layout
 from tasks.assemble.probe import probe_output
-from tasks.assemble.render import Cut, mix_timeline, render_options, render_timeline
+from tasks.assemble.render import Cut, MixedAudio, RenderResult, mix_timeline, render_options, render_timeline
 from tasks.domain.disclosure import is_generated
 from tasks.domain.formats import OutputFormat, format_for_size, resolve_format
 from tasks.domain.overlays import Overlay, read_overlays
@@ -90,43 +90,29 @@ def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, p
             spec = fetch_inputs(timeline, rows, store, work)
             images = fetch_images(overlays, store) if BRANDED in cuts else {}
             files = Files(job_id, timeline.version, store)
-            spans = frame_layout(spec)
-            contrast: dict[int, dict[str, float]] = {}
-            rendered = {}
-            scales: dict[str, float] = {}
             # one mix for every format, from the primary clips, beside the first format's pictures
             # (waited for on the way out, so a failure never leaves it writing into the workspace)
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assemble-audio") as audio_pool:
                 audio = audio_pool.submit(contextvars.copy_context().run, mix_timeline, spec,
                                           render_options(outputs[0], settings), work / "audio")
-                for output in outputs:
-                    framed = format_inputs(spec, rows, output.aspect, store, work)
-                    drawn = draw_cuts(cuts, overlays, listing, output, FrameSampler(framed, spans, settings.assemble_fit),
-                                      images, work / "cards" / output.name)
-                    for cut, d in drawn.items():
-                        for index, ratio in d.contrast.items():
-                            contrast.setdefault(index, {})[f"{output.name}/{cut}"] = ratio
-                    result = stage("render")(render_timeline)(framed, render_options(output, settings), work / output.name,
-                                             [Cut(cut, drawn[cut].cards) for cut in cuts], audio)
-                    scales[output.name] = result.source_scale
-                    if result.source_scale < 1:
-                        bound.warning("assemble.upscaled", format=output.name, source_scale=result.source_scale)
-                    rendered[output.name] = (result, {
-                        cut: files.video(output.name, cut, path) | (
-                            {} if preview else files.poster(output.name, cut, poster(path, spans[0], work / f"{output.name}-{cut}.jpg")))
-                        for cut, path in result.cuts.items()
-                    })
-            first, deliveries = rendered[outputs[0].name]
+                render = FormatRender(spec, rows, overlays, listing, images, cuts, files, store, work, settings,
+                                      preview, audio)
+                rendered = {output.name: render(output) for output in outputs}
+            contrast: dict[int, dict[str, float]] = {}
+            for r in rendered.values():
+                for index, ratios in r.contrast.items():
+                    contrast.setdefault(index, {}).update(ratios)
+            first, deliveries = rendered[outputs[0].name].result, rendered[outputs[0].name].deliveries
             facts = stage("loudness")(probe_output)(first.path) | {
                 "format": outputs[0].name,
                 "timeline_version": timeline.version,
                 "segments": first.segments,
                 "mix_loudness_lufs": first.loudness_in.integrated if first.loudness_in else None,
                 "faststart": is_faststart(first.path),
-                "source_scale": scales,
+                "source_scale": {name: r.result.source_scale for name, r in rendered.items()},
             }
             if not preview:
-                facts |= delivery_facts({name: d for name, (_, d) in rendered.items()}, cuts, overlays, contrast,
+                facts |= delivery_facts({name: r.deliveries for name, r in rendered.items()}, cuts, overlays, contrast,
                                         files.captions(overlays, cuts, work / "captions"),
                                         generated_clips(rows), listing)
             uri = deliveries[BRANDED]["video"]
@@ -140,6 +126,56 @@ def assemble(job_id: uuid.UUID, timeline_version: int | None, fmt: str | None, p
     bound.info("assemble.finished", uri=uri, duration=facts["duration"], frames=facts["frame_count"])
     return {"timeline_version": timeline.version, "format": outputs[0].name, "preview": preview, "uri": uri,
             "facts": facts}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One format's render: its files, what the facts list for each cut, each card's contrast."""
+
+    result: RenderResult
+    deliveries: dict[str, dict]  # cut -> video (and poster) URIs, size, faststart
+    contrast: dict[int, dict[str, float]]  # overlay index -> {"<format>/<cut>": ratio}
+
+
+@dataclass(frozen=True)
+class FormatRender:
+    """What every format of one assembly shares: the timeline's inputs, its cuts, one sound mix.
+    Called with a format, it draws that format's cards, renders its cuts and uploads them."""
+
+    spec: TimelineSpec
+    rows: list[tuple[TimelineClip, Clip]]
+    overlays: list[Overlay]
+    listing: Listing
+    images: dict[str, Image.Image]
+    cuts: list[str]
+    files: Files
+    store: ArtifactStore
+    work: Path
+    settings: Settings
+    preview: bool
+    audio: Future[MixedAudio]
+
+    def __call__(self, output: OutputFormat) -> Rendered:
+        framed = format_inputs(self.spec, self.rows, output.aspect, self.store, self.work)
+        spans = frame_layout(framed)
+        drawn = draw_cuts(self.cuts, self.overlays, self.listing, output,
+                          FrameSampler(framed, spans, self.settings.assemble_fit), self.images,
+                          self.work / "cards" / output.name)
+        result = stage("render")(render_timeline)(framed, render_options(output, self.settings),
+                                                  self.work / output.name,
+                                                  [Cut(cut, drawn[cut].cards) for cut in self.cuts], self.audio)
+        if result.source_scale < 1:
+            log.warning("assemble.upscaled", format=output.name, source_scale=result.source_scale)
+        deliveries = {
+            cut: self.files.video(output.name, cut, path) | ({} if self.preview else self.files.poster(
+                output.name, cut, poster(path, spans[0], self.work / f"{output.name}-{cut}.jpg")))
+            for cut, path in result.cuts.items()
+        }
+        contrast: dict[int, dict[str, float]] = {}
+        for cut, d in drawn.items():
+            for index, ratio in d.contrast.items():
+                contrast.setdefault(index, {})[f"{output.name}/{cut}"] = ratio
+        return Rendered(result, deliveries, contrast)
 
 
 def draw_cuts(cuts: list[str], overlays: list[Overlay], listing: Listing, output: OutputFormat,

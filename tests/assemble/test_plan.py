@@ -10,6 +10,7 @@ import pytest
 
 from db.enums import AudioPolicy
 from tasks.assemble.graph import (
+    CardPlacement,
     Encoder,
     MusicPlan,
     concat_list,
@@ -113,6 +114,16 @@ def test_segment_commands_open_only_what_they_need(tmp_path) -> None:
         graph = video[video.index("-filter_complex") + 1]
         assert graph.count("xfade=") == sum(1 for p in segment.pieces[1:] if p.fade_in)
         assert ":a:0]" not in graph
+
+        # both cuts from one run: the clips opened and joined once, split for their cards, two files out
+        card = CardPlacement(tmp_path / "card.png", 10, 10, segment.start, segment.end)
+        both = segment_video_command(segment, spec.shots, 30, fmt, "cover", Encoder("veryfast", 20),
+                                     [(tmp_path / "b.mp4", (card,)), (tmp_path / "u.mp4", ())])
+        assert sum(a.endswith(".mp4") for a in both[:both.index("-filter_complex")]) == len(segment.pieces)
+        assert both.count(str(tmp_path / "card.png")) == 1 and both[-1] == str(tmp_path / "u.mp4")
+        graph = both[both.index("-filter_complex") + 1]
+        assert graph.count("split=2[vseq0][vseq1]") == 1 and graph.count("overlay=") == 1
+        assert both.count("[vout0]") == both.count("[vout1]") == 1 and both.count("libx264") == 2
 
         bed = segment_bed_command(segment, spec.shots, 30, {3: 1.0, 11: 0.5}, tmp_path / "b.wav")
         audible = [p for p in segment.pieces if p.span.index in (3, 11)]
