@@ -17,17 +17,15 @@ recorded, and the best of `--repeat` runs is the fair reading.
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import tempfile
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from bench.bench_render import HOUSES, machine, timed
-from bench.machine import append_section, stamp
+from bench.bench_render import HOUSES, start, timed
+from bench.machine import append_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "framing.md"
@@ -132,16 +130,9 @@ def bench(seconds: float, fps: int, repeat: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--repeat", type=int, default=2)
-    args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    when, load = stamp()
-    print(f"{when} — {machine()}, load {load:.1f}")
+    args, heading = start(__doc__, seconds=2.0, repeat=2)
     rows = bench(args.seconds, args.fps, args.repeat)
-    append_section(RESULTS, HEADER, f"{when} — {machine()}, load average {load:.1f} at start",
+    append_section(RESULTS, HEADER, heading,
                    f"{args.seconds:g} s micro push-in clips at {args.fps} fps, best of {args.repeat}.\n\n"
                    "| photo | formats | strategy | rendered | Mpx/frame | wall | CPU s |\n|---|---|---|---|---|---|---|\n"
                    + "\n".join(rows) + "\n")

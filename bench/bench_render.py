@@ -54,6 +54,22 @@ def machine() -> str:
     return describe(f"OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads)")
 
 
+def start(doc: str, seconds: float, repeat: int) -> tuple[argparse.Namespace, str]:
+    """The command line of the clip benchmarks (this one and bench_framing: --seconds, --fps,
+    --repeat, each with its own defaults) and, with one thread per OpenMP pool, the results
+    section's heading: when, on what, at what load."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    when, load = stamp()
+    described = machine()
+    print(f"{when} — {described}, load {load:.1f}")
+    return args, f"{when} — {described}, load average {load:.1f} at start"
+
+
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     """(best wall seconds, CPU seconds of that run)."""
     best = (float("inf"), 0.0)
@@ -143,19 +159,12 @@ def bench(seconds: float, fps: int, repeat: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    when, load = stamp()
-    print(f"{when} — {machine()}, load {load:.1f}")
+    args, heading = start(__doc__, seconds=4.0, repeat=3)
     rows = bench(args.seconds, args.fps, args.repeat)
     from tasks.settings import get_settings
 
     s = get_settings()
-    append_section(RESULTS, HEADER, f"{when} — {machine()}, load average {load:.1f} at start",
+    append_section(RESULTS, HEADER, heading,
                    f"{args.seconds:g} s clips at {args.fps} fps, {WIDTH}x{HEIGHT}, x264 {s.clip_x264_preset} "
                    f"CRF {s.clip_crf}, best of {args.repeat}.\n\n"
                    "| what | input | wall | CPU s | result |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")

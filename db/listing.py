@@ -20,6 +20,8 @@ from pydantic import (
     field_validator,
 )
 
+from db.validation import one_line
+
 CAPTION_LANGUAGES = ("en", "es", "fr", "de")  # tasks.timeline.wording has words for these
 MEDIA_URI_PATTERN = r"^(s3|file)://"  # what photos.s3_uri accepts (db.models.URI_SCHEMES_SQL)
 COLOUR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
@@ -94,9 +96,7 @@ def parse_listing(document: Any) -> Listing:
     try:
         return Listing.model_validate(document or {})
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ListingError(f"listing.{where}: {first['msg']}" if where else f"listing: {first['msg']}") from None
+        raise ListingError(one_line(err, "listing", join=".")) from None
 
 
 TOP_KEYS = tuple(Listing.model_fields)

@@ -18,6 +18,7 @@ from db.listing import ListingError, parse_listing
 from db.manual_metadata import ManualMetadata
 from db.models import Job, Photo
 from db.session import session_scope
+from db.validation import one_line
 from tasks.media.formats import MEDIA_SUFFIXES, PHOTO_SUFFIXES
 from tasks.storage import get_store, keys, sha256_file
 
@@ -85,9 +86,7 @@ def load_overrides(path: Path | None, photo_names: list[str]) -> dict[str, Manua
         try:
             overrides[name] = ManualMetadata.model_validate(value)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise IntakeError(f"{path}: {name}: {where}: {first['msg']}") from None
+            raise IntakeError(one_line(err, f"{path}: {name}")) from None
     return overrides
 
 

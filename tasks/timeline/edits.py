@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from db.enums import EditStatus, EditType, EventType, OverlayPosition, TransitionType
 from db.models import Clip, Edit, Job, Timeline
 from db.session import session_scope
+from db.validation import one_line
 from tasks.domain.beat_grid import BeatGrid
 from tasks.domain.overlays import Overlay, read_overlays
 from tasks.domain.pacing import Pacing, Pulse, Rhythm, pulse_of
@@ -169,9 +170,7 @@ def parse_edit(edit_type: str, payload: dict[str, Any]) -> tuple[EditType, _Payl
     try:
         return kind, PAYLOADS[kind].model_validate(payload)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EditRefused(f"{kind.value}: {where + ': ' if where else ''}{first['msg']}") from None
+        raise EditRefused(one_line(err, kind.value)) from None
 
 
 @dataclass(frozen=True)

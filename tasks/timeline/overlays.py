@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from db.enums import OverlayKind, OverlayPosition, RoomType
 from db.listing import Line, Listing, MediaUri
+from db.validation import one_line
 from tasks.domain.beat_grid import BeatGrid
 from tasks.domain.overlays import Overlay
 from tasks.timeline.timing import ShotTiming, total_duration
@@ -85,9 +86,7 @@ def checked_content(kind: OverlayKind, content: Mapping[str, Any]) -> dict[str, 
     try:
         return CONTENT[kind].model_validate(dict(content)).model_dump(mode="json", exclude_none=True)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise OverlayRefused(f"{kind.value} content{'.' + where if where else ''}: {first['msg']}") from None
+        raise OverlayRefused(one_line(err, f"{kind.value} content", join=".")) from None
 
 
 @dataclass(frozen=True)

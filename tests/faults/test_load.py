@@ -45,17 +45,17 @@ from db.models import Clip, Job, Photo, Timeline, TimelineClip
 from db.session import session_scope
 from flows.local_stack import LocalStack
 from tasks.intake import JobRequest, create_job
-from tests.orchestration.test_local_stack import (  # noqa: F401 — the stack's fixtures, shared
-    _finished_run,
-    _send,
-    _wait_for,
+from tests.orchestration.stack import (  # noqa: F401 — the stack's fixtures (imported by name, pytest finds them)
     bucket,
+    finished_run,
     listing,
     on_stack,
     pipeline_settings,
     queues,
     relay,
+    send,
     stack,
+    wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -197,8 +197,8 @@ def test_jobs_at_once(on_stack: LocalStack, queues: dict[str, str], relay: subpr
     with sampler:
         started = datetime.now(UTC)
         for job_id in jobs:
-            _send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "run"}))
-        runs = {job_id: _finished_run(job_id, on_stack) for job_id in jobs}
+            send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "run"}))
+        runs = {job_id: finished_run(job_id, on_stack) for job_id in jobs}
         finished = datetime.now(UTC)
     after = _rss([psutil.Process(p.pid) for p in sampler.long_lived()])
 
@@ -317,7 +317,7 @@ def test_message_burst(on_stack: LocalStack, cpu_pool_paused: None, queues: dict
     bad = _malformed(bad_count)
     bodies = good + [rng.choice(good) for _ in range(dup_count)] + list(bad)
     rng.shuffle(bodies)
-    _wait_for("the relay to poll", lambda: "relay.started" in on_stack.log_tail("relay"), 60, on_stack)
+    wait_for("the relay to poll", lambda: "relay.started" in on_stack.log_tail("relay"), 60, on_stack)
 
     sqs = boto3.client("sqs")
     since = datetime.now(UTC)
@@ -325,7 +325,7 @@ def test_message_burst(on_stack: LocalStack, cpu_pool_paused: None, queues: dict
     for k in range(0, len(bodies), 10):
         sqs.send_message_batch(QueueUrl=queues["queue"], Entries=[
             {"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[k:k + 10])])
-    _wait_for("the relay to empty the queue", lambda: _queue_empty(sqs, queues["queue"]), 600, on_stack, poll_s=0.2)
+    wait_for("the relay to empty the queue", lambda: _queue_empty(sqs, queues["queue"]), 600, on_stack, poll_s=0.2)
     elapsed = time.monotonic() - started
     time.sleep(2)  # nothing more comes after the queue is empty
 

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -26,131 +26,32 @@ from sqlmodel import func, select
 from db.enums import ClipStatus, JobStatus, Phase
 from db.models import AnalysisResult, Clip, Job, Photo, RoomCluster, Timeline, TimelineClip
 from db.session import session_scope
-from flows.dev.sample_listing import make_listing
-from flows.local_stack import LocalStack, StackConfig
+from flows.local_stack import LocalStack
 from tasks.intake import JobRequest, create_job
 from tasks.media.video import probe
+from tests.orchestration.stack import (  # noqa: F401 — the stack's fixtures (imported by name, pytest finds them)
+    RUN_TIMEOUT_S,
+    bucket,
+    finished_run,
+    job_row,
+    listing,
+    on_stack,
+    pipeline_settings,
+    queues,
+    relay,
+    send,
+    stack,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
-RUN_TIMEOUT_S = 480
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def bucket(moto_endpoint: str) -> str:
-    name = f"picaivid-e2e-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
-                 aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture(scope="module")
-def pipeline_settings(migrated_db_url: str, moto_endpoint: str, bucket: str,
-                      tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """What the test process and every stack process share: database, S3 on moto, small clips."""
-    return {
-        "DATABASE_URL": migrated_db_url,
-        "PICAIVID_STORAGE_URL": f"s3://{bucket}/e2e",
-        "PICAIVID_DATA_DIR": str(tmp_path_factory.mktemp("stack-data")),
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "PICAIVID_CLIP_WIDTH": "320",
-        "PICAIVID_CLIP_HEIGHT": "180",
-        "PICAIVID_UPSCALE_SOFT_LIMIT": '{"16x9": 10, "9x16": 10, "1x1": 10}',  # 320 px photos
-        "PICAIVID_UPSCALE_HARD_LIMIT": '{"16x9": 10, "9x16": 10, "1x1": 10}',
-        "PICAIVID_RENDER_DISPATCH_RETRY_DELAYS": "[1]",
-        "PICAIVID_RENDER_POLL_S": "0.5",
-        "PICAIVID_RENDER_ORPHAN_GRACE_S": "10",
-        "PICAIVID_RENDER_HEARTBEAT_S": "0.5",
-        "PICAIVID_RENDER_STALL_S": "6",
-        "OMP_NUM_THREADS": "1",
-        "PREFECT_LOGGING_LEVEL": "INFO",
-    }
-
-
-@pytest.fixture(scope="module")
-def stack(pipeline_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    from tests.conftest import _free_port
-
-    config = StackConfig(root=tmp_path_factory.mktemp("stack"), port=_free_port(), ui=True,  # the browser test's
-                         env=pipeline_settings, worker_poll_seconds=1.0, gpu_slots=1)
-    with LocalStack(config) as running:
-        yield running
-
-
-@pytest.fixture
-def on_stack(db: str, stack: LocalStack, pipeline_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
-    """This test process configured like the stack's processes and pointed at its API."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from tasks.settings import get_settings
-
-    for key, value in pipeline_settings.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    with temporary_settings({PREFECT_API_URL: stack.config.api_url}):
-        yield stack
-    get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def listing(tmp_path_factory: pytest.TempPathFactory):
-    return make_listing(tmp_path_factory.mktemp("listing"), seed=1, size=(320, 214), music_seconds=30)
-
-
-@pytest.fixture
-def queues(on_stack: LocalStack) -> dict[str, str]:
-    sqs = boto3.client("sqs")
-    tag = uuid.uuid4().hex[:8]
-    return {"queue": sqs.create_queue(QueueName=f"jobs-{tag}")["QueueUrl"],
-            "dlq": sqs.create_queue(QueueName=f"jobs-dlq-{tag}")["QueueUrl"]}
-
-
-@pytest.fixture
-def relay(on_stack: LocalStack, queues: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """`picaivid relay` as its own process, with the stack's environment."""
-    proc = on_stack.start_relay(queues["queue"], queues["dlq"], wait_seconds=1)
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    on_stack.relay = None
 
 
 def _create_job(listing) -> uuid.UUID:
     request = JobRequest(listing.root / "photos", listing.overrides_path, listing.music_path, "square", 8.0, True, None)
     return create_job(request).id
-
-
-def _send(queue_url: str, body: str) -> None:
-    boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
-
-
-def _wait_for(what: str, check: Callable[[], object], timeout_s: float, stack: LocalStack, poll_s: float = 0.5) -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if (value := check()):
-            return value
-        time.sleep(poll_s)
-    logs = "\n".join(f"--- {name}\n{stack.log_tail(name)}" for name in ("worker-picaivid-cpu", "worker-picaivid-gpu"))
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}\n{logs}")
-
-
-def _job(job_id: uuid.UUID) -> Job:
-    with session_scope() as s:
-        job = s.get(Job, job_id)
-        assert job is not None
-        return job
-
-
-def _flow_run(run_id: str):
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(uuid.UUID(run_id))
 
 
 def _runs_of(deployment: str, since: datetime) -> list:
@@ -161,18 +62,6 @@ def _runs_of(deployment: str, since: datetime) -> list:
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])))
     return [r for r in runs if r.created >= since]
-
-
-def _finished_run(job_id: uuid.UUID, stack: LocalStack):
-    """The job's create-video run, once it has ended (it must have completed)."""
-    def ended():
-        run_id = _job(job_id).flow_run_id
-        run = _flow_run(run_id) if run_id else None
-        return run if run is not None and run.state.is_final() else None
-
-    run = _wait_for(f"job {job_id}'s create-video run to end", ended, RUN_TIMEOUT_S, stack, poll_s=2)
-    assert run.state.is_completed(), f"{run.state.name}: {run.state.message}\n{stack.log_tail('worker-picaivid-cpu', 80)}"
-    return run
 
 
 def _count(model, job_id: uuid.UUID) -> int:
@@ -198,12 +87,12 @@ def test_message_to_video_through_both_pools(on_stack: LocalStack, queues: dict[
     since = datetime.now(UTC)
     job_id = _create_job(listing)
     message = json.dumps({"job_id": str(job_id), "action": "run"})
-    _send(queues["queue"], message)
-    _send(queues["queue"], message)  # Rails retried: still one video
-    _send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "delete"}))
-    _send(queues["queue"], "not json")
+    send(queues["queue"], message)
+    send(queues["queue"], message)  # Rails retried: still one video
+    send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "delete"}))
+    send(queues["queue"], "not json")
 
-    run = _finished_run(job_id, on_stack)
+    run = finished_run(job_id, on_stack)
     log = _stop_relay(on_stack)
 
     # one create-video run for the job, on the CPU pool
@@ -220,7 +109,7 @@ def test_message_to_video_through_both_pools(on_stack: LocalStack, queues: dict[
     assert not sqs.receive_message(QueueUrl=queues["queue"], WaitTimeSeconds=0).get("Messages")
 
     # every table filled, the video in the bucket
-    job = _job(job_id)
+    job = job_row(job_id)
     assert job.status is JobStatus.completed and job.flow_run_id == str(run.id)
     for model in (Photo, RoomCluster, AnalysisResult, Clip, Timeline, TimelineClip):
         assert _count(model, job_id) > 0, model.__tablename__
@@ -275,7 +164,7 @@ def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -
     job_id = _create_job(listing)
     run_phase("analyze")
     assert _count(AnalysisResult, job_id) > 0 and _count(Clip, job_id) == 0
-    job = _job(job_id)
+    job = job_row(job_id)
     assert (job.status, job.current_phase) == (JobStatus.stopped, Phase.analyze)  # resumable from render
     run_phase("render")
     with session_scope() as s:
@@ -294,11 +183,11 @@ def test_deploy_all_and_each_phase_reruns_alone(on_stack: LocalStack, listing) -
     run_phase("timeline")  # a rebuild is a new version; the old one is kept
     assert _timeline_versions(job_id) == [1, 2]
     run_phase("assemble")
-    job = _job(job_id)
+    job = job_row(job_id)
     assert job.final_video_uri and "v2" in job.final_video_uri.rsplit("/", 1)[1]
     assert job.status is JobStatus.completed
     run_phase("assemble", fmt="9x16", preview=True)  # a 540p vertical preview: the job is left as it was
-    assert _job(job_id).final_video_uri == job.final_video_uri and _job(job_id).status is JobStatus.completed
+    assert job_row(job_id).final_video_uri == job.final_video_uri and job_row(job_id).status is JobStatus.completed
     bucket, prefix = os.environ["PICAIVID_STORAGE_URL"].removeprefix("s3://").split("/", 1)
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/jobs/{job_id}/final/")["Contents"]]
     assert any(k.endswith("9x16-preview.mp4") for k in keys), keys
@@ -323,8 +212,8 @@ def _catch_mid_render(stack: LocalStack, job_id: uuid.UUID, since: datetime, ski
     """Find a clip while it renders and `strike(pid, clip_id)` its process; a clip renders in
     about a second, so when the strike came too late (it says False) take the next clip."""
     for _ in range(5):
-        clip_id = _wait_for("a clip to start rendering", lambda: _rendering_clip(job_id, skip), RUN_TIMEOUT_S,
-                            stack, poll_s=0.05)
+        clip_id = wait_for("a clip to start rendering", lambda: _rendering_clip(job_id, skip), RUN_TIMEOUT_S,
+                           stack, poll_s=0.05)
         run = next(r for r in _runs_of("render-clip", since) if r.parameters["clip_id"] == clip_id)
         if strike(int(run.infrastructure_pid), clip_id):
             return clip_id
@@ -340,12 +229,12 @@ def test_killed_renders_are_recovered(on_stack: LocalStack, queues: dict[str, st
       goes silent."""
     since = datetime.now(UTC)
     job_id = _create_job(listing)
-    _send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "run"}))
+    send(queues["queue"], json.dumps({"job_id": str(job_id), "action": "run"}))
     gpu = on_stack.config.gpu_pool
 
     def spot_notice(pid: int, clip_id: int) -> bool:
         os.kill(pid, signal.SIGTERM)
-        clip = _wait_for(f"clip {clip_id} to stop", lambda: (c := _clip(clip_id)).status in (
+        clip = wait_for(f"clip {clip_id} to stop", lambda: (c := _clip(clip_id)).status in (
             ClipStatus.interrupted, ClipStatus.done) and c, 60, on_stack)
         if clip.status is not ClipStatus.interrupted:
             return False
@@ -365,7 +254,7 @@ def test_killed_renders_are_recovered(on_stack: LocalStack, queues: dict[str, st
     with session_scope() as s:
         planned = set(s.exec(select(Clip.id).where(Clip.job_id == job_id, Clip.attempt == 0)))
 
-    _finished_run(job_id, on_stack)
+    finished_run(job_id, on_stack)
     _stop_relay(on_stack)
 
     with session_scope() as s:
@@ -379,7 +268,7 @@ def test_killed_renders_are_recovered(on_stack: LocalStack, queues: dict[str, st
         assert [r.name for r in runs][:2] == [f"clip {victim} try 1", f"clip {victim} try 2"]
         assert runs[0].state.is_crashed() and runs[-1].state.is_completed()
     assert "silent" in next(r for r in _runs_of("render-clip", since) if r.name == f"clip {lost} try 1").state.message
-    assert _job(job_id).status is JobStatus.completed
+    assert job_row(job_id).status is JobStatus.completed
 
 
 def test_stack_up_command(migrated_db_url: str, tmp_path: Path) -> None:
@@ -483,7 +372,7 @@ def test_what_an_engineer_sees_in_the_prefect_ui(on_stack: LocalStack, listing, 
 
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(tmp_path / "after-submit.png"), full_page=True)
-        (run,) = _wait_for("the run the form submitted", submitted, 30, on_stack)
+        (run,) = wait_for("the run the form submitted", submitted, 30, on_stack)
         browser.close()
 
     assert run.parameters["fmt"] == "9x16" and run.parameters["job_id"] == str(job_id)

@@ -23,22 +23,22 @@ from db.contract import check
 from db.session import engine_for
 from flows.local_stack import LocalStack
 from tasks.media.video import probe
-from tests.orchestration.test_local_stack import (  # noqa: F401 — the stack's fixtures, shared
-    _flow_run,
-    _send,
-    _wait_for,
+from tests.orchestration.stack import (  # noqa: F401 — the stack's fixtures (imported by name, pytest finds them)
+    RUN_TIMEOUT_S,
     bucket,
+    flow_run,
     listing,
     on_stack,
     pipeline_settings,
     queues,
     relay,
+    send,
     stack,
+    wait_for,
 )
 
 pytestmark = pytest.mark.slow
 
-RUN_TIMEOUT_S = 480
 
 
 class Rails:
@@ -67,7 +67,7 @@ class Rails:
         return job_id
 
     def send(self, job_id: uuid.UUID, action: str) -> None:
-        _send(self.queue_url, json.dumps({"job_id": str(job_id), "action": action}))
+        send(self.queue_url, json.dumps({"job_id": str(job_id), "action": action}))
 
     def newest_timeline(self, job_id: uuid.UUID) -> int:
         with self.engine.begin() as conn:
@@ -101,8 +101,8 @@ class Rails:
         return self.events
 
     def wait_for_event(self, stack: LocalStack, what: str, match) -> dict:
-        return _wait_for(what, lambda: next((e for e in self.poll_events() if match(e)), None), RUN_TIMEOUT_S, stack,
-                         poll_s=0.2)
+        return wait_for(what, lambda: next((e for e in self.poll_events() if match(e)), None), RUN_TIMEOUT_S, stack,
+                        poll_s=0.2)
 
     def phases_started(self, job_id: uuid.UUID) -> list[str]:
         return [e["data"]["phase"] for e in sorted(self.events, key=lambda e: e["occurred_at"])
@@ -110,7 +110,7 @@ class Rails:
 
     def wait_for_phases(self, stack: LocalStack, job_id: uuid.UUID, expected: list[str]) -> None:
         """Every phase.started event of the job, in the order they happened (SQS may reorder)."""
-        _wait_for(f"phase.started events {expected}", lambda: self.poll_events() and
+        wait_for(f"phase.started events {expected}", lambda: self.poll_events() and
                   self.phases_started(job_id) == expected, 60, stack, poll_s=0.2)
 
     def video_duration(self, uri: str, tmp: Path) -> float:
@@ -144,7 +144,7 @@ def test_rails_creates_runs_edits_and_hears_back(rails: Rails, on_stack: LocalSt
     rails.send(job_id, "run")
 
     # the events queue does not exist while the job runs: the job completes all the same
-    _wait_for("the job to complete", lambda: rails.job(job_id)["status"] == "completed", RUN_TIMEOUT_S, on_stack, 2)
+    wait_for("the job to complete", lambda: rails.job(job_id)["status"] == "completed", RUN_TIMEOUT_S, on_stack, 2)
     assert rails.poll_events() == []
     rails.sqs.create_queue(QueueName=rails.events_url.rsplit("/", 1)[1])
     done = rails.wait_for_event(on_stack, "job.completed", _of(job_id, "job.completed"))
@@ -158,8 +158,8 @@ def test_rails_creates_runs_edits_and_hears_back(rails: Rails, on_stack: LocalSt
     faded = rails.edit(v1, "change_transition", {"index": 1, "transition": "fade", "duration": 0.3})
     rails.send(job_id, "edit")
     rails.wait_for_event(on_stack, "the edits' video", _of(job_id, "job.completed", timeline_version=2))
-    _wait_for("both edit.applied events", lambda: len([e for e in rails.poll_events() if e["type"] == "edit.applied"]) == 2,
-              60, on_stack)
+    wait_for("both edit.applied events", lambda: len([e for e in rails.poll_events() if e["type"] == "edit.applied"]) == 2,
+             60, on_stack)
     applied = {e["data"]["edit_id"]: e for e in rails.events if e["type"] == "edit.applied"}
     assert set(applied) == {removed, faded} and {e["data"]["timeline_version"] for e in applied.values()} == {2}
     second = rails.job(job_id)
@@ -196,13 +196,13 @@ def test_cancel_mid_render_stops_every_render_and_run_resumes(
                                     {"j": job_id}).scalars().all()
         return statuses.count("done") >= 1 and len(statuses) - statuses.count("done") >= 2
 
-    _wait_for("a render half done", some_done_some_not, RUN_TIMEOUT_S, on_stack, poll_s=0.3)
+    wait_for("a render half done", some_done_some_not, RUN_TIMEOUT_S, on_stack, poll_s=0.3)
     rails.send(job_id, "cancel")
     rails.wait_for_event(on_stack, "job.cancelled", _of(job_id, "job.cancelled", phase="render"))
-    _wait_for("every render process to end", lambda: not _gpu_renders(on_stack), 60, on_stack)
-    _wait_for("the create-video run to end", lambda: _flow_run(rails.job(job_id)["flow_run_id"]).state.is_final(),
-              60, on_stack)
-    assert _flow_run(rails.job(job_id)["flow_run_id"]).state.is_cancelled()
+    wait_for("every render process to end", lambda: not _gpu_renders(on_stack), 60, on_stack)
+    wait_for("the create-video run to end", lambda: flow_run(rails.job(job_id)["flow_run_id"]).state.is_final(),
+             60, on_stack)
+    assert flow_run(rails.job(job_id)["flow_run_id"]).state.is_cancelled()
     with rails.engine.begin() as conn:
         done_before = dict(conn.execute(sa.text(
             "SELECT id, attempts FROM clips WHERE job_id = :j AND status = 'done'"), {"j": job_id}).all())
