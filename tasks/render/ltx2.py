@@ -10,6 +10,7 @@ validation and storage belong to other modules.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -252,7 +253,11 @@ def load_lora(pipe: LTX2ConditionPipeline, spec: str, name: str) -> None:
     if name in set(getattr(pipe.transformer, "peft_config", None) or {}):
         return
     where, weight_name = lora_source(spec)
-    pipe.load_lora_weights(where, weight_name=weight_name, adapter_name=name)
+    with warnings.catch_warnings():
+        # a worker keeps several adapters on one transformer on purpose (the camera LoRAs, the distilled one),
+        # which peft warns about on every load after the first
+        warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute", category=UserWarning)
+        pipe.load_lora_weights(where, weight_name=weight_name, adapter_name=name)
 
 
 class PromptCache:
